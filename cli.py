@@ -1,0 +1,89 @@
+"""What every script's `main()` shares: the `--config` option, logging, exit codes.
+
+Exit codes: 0 success (including "nothing to do"), 1 a step failed, 2 bad
+usage or bad config. A failure is one line on stderr; its traceback goes to
+the log file only. Standard library only.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+from typing import Callable
+
+import config
+from errors import StepError
+
+log = logging.getLogger("pipeline")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+STDERR_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class OneLineFormatter(logging.Formatter):
+    """Leaves tracebacks out: stderr gets the one-line message, the log file the details."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text
+        record.exc_info = record.exc_text = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the `--config` option every script takes."""
+    summary = (doc or "").strip().splitlines()[0] if doc else None
+    p = argparse.ArgumentParser(description=summary)
+    p.add_argument(
+        "--config", type=Path, default=config.DEFAULT_CONFIG,
+        help="path to config.json (default: %(default)s)",
+    )
+    return p
+
+
+def setup_logging(log_folder: Path | None, quiet: bool = False) -> None:
+    """Send log records to stderr and to `log_folder`/pipeline.log (rotated at 5 MB)."""
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if getattr(h, "_risk", False)]:
+        root.removeHandler(h)
+        h.close()
+    root.setLevel(logging.INFO)
+    handlers: list[logging.Handler] = []
+    err = logging.StreamHandler(sys.stderr)
+    err.setFormatter(OneLineFormatter(STDERR_FORMAT))
+    err.setLevel(logging.WARNING if quiet else logging.INFO)
+    handlers.append(err)
+    if log_folder is not None:
+        log_folder.mkdir(parents=True, exist_ok=True)
+        f = logging.handlers.RotatingFileHandler(
+            log_folder / "pipeline.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+        )
+        f.setFormatter(logging.Formatter(LOG_FORMAT))
+        handlers.append(f)
+    for h in handlers:
+        h._risk = True  # type: ignore[attr-defined]
+        root.addHandler(h)
+
+
+def run(config_path: Path, work: Callable[[config.Config], object], quiet: bool = False) -> int:
+    """Load the config, set up logging, call `work(cfg)`, and map failures to exit codes."""
+    try:
+        cfg = config.load(config_path)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # no log file yet
+        return 2
+    try:
+        setup_logging(cfg.log_folder, quiet=quiet)
+    except OSError as exc:
+        print(f"error: cannot open log folder {cfg.log_folder}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        work(cfg)
+    except StepError as exc:
+        log.error("%s", exc, exc_info=True)
+        return 1
+    return 0

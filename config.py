@@ -1,0 +1,175 @@
+"""Load and validate config.json into a frozen Config.
+
+Paths are resolved against the config file's own folder, not the working
+directory, because cron starts jobs in the home directory. The course's five
+keys are required; every other key is optional with the default below. Unknown
+keys and wrong types are rejected with a message naming the key.
+
+Standard library only: the cron tick that finds no new data imports this.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from errors import StepError
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CONFIG = HERE / "config.json"
+
+# The course's five keys: folder paths, all required.
+PATH_KEYS = (
+    "input_folder_path",
+    "output_folder_path",
+    "test_data_path",
+    "output_model_path",
+    "prod_deployment_path",
+)
+
+# Optional keys: name -> (expected type(s), default). Paths among them are
+# resolved like the five above.
+OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
+    "history_path": ((str,), "history/runs.sqlite"),
+    "log_folder": ((str,), "logs"),
+    "model_params": ((dict,), {}),
+    "keep_deployments": ((int,), 20),
+}
+OPTIONAL_PATH_KEYS = ("history_path", "log_folder")
+
+# LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
+# l1_ratio=0.0 is the L2 penalty (`penalty` is deprecated, `multi_class` gone).
+MODEL_DEFAULTS: dict[str, Any] = {
+    "C": 1.0,
+    "l1_ratio": 0.0,
+    "class_weight": None,
+    "dual": False,
+    "fit_intercept": True,
+    "intercept_scaling": 1,
+    "max_iter": 100,
+    "random_state": 0,
+    "solver": "liblinear",
+    "tol": 0.0001,
+    "warm_start": False,
+}
+MODEL_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "C": (int, float),
+    "l1_ratio": (int, float),
+    "class_weight": (type(None), str, dict),
+    "dual": (bool,),
+    "fit_intercept": (bool,),
+    "intercept_scaling": (int, float),
+    "max_iter": (int,),
+    "random_state": (type(None), int),
+    "solver": (str,),
+    "tol": (int, float),
+    "warm_start": (bool,),
+}
+
+
+class ConfigError(StepError):
+    """The config file is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    input_folder_path: Path
+    output_folder_path: Path
+    test_data_path: Path
+    output_model_path: Path
+    prod_deployment_path: Path
+    history_path: Path
+    log_folder: Path
+    model_params: dict[str, Any] = field(default_factory=dict)
+    keep_deployments: int = 20
+
+    @property
+    def finaldata_path(self) -> Path:
+        return self.output_folder_path / "finaldata.csv"
+
+    @property
+    def ingestedfiles_path(self) -> Path:
+        return self.output_folder_path / "ingestedfiles.txt"
+
+    @property
+    def ingestion_record_path(self) -> Path:
+        return self.output_folder_path / "ingestion.json"
+
+    @property
+    def model_path(self) -> Path:
+        return self.output_model_path / "trainedmodel.pkl"
+
+    @property
+    def score_path(self) -> Path:
+        return self.output_model_path / "latestscore.txt"
+
+    @property
+    def test_data_file(self) -> Path:
+        return self.test_data_path / "testdata.csv"
+
+
+def _check_type(key: str, value: Any, types: tuple[type, ...]) -> None:
+    # bool is an int in Python; a config saying `"max_iter": true` is a mistake.
+    if isinstance(value, bool) and bool not in types:
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+        raise ConfigError(f"key '{key}' must be {names}, got {json.dumps(value)}")
+
+
+def _model_params(raw: dict[str, Any]) -> dict[str, Any]:
+    params = dict(MODEL_DEFAULTS)
+    for key, value in raw.items():
+        if key not in MODEL_PARAM_TYPES:
+            raise ConfigError(
+                f"unknown key 'model_params.{key}' (known: {', '.join(MODEL_PARAM_TYPES)})"
+            )
+        _check_type(f"model_params.{key}", value, MODEL_PARAM_TYPES[key])
+        params[key] = value
+    return params
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Read, validate and resolve the config file at `path` (default: config.json here)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    path = path.expanduser().resolve()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must hold a JSON object of keys")
+
+    unknown = sorted(set(raw) - set(PATH_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}'")
+    for key in PATH_KEYS:
+        if key not in raw:
+            raise ConfigError(f"{path}: missing key '{key}'")
+
+    base = path.parent
+    values: dict[str, Any] = {}
+    try:
+        for key in PATH_KEYS:
+            _check_type(key, raw[key], (str,))
+            if not raw[key].strip():
+                raise ConfigError(f"key '{key}' must not be empty")
+            values[key] = (base / raw[key]).resolve()
+        for key, (types, default) in OPTIONAL_KEYS.items():
+            value = raw.get(key, default)
+            _check_type(key, value, types)
+            values[key] = (base / value).resolve() if key in OPTIONAL_PATH_KEYS else value
+        values["model_params"] = _model_params(values["model_params"])
+        if values["keep_deployments"] < 1:
+            raise ConfigError("key 'keep_deployments' must be at least 1")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return Config(path=path, **values)

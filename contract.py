@@ -1,0 +1,161 @@
+"""The data contract: columns, types and rules, and the one reader that enforces them.
+
+A client row is `corporation` (string id, never a feature), three features
+(non-negative integers, missing allowed: the model pipeline imputes them) and
+`exited` (0 or 1; required for training and scoring, optional for prediction).
+Extra columns are dropped with a warning; a missing required column, a value
+of the wrong kind, or a file that is not a UTF-8 CSV rejects the whole file
+with a one-line reason naming the file, the column and the line.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from errors import StepError
+
+log = logging.getLogger(__name__)
+
+ID = "corporation"
+FEATURES = ("lastmonth_activity", "lastyear_activity", "number_of_employees")
+TARGET = "exited"
+COLUMNS = (ID, *FEATURES, TARGET)
+
+# Text that means "no value" in a numeric column. An id column keeps these
+# as text: a client may well be called "NA".
+MISSING_MARKERS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+
+
+class DataError(StepError):
+    """A data file or frame breaks the data contract."""
+
+
+def _decode(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    if not raw.strip():
+        raise DataError(f"{path}: empty file")
+    if b"\x00" in raw:
+        raise DataError(f"{path}: binary file, not a CSV (contains NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}: not UTF-8 text (bad byte on line {line})") from None
+
+
+def _line(frame: pd.DataFrame, mask: pd.Series) -> int:
+    """The file line (header is line 1) of the first row where `mask` holds."""
+    return int(np.flatnonzero(mask.to_numpy())[0]) + 2
+
+
+def _check_numeric(path: Path, frame: pd.DataFrame, col: str) -> None:
+    values = frame[col]
+    if not pd.api.types.is_numeric_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            i = _line(frame, bad)
+            raise DataError(
+                f"{path}: column '{col}' has non-numeric value {values[bad].iloc[0]!r} on line {i}"
+            )
+        values = numbers
+    values = values.astype("float64")
+    for mask, what in (
+        (values < 0, "is negative"),
+        ((values % 1 != 0) & values.notna(), "is not a whole number"),
+    ):
+        if mask.any():
+            raise DataError(
+                f"{path}: column '{col}' value {values[mask].iloc[0]:g} on line "
+                f"{_line(frame, mask)} {what}"
+            )
+    frame[col] = values
+
+
+def validate(frame: pd.DataFrame, source: Path | str, require_target: bool = True) -> pd.DataFrame:
+    """Check a raw frame against the contract; return it with the contract's columns and types."""
+    source = Path(source)
+    required = COLUMNS if require_target else (ID, *FEATURES)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}")
+    extra = [str(c) for c in frame.columns if c not in COLUMNS]
+    if extra:
+        log.warning("%s: ignoring extra column(s) %s", source, ", ".join(extra))
+    keep = [c for c in COLUMNS if c in frame.columns]
+    frame = frame[keep].copy()
+
+    ids = frame[ID].astype("string")
+    empty = ids.isna() | (ids.str.strip() == "")
+    if empty.any():
+        raise DataError(f"{source}: column '{ID}' is empty on line {_line(frame, empty)}")
+    frame[ID] = ids.str.strip().astype(str)
+
+    for col in FEATURES:
+        _check_numeric(source, frame, col)
+    if TARGET in frame.columns:
+        _check_numeric(source, frame, TARGET)
+        target = frame[TARGET]
+        if require_target and target.isna().any():
+            raise DataError(
+                f"{source}: column '{TARGET}' is empty on line {_line(frame, target.isna())}"
+            )
+        bad = target.notna() & ~target.isin([0, 1])
+        if bad.any():
+            raise DataError(
+                f"{source}: column '{TARGET}' value {target[bad].iloc[0]:g} on line "
+                f"{_line(frame, bad)} must be 0 or 1"
+            )
+        if require_target:
+            frame[TARGET] = target.astype("int64")
+    return frame.reset_index(drop=True)
+
+
+def read_csv(path: Path, require_target: bool = True) -> pd.DataFrame:
+    """Read and validate one client CSV; raise DataError naming the file and the problem."""
+    path = Path(path)
+    text = _decode(path)
+    na = {c: MISSING_MARKERS for c in (*FEATURES, TARGET)}
+    try:
+        with warnings.catch_warnings():
+            # Rows longer than the header: pandas would silently drop the extra fields.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text), dtype={ID: str}, na_values=na, keep_default_na=False,
+                skipinitialspace=True, index_col=False,
+            )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file") from None
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: malformed CSV (a row has more fields than the header)") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise DataError(f"{path}: malformed CSV ({reason})") from None
+    if frame.empty:
+        raise DataError(f"{path}: header only, no data rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return validate(frame, path, require_target)
+
+
+def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The model's input: the feature columns as a float array (NaN where missing)."""
+    missing = [c for c in FEATURES if c not in frame.columns]
+    if missing:
+        raise DataError(f"input is missing feature column(s) {', '.join(missing)}")
+    return frame[list(FEATURES)].to_numpy(dtype="float64", na_value=np.nan)
+
+
+def write_csv(frame: pd.DataFrame) -> bytes:
+    """The frame as CSV bytes in the contract's column order, whole numbers without '.0'."""
+    cols = [c for c in COLUMNS if c in frame.columns]
+    return frame[cols].to_csv(index=False, float_format="%.15g", lineterminator="\n").encode()

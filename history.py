@@ -1,0 +1,116 @@
+"""The run history: one SQLite file recording what ran, when, on what, with which result.
+
+Each step adds rows to its own table through `record`; a write is one
+transaction, so a crash never leaves half a record. All SQL lives here.
+Standard library only.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ingestions (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    file TEXT NOT NULL,
+    sha256 TEXT,
+    rows_read INTEGER,
+    rows_kept INTEGER,
+    status TEXT NOT NULL,          -- 'ingested' or 'rejected'
+    reason TEXT
+);
+CREATE TABLE IF NOT EXISTS trainings (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    model_path TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    data_sha256 TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    duration_s REAL NOT NULL,
+    versions TEXT NOT NULL,        -- JSON: library versions
+    params TEXT NOT NULL           -- JSON: model parameters
+);
+CREATE TABLE IF NOT EXISTS scores (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    data_path TEXT NOT NULL,
+    data_sha256 TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    f1 REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    action TEXT NOT NULL,          -- 'deploy' or 'rollback'
+    version INTEGER NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    f1 REAL,
+    release_path TEXT NOT NULL
+);
+"""
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601, the format of every `run_at`."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the history database at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Cron runs and the API may touch the file at once: wait for locks, don't fail.
+    conn = sqlite3.connect(path, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    # Table names can't be `?` parameters; accept only plain identifiers.
+    if not table.isidentifier():
+        raise ValueError(f"bad history table name {table!r}")
+    cols = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+    if not cols:
+        raise ValueError(f"unknown history table '{table}'")
+    return cols
+
+
+def record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Append `rows` to `table` in one transaction; `run_at` defaults to now."""
+    conn = connect(path)
+    try:
+        allowed = _columns(conn, table)
+        with conn:  # one transaction: all rows or none
+            for row in rows:
+                row = {"run_at": now(), **row}
+                bad = set(row) - allowed
+                if bad:
+                    raise ValueError(f"history table '{table}' has no column {sorted(bad)[0]}")
+                names = ", ".join(row)
+                marks = ", ".join("?" for _ in row)
+                conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+    finally:
+        conn.close()
+
+
+def rows(path: Path, table: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The rows of `table`, oldest first (the newest `limit` if given)."""
+    if not path.exists():
+        return []
+    conn = connect(path)
+    try:
+        _columns(conn, table)
+        sql = f"SELECT * FROM {table} ORDER BY id DESC"
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [dict(r) for r in reversed(conn.execute(sql, params).fetchall())]
+    finally:
+        conn.close()

@@ -1,0 +1,167 @@
+"""Step 1, ingestion: compile every valid CSV of the input folder into one training dataset.
+
+Reads  input_folder_path/*.csv (sorted; hidden and temporary files ignored)
+Writes output_folder_path/finaldata.csv      the valid files, exact duplicate rows dropped
+       output_folder_path/ingestedfiles.txt  the ingested file names, one per line
+       output_folder_path/ingestion.json     each file read: SHA-256, rows, status, reason
+       a row per file in the run history (table `ingestions`)
+
+A file that breaks the data contract is skipped with a one-line reason and
+recorded; it is never moved, changed or deleted. With no valid file at all
+the step fails and the previous outputs stay as they were.
+
+    python ingestion.py [--config config.json]
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import artifacts
+import cli
+import config
+import contract
+import history
+
+log = logging.getLogger("ingestion")
+
+# Editors, downloads and copies in progress leave these beside real files.
+TEMPORARY_PREFIXES = (".", "~", "#")
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
+
+
+@dataclass
+class FileRecord:
+    name: str
+    sha256: str
+    status: str  # "ingested" or "rejected"
+    rows_read: int = 0
+    rows_kept: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestionResult:
+    finaldata_path: Path
+    rows: int
+    duplicates_dropped: int
+    files: list[FileRecord] = field(default_factory=list)
+
+    @property
+    def ingested(self) -> list[FileRecord]:
+        return [f for f in self.files if f.status == "ingested"]
+
+    @property
+    def rejected(self) -> list[FileRecord]:
+        return [f for f in self.files if f.status == "rejected"]
+
+
+def input_files(folder: Path) -> list[Path]:
+    """The CSV files of `folder` to ingest, sorted by name."""
+    if not folder.is_dir():
+        raise contract.DataError(f"{folder}: input folder not found")
+    return sorted(
+        p for p in folder.iterdir()
+        if p.suffix.lower() == ".csv" and p.is_file()
+        and not p.name.startswith(TEMPORARY_PREFIXES)
+        and not p.name.lower().endswith(TEMPORARY_SUFFIXES)
+    )
+
+
+def read_files(paths: list[Path]) -> tuple[list[pd.DataFrame], list[FileRecord]]:
+    """Read and validate each file; return the valid frames and a record for every file."""
+    frames, records = [], []
+    for i, path in enumerate(paths, 1):
+        digest = artifacts.sha256_file(path)
+        try:
+            frame = contract.read_csv(path)
+        except contract.DataError as exc:
+            log.warning("skipping %s", exc)
+            records.append(FileRecord(path.name, digest, "rejected", reason=str(exc)))
+            continue
+        log.info("[%d/%d] read %s: %d rows", i, len(paths), path.name, len(frame))
+        frames.append(frame.assign(_source=len(records)))
+        records.append(FileRecord(path.name, digest, "ingested", rows_read=len(frame)))
+    return frames, records
+
+
+def compile_dataset(frames: list[pd.DataFrame], records: list[FileRecord]) -> pd.DataFrame:
+    """Concatenate the frames and drop exact duplicate rows, keeping each first occurrence."""
+    combined = pd.concat(frames, ignore_index=True)
+    combined = combined.drop_duplicates(subset=list(contract.COLUMNS), keep="first")
+    for source, kept in combined["_source"].value_counts().items():
+        records[int(source)].rows_kept = int(kept)
+    return combined.drop(columns="_source").reset_index(drop=True)
+
+
+def ingest(cfg: config.Config) -> IngestionResult:
+    """Run ingestion as configured; raise DataError if no file holds valid data."""
+    started = time.perf_counter()
+    paths = input_files(cfg.input_folder_path)
+    log.info("found %d CSV file(s) in %s", len(paths), cfg.input_folder_path)
+    frames, records = read_files(paths)
+    run_id = uuid.uuid4().hex
+    if not frames:
+        _record_history(cfg, run_id, records)
+        what = "no CSV files" if not paths else "no valid CSV files"
+        raise contract.DataError(
+            f"{cfg.input_folder_path}: {what} to ingest; {cfg.finaldata_path.name} left unchanged"
+        )
+    data = compile_dataset(frames, records)
+    dropped = sum(len(f) for f in frames) - len(data)
+    _record_history(cfg, run_id, records)
+
+    artifacts.write_atomic(cfg.finaldata_path, contract.write_csv(data))
+    artifacts.write_text_atomic(
+        cfg.ingestedfiles_path, "".join(f"{r.name}\n" for r in records if r.status == "ingested")
+    )
+    artifacts.write_json_atomic(cfg.ingestion_record_path, {
+        "run_id": run_id,
+        "ingested_at": history.now(),
+        "input_folder": str(cfg.input_folder_path),
+        "finaldata_sha256": artifacts.sha256_file(cfg.finaldata_path),
+        "rows": len(data),
+        "duplicates_dropped": dropped,
+        "files": [vars(r) for r in records],
+    })
+    log.info(
+        "wrote %s: %d rows from %d file(s), %d duplicate rows dropped, in %.2f s",
+        cfg.finaldata_path, len(data), len(frames), dropped, time.perf_counter() - started,
+    )
+    log.info("wrote %s and %s", cfg.ingestedfiles_path.name, cfg.ingestion_record_path.name)
+    return IngestionResult(cfg.finaldata_path, len(data), dropped, records)
+
+
+def _record_history(cfg: config.Config, run_id: str, records: list[FileRecord]) -> None:
+    rows: list[dict[str, Any]] = [
+        {"run_id": run_id, "file": r.name, "sha256": r.sha256, "rows_read": r.rows_read,
+         "rows_kept": r.rows_kept, "status": r.status, "reason": r.reason}
+        for r in records
+    ]
+    history.record(cfg.history_path, "ingestions", rows)
+
+
+def summary(result: IngestionResult) -> str:
+    """What a user reads after a run: where the data went and what was skipped."""
+    lines = [
+        f"ingested {len(result.ingested)} file(s), {result.rows} rows "
+        f"({result.duplicates_dropped} duplicates dropped) -> {result.finaldata_path}"
+    ]
+    lines += [f"rejected {r.name}: {r.reason}" for r in result.rejected]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = cli.parser(__doc__).parse_args(argv)
+    return cli.run(args.config, lambda cfg: print(summary(ingest(cfg))))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
