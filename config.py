@@ -35,6 +35,9 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "log_folder": ((str,), "logs"),
     "model_params": ((dict,), {}),
     "keep_deployments": ((int,), 20),
+    "api_host": ((str,), "127.0.0.1"),
+    "api_port": ((int,), 8000),
+    "pypi_timeout_s": ((int, float), 3.0),
 }
 OPTIONAL_PATH_KEYS = ("history_path", "log_folder")
 
@@ -84,6 +87,14 @@ class Config:
     log_folder: Path
     model_params: dict[str, Any] = field(default_factory=dict)
     keep_deployments: int = 20
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    pypi_timeout_s: float = 3.0
+
+    @property
+    def api_url(self) -> str:
+        """Where the API answers, as configured (apicalls.py's default)."""
+        return f"http://{self.api_host}:{self.api_port}"
 
     @property
     def finaldata_path(self) -> Path:
@@ -170,6 +181,10 @@ def load(path: str | Path | None = None) -> Config:
         values["model_params"] = _model_params(values["model_params"])
         if values["keep_deployments"] < 1:
             raise ConfigError("key 'keep_deployments' must be at least 1")
+        if not 0 < values["api_port"] < 65536:
+            raise ConfigError("key 'api_port' must be a port number (1-65535)")
+        if values["pypi_timeout_s"] <= 0:
+            raise ConfigError("key 'pypi_timeout_s' must be positive")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

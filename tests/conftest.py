@@ -67,3 +67,18 @@ def cfg(make_config):
     """A loaded config of a project folder with the default generated data."""
     import config
     return config.load(make_config())
+
+
+@pytest.fixture
+def deployed_cfg(cfg):
+    """A project folder where ingestion, training, scoring and deployment have run."""
+    import deployment
+    import ingestion
+    import scoring
+    import training
+
+    ingestion.ingest(cfg)
+    training.train(cfg)
+    scoring.score(cfg)
+    deployment.deploy(cfg)
+    return cfg
