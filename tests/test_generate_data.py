@@ -1,0 +1,53 @@
+import numpy as np
+import pandas as pd
+
+import contract
+import generate_data
+import training
+from conftest import ROOT
+from scoring import f1_of
+
+SHIPPED = ["practicedata/practice_a.csv", "practicedata/practice_b.csv",
+           "sourcedata/clients_2026_09.csv", "sourcedata/clients_2026_10.csv",
+           "testdata/testdata.csv"]
+
+
+def test_shipped_data_is_exactly_what_the_seeded_generator_makes(tmp_path):
+    generate_data.main(["--root", str(tmp_path)])
+    for name in SHIPPED:
+        assert (tmp_path / name).read_bytes() == (ROOT / name).read_bytes(), name
+
+
+def test_shipped_data_has_the_promised_shape():
+    source = pd.concat([contract.read_csv(ROOT / n) for n in SHIPPED[2:4]])
+    assert source[contract.ID].nunique() == 10_000
+    assert source.duplicated().sum() == 150  # exact repeats across the two extracts
+    assert source[contract.ID].duplicated().sum() == 300  # 150 exact + 150 with new figures
+    missing = source[list(contract.FEATURES)].isna().any(axis=1).mean()
+    assert 0.005 < missing < 0.02
+    sizes = source["number_of_employees"].dropna()
+    assert sizes.mean() > 1.5 * sizes.median()  # right-skewed company sizes
+    assert 0.15 < source[contract.TARGET].mean() < 0.35
+    test = contract.read_csv(ROOT / SHIPPED[4])
+    assert len(test) == 2000 and not set(test[contract.ID]) & set(source[contract.ID])
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    for name, seed in (("a.csv", 5), ("b.csv", 5), ("c.csv", 6)):
+        generate_data.main(["--extract", str(tmp_path / name), "--rows", "300", "--seed", str(seed)])
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "c.csv").read_bytes()
+
+
+def test_a_drifted_extract_scores_clearly_worse_than_a_same_law_one():
+    rng = np.random.default_rng(0)
+    model = training.train_model(generate_data.clients(rng, 5000, "base"))
+    same = f1_of(model, generate_data.clients(rng, 3000, "base"))
+    drifted = f1_of(model, generate_data.clients(rng, 3000, "drifted"))
+    assert same - drifted > 0.15
+
+
+def test_generated_extract_passes_the_data_contract(tmp_path):
+    path = tmp_path / "x.csv"
+    generate_data.main(["--extract", str(path), "--law", "drifted", "--rows", "500"])
+    assert len(contract.read_csv(path)) == 500
