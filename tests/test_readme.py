@@ -1,0 +1,41 @@
+"""The README is the user's manual: its commands and keys must match the code."""
+import re
+
+import config
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_ci_runs_the_readme_test_command_word_for_word():
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = [line for line in ci.splitlines() if "pytest" in line and not line.startswith("#")][0]
+    assert command in README
+
+
+def test_every_config_key_is_documented():
+    for key in (*config.PATH_KEYS, *config.OPTIONAL_KEYS):
+        assert f"`{key}`" in README, key
+
+
+def test_readme_states_the_f1_a_fresh_run_on_the_shipped_data_gives(tmp_path):
+    import json
+
+    import ingestion
+    import scoring
+    import training
+
+    stated = re.search(r"F1 on the shipped test data is \*\*(0\.\d{4})\*\*", README).group(1)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({
+        "input_folder_path": str(ROOT / "sourcedata"),
+        "output_folder_path": "out",
+        "test_data_path": str(ROOT / "testdata"),
+        "output_model_path": "models",
+        "prod_deployment_path": "prod",
+    }))
+    cfg = config.load(path)
+    ingestion.ingest(cfg)
+    training.train(cfg)
+    assert f"{scoring.score(cfg).f1:.4f}" == stated
+    assert (tmp_path / "models" / "latestscore.txt").read_text().strip() in README
