@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from errors import StepError
 MANIFEST = "manifest.json"
 RELEASES = "releases"
 CURRENT = "current"
-DEPLOYED_FILES = ("trainedmodel.pkl", "latestscore.txt", "ingestedfiles.txt")
+DEPLOYED_FILES = ("trainedmodel.pkl", "latestscore.txt", "ingestedfiles.txt", "trainedmodel.json")
 
 
 class ArtifactError(StepError):
@@ -40,6 +38,8 @@ class ArtifactError(StepError):
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+    import tempfile  # imported here: the cron tick that finds no new data writes nothing
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # Temp file in the target's folder, so os.replace is one rename.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -90,6 +90,8 @@ def sidecar_path(model_path: Path) -> Path:
 
 def save_model(model: Any, path: Path, metadata: dict[str, Any]) -> str:
     """Pickle `model` to `path` atomically, then its metadata with the SHA-256; return the hash."""
+    import pickle
+
     data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     digest = sha256_bytes(data)
     write_atomic(path, data)
@@ -117,6 +119,8 @@ def load_model(path: Path, expected_sha256: str | None = None) -> Any:
         raise ArtifactError(f"{path}: model file not found") from None
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read model ({exc})") from None
+    import pickle
+
     actual = sha256_bytes(data)
     if actual != expected_sha256:
         raise ArtifactError(

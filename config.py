@@ -10,9 +10,8 @@ Standard library only: the cron tick that finds no new data imports this.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from errors import StepError
 
@@ -38,7 +37,13 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "api_host": ((str,), "127.0.0.1"),
     "api_port": ((int,), 8000),
     "pypi_timeout_s": ((int, float), 3.0),
+    "drift_test": ((str,), "bootstrap"),
+    "drift_alpha": ((int, float), 0.05),
+    "drift_bootstrap_rounds": ((int,), 2000),
+    "drift_seed": ((int,), 0),
 }
+# Model drift tests fullprocess.py can apply (drift.py explains each).
+DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
 OPTIONAL_PATH_KEYS = ("history_path", "log_folder")
 
 # LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
@@ -75,8 +80,9 @@ class ConfigError(StepError):
     """The config file is missing, unreadable or invalid."""
 
 
-@dataclass(frozen=True)
-class Config:
+# A NamedTuple, not a dataclass: as immutable, and the cron tick that finds no
+# new data doesn't pay ~5 ms for importing dataclasses (and inspect).
+class Config(NamedTuple):
     path: Path
     input_folder_path: Path
     output_folder_path: Path
@@ -85,11 +91,20 @@ class Config:
     prod_deployment_path: Path
     history_path: Path
     log_folder: Path
-    model_params: dict[str, Any] = field(default_factory=dict)
+    model_params: dict[str, Any] = {}
     keep_deployments: int = 20
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     pypi_timeout_s: float = 3.0
+    drift_test: str = "bootstrap"
+    drift_alpha: float = 0.05
+    drift_bootstrap_rounds: int = 2000
+    drift_seed: int = 0
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock that keeps two fullprocess.py runs of this config from overlapping."""
+        return self.history_path.with_suffix(".lock")
 
     @property
     def api_url(self) -> str:
@@ -185,6 +200,15 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'api_port' must be a port number (1-65535)")
         if values["pypi_timeout_s"] <= 0:
             raise ConfigError("key 'pypi_timeout_s' must be positive")
+        if values["drift_test"] not in DRIFT_TESTS:
+            raise ConfigError(
+                f"key 'drift_test' must be one of {', '.join(DRIFT_TESTS)}, "
+                f"got {json.dumps(values['drift_test'])}"
+            )
+        if not 0 < values["drift_alpha"] < 1:
+            raise ConfigError("key 'drift_alpha' must be between 0 and 1")
+        if values["drift_bootstrap_rounds"] < 100:
+            raise ConfigError("key 'drift_bootstrap_rounds' must be at least 100")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

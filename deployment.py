@@ -125,7 +125,9 @@ def _manifest(cfg: config.Config, version: int, files: dict[str, str]) -> dict[s
             for f in record["files"] if f["status"] == "rejected"
         ],
         "finaldata_sha256": record.get("finaldata_sha256"),
-        "training": {k: v for k, v in training.items() if k not in ("sha256", "file")},
+        # The data profile stays in the release's trainedmodel.json: the manifest
+        # is read on every cron tick and should stay small.
+        "training": {k: v for k, v in training.items() if k not in ("sha256", "file", "profile")},
     }
 
 
@@ -135,6 +137,7 @@ def deploy(cfg: config.Config) -> Release:
         "trainedmodel.pkl": cfg.model_path,
         "latestscore.txt": cfg.score_path,
         "ingestedfiles.txt": cfg.ingestedfiles_path,
+        "trainedmodel.json": artifacts.sidecar_path(cfg.model_path),
     }
     for name, path in sources.items():
         if not path.is_file():

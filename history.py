@@ -52,6 +52,50 @@ CREATE TABLE IF NOT EXISTS deployments (
     f1 REAL,
     release_path TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS diagnostics (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    model_version INTEGER NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    data_sha256 TEXT NOT NULL,     -- finaldata.csv the statistics describe
+    rows INTEGER NOT NULL,
+    f1 REAL,                       -- the deployed model's recorded score
+    missing_percent REAL,          -- percent of all cells of finaldata.csv that are NA
+    ingestion_s REAL NOT NULL,     -- median wall time of ingestion.py
+    training_s REAL NOT NULL,      -- median wall time of training.py
+    outdated INTEGER NOT NULL,     -- requirements behind the package index
+    unknown INTEGER NOT NULL,      -- requirements the index gave no answer for
+    payload TEXT NOT NULL          -- JSON: the whole result of diagnostics.run_all
+);
+CREATE TABLE IF NOT EXISTS drift_checks (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    test TEXT NOT NULL,            -- bootstrap, raw, parametric, non-parametric
+    drift INTEGER NOT NULL,        -- 1 when the test found model drift
+    new_f1 REAL NOT NULL,          -- deployed model's F1 on the new rows
+    reference_f1 REAL NOT NULL,    -- what it was compared with
+    threshold REAL,
+    p_value REAL,
+    rows INTEGER NOT NULL,
+    model_version INTEGER NOT NULL,
+    files TEXT NOT NULL,           -- JSON: the new files checked
+    data_drift TEXT NOT NULL       -- JSON: per feature PSI, KS statistic and p-value
+);
+CREATE TABLE IF NOT EXISTS handled_files (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    outcome TEXT NOT NULL          -- 'redeployed', 'no drift' or 'rejected'
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,          -- start
+    ended_at TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    dry_run INTEGER NOT NULL,
+    decisions TEXT NOT NULL        -- JSON: each decision and its reason, in order
+);
 """
 
 

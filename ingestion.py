@@ -29,13 +29,9 @@ import cli
 import config
 import contract
 import history
+import sources
 
 log = logging.getLogger("ingestion")
-
-# Editors, downloads and copies in progress leave these beside real files.
-TEMPORARY_PREFIXES = (".", "~", "#")
-TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", "~")
-
 
 @dataclass
 class FileRecord:
@@ -61,18 +57,6 @@ class IngestionResult:
     @property
     def rejected(self) -> list[FileRecord]:
         return [f for f in self.files if f.status == "rejected"]
-
-
-def input_files(folder: Path) -> list[Path]:
-    """The CSV files of `folder` to ingest, sorted by name."""
-    if not folder.is_dir():
-        raise contract.DataError(f"{folder}: input folder not found")
-    return sorted(
-        p for p in folder.iterdir()
-        if p.suffix.lower() == ".csv" and p.is_file()
-        and not p.name.startswith(TEMPORARY_PREFIXES)
-        and not p.name.lower().endswith(TEMPORARY_SUFFIXES)
-    )
 
 
 def read_files(paths: list[Path]) -> tuple[list[pd.DataFrame], list[FileRecord]]:
@@ -104,7 +88,7 @@ def compile_dataset(frames: list[pd.DataFrame], records: list[FileRecord]) -> pd
 def ingest(cfg: config.Config) -> IngestionResult:
     """Run ingestion as configured; raise DataError if no file holds valid data."""
     started = time.perf_counter()
-    paths = input_files(cfg.input_folder_path)
+    paths = sources.input_files(cfg.input_folder_path)
     log.info("found %d CSV file(s) in %s", len(paths), cfg.input_folder_path)
     frames, records = read_files(paths)
     run_id = uuid.uuid4().hex

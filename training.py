@@ -34,6 +34,7 @@ import artifacts
 import cli
 import config
 import contract
+import drift
 import history
 from errors import StepError
 
@@ -106,6 +107,8 @@ def train(cfg: config.Config) -> TrainingResult:
         "params": cfg.model_params,
         "versions": versions,
         "duration_s": round(duration, 4),
+        # Data drift later compares new rows with this picture of the training data.
+        "profile": drift.reference_profile(data),
     })
     history.record(cfg.history_path, "trainings", [{
         "model_path": str(cfg.model_path), "model_sha256": digest, "data_sha256": data_sha,
