@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,15 @@ import generate_data  # noqa: E402
 
 # The Udacity course's original starter files, unchanged (see its README.md).
 COURSE_STARTER = ROOT / "tests" / "fixtures" / "course-starter"
+
+
+@pytest.fixture(autouse=True)
+def no_package_index(monkeypatch):
+    """Tests never reach the package index: the dependency check gets a closed port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("RISK_PYPI_URL", f"http://127.0.0.1:{s.getsockname()[1]}/pypi")
+        yield
 
 
 def client_csv(n: int, seed: int = 0, law: str = "base") -> bytes:

@@ -1,0 +1,186 @@
+import io
+import json
+import socket
+
+import pandas as pd
+import pypdf
+import pytest
+
+import artifacts
+import config
+import contract
+import deployment
+import diagnostics
+import history
+import ingestion
+import reporting
+import scoring
+import training
+from conftest import client_csv, run_script
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Point the dependency check at a local port nobody listens on: no network needed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv(diagnostics.INDEX_URL_ENV, f"http://127.0.0.1:{s.getsockname()[1]}/pypi")
+        yield
+
+
+def pdf_pages(path):
+    """Each page's text, with runs of whitespace (wrapped lines) as one space."""
+    reader = pypdf.PdfReader(path)
+    return [" ".join(page.extract_text().split()) for page in reader.pages]
+
+
+class AlwaysExits:
+    """A model that predicts every client leaves: any object with `predict` will do."""
+
+    def predict(self, x):
+        return [1] * len(x)
+
+
+# --- confusion matrix ----------------------------------------------------------
+
+def test_confusion_counts_match_an_independent_cross_tabulation(deployed_cfg):
+    model, _ = artifacts.load_deployed_model(deployed_cfg.prod_deployment_path)
+    test = contract.read_csv(deployed_cfg.test_data_file)
+    predicted = model.predict(contract.feature_matrix(test))
+    table = pd.crosstab(test["exited"], predicted).reindex(index=[0, 1], columns=[0, 1], fill_value=0)
+
+    counts = reporting.confusion_counts(model, test)
+
+    assert counts.tolist() == table.to_numpy().tolist()
+
+
+def test_confusion_matrix_of_any_model_and_data_is_a_png(tmp_path, make_config):
+    data = contract.read_csv(config.load(make_config()).test_data_file)
+    path = reporting.plot_confusion_matrix(AlwaysExits(), data, tmp_path / "cm" / "always.png")
+
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    counts = reporting.confusion_counts(AlwaysExits(), data)
+    assert counts[:, 0].tolist() == [0, 0]  # nothing predicted to stay
+    assert counts[:, 1].tolist() == [int((data.exited == 0).sum()), int((data.exited == 1).sum())]
+
+
+def test_another_model_on_other_data_can_be_plotted(tmp_path):
+    frame = contract.validate(pd.read_csv(io.BytesIO(client_csv(300, seed=11))), "generated")
+    model = training.train_model(frame)
+    path = reporting.plot_confusion_matrix(model, frame, tmp_path / "other.png", title="other pair")
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_score_model_writes_the_course_confusion_matrix(deployed_cfg):
+    path = reporting.score_model(config_path=deployed_cfg.path)
+    assert path == deployed_cfg.output_model_path / "confusionmatrix.png"
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+# --- the report ------------------------------------------------------------------
+
+def test_make_report_writes_the_png_the_ranked_list_and_a_five_page_pdf(deployed_cfg):
+    result = reporting.make_report(deployed_cfg)
+    out = deployed_cfg.output_model_path
+
+    assert set(result) == {"confusion matrix", "risk ranking", "report", "kept report"}
+    assert result["confusion matrix"] == out / "confusionmatrix.png"
+    assert result["confusion matrix"].read_bytes().startswith(PNG_SIGNATURE)
+    assert result["risk ranking"] == out / "risk_ranking.csv"
+    assert result["report"] == out / "report.pdf"
+    kept = result["kept report"]
+    assert kept.parent == out and kept.name.startswith("report_") and kept.suffix == ".pdf"
+    assert result["report"].read_bytes() == kept.read_bytes()
+
+    pages = pdf_pages(result["report"])
+    assert len(pages) == reporting.PAGES == 5
+    assert "Client attrition risk report" in pages[0]
+    # The F1 that scoring.py recorded at deployment, on the same test data.
+    score = artifacts.read_score(deployed_cfg.score_path)
+    assert f"F1 score on {len(contract.read_csv(deployed_cfg.test_data_file)):,} test clients" in pages[0]
+    assert f"{score:.3f} (1 is perfect" in pages[0]
+    ranking = pd.read_csv(result["risk ranking"], dtype={"corporation": str})
+    for client in ranking["corporation"].head(20):
+        assert client in pages[1]
+    assert "lastmonth_activity" in pages[2]
+    assert "No diagnostics recorded yet" in pages[2]  # diagnostics.py has not run here
+    assert "F1 score of each deployed model" in pages[3]
+    assert "No drift check recorded yet" in pages[4]
+
+
+def test_report_shows_the_latest_drift_check(deployed_cfg):
+    shifts = {"lastmonth_activity": {"psi": 0.31, "ks_statistic": 0.2, "ks_p_value": 1e-9, "shifted": True}}
+    history.record(deployed_cfg.history_path, "drift_checks", [
+        {"test": "bootstrap", "drift": 0, "new_f1": 0.55, "reference_f1": 0.53, "p_value": 0.6,
+         "rows": 500, "model_version": 1, "files": json.dumps(["old.csv"]), "data_drift": "{}"},
+        {"test": "bootstrap", "drift": 1, "new_f1": 0.27, "reference_f1": 0.53, "p_value": 0.0,
+         "rows": 2000, "model_version": 1, "files": json.dumps(["new.csv"]), "data_drift": json.dumps(shifts)},
+    ])
+    pages = pdf_pages(reporting.make_report(deployed_cfg)["report"])
+    assert "Latest check: model drift found" in pages[4]
+    assert "new.csv" in pages[4] and "F1 0.270 on the 2,000 new rows against 0.530" in pages[4]
+    assert "lastmonth_activity 0.310 0.200 1e-09 yes" in pages[4]
+
+
+def test_risk_ranking_covers_every_client_once_highest_risk_first(deployed_cfg):
+    result = reporting.make_report(deployed_cfg)
+    ranking = pd.read_csv(result["risk ranking"], dtype={"corporation": str})
+    clients = set(contract.read_csv(deployed_cfg.finaldata_path)["corporation"])
+
+    assert set(ranking["corporation"]) == clients
+    assert len(ranking) == len(clients)
+    assert ranking["rank"].tolist() == list(range(1, len(ranking) + 1))
+    assert ranking["attrition_probability"].is_monotonic_decreasing
+    assert ranking["attrition_probability"].between(0, 1).all()
+
+
+def test_an_earlier_report_is_kept_beside_the_latest(deployed_cfg):
+    first = reporting.make_report(deployed_cfg)
+    second = reporting.make_report(deployed_cfg)
+
+    assert first["kept report"] != second["kept report"]
+    assert first["kept report"].is_file() and second["kept report"].is_file()
+    assert second["report"].read_bytes() == second["kept report"].read_bytes()
+    kept = sorted(p.name for p in deployed_cfg.output_model_path.glob("report_*.pdf"))
+    assert len(kept) == 2
+
+
+def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(deployed_cfg, offline, tmp_path):
+    diagnostics.run_all(deployed_cfg)
+    ingestion.ingest(deployed_cfg)  # a second deployment, so F1 has a trend
+    training.train(deployed_cfg)
+    scoring.score(deployed_cfg)
+    deployment.deploy(deployed_cfg)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    run = run_script("reporting.py", "--config", str(deployed_cfg.path), cwd=elsewhere)
+
+    assert run.returncode == 0, run.stderr
+    out = deployed_cfg.output_model_path
+    for name in ("confusionmatrix.png", "risk_ranking.csv", "report.pdf"):
+        assert str(out / name) in run.stdout
+        assert (out / name).is_file()
+    kept = list(out.glob("report_*.pdf"))
+    assert len(kept) == 1 and f"kept report -> {kept[0]}" in run.stdout
+    assert list(elsewhere.iterdir()) == []  # nothing written to the working directory
+    pages = pdf_pages(out / "report.pdf")
+    assert len(pages) == 5
+    assert "Model version 2" in pages[0]
+    assert "Step timings" in pages[2] and "Ingestion (ingestion.py)" in pages[2]
+    assert "numpy" in pages[2] and "unknown" in pages[2]
+    assert "v1" in pages[3] and "v2" in pages[3]
+    assert "nothing recorded yet" not in pages[3]
+
+
+def test_script_with_nothing_deployed_fails_with_one_line(cfg):
+    ingestion.ingest(cfg)
+    run = run_script("reporting.py", "--config", str(cfg.path))
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        f"ERROR pipeline: {cfg.prod_deployment_path}: no model deployed yet (run deployment.py)"
+    ]
+    assert not (cfg.output_model_path / "report.pdf").exists()
