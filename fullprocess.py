@@ -182,8 +182,9 @@ def report(cfg: config.Config, run: Run) -> None:
     run.outputs.append(f"diagnostics recorded in {cfg.history_path}")
     made = reporting.make_report(cfg)
     run.outputs.extend(f"{name} -> {path}" for name, path in made.items())
-    out = apicalls.call_api(cfg)
-    run.outputs.append(f"API calls -> {out}")
+    result = apicalls.call_api_or_serve(cfg)
+    run.outputs.append(f"API calls to {result.where} -> {result.path}")
+    result.check()
 
 
 def tick(cfg: config.Config, force: bool, run: Run) -> None:

@@ -1,0 +1,317 @@
+"""Call every endpoint of the risk API and record the answers in apireturns.txt.
+
+Reads  config.json: the API's address (api_host, api_port) and the test data's path
+Writes output_model_path/apireturns.txt   one JSON document: the URL, the time, and each
+                                          endpoint's status and body
+
+    python apicalls.py [--config config.json] [--url http://127.0.0.1:8000] [--timeout S]
+    python apicalls.py --in-process      the same calls on an app built in this process,
+                                         for runs where no server is up (cron)
+
+Sends `Authorization: Bearer $RISK_API_TOKEN` when that variable is set. Exit 1,
+naming the endpoint, when a call fails (no 2xx answer) or the server is unreachable.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import requests
+
+import artifacts
+import cli
+import config
+import history
+from errors import StepError
+
+log = logging.getLogger("apicalls")
+
+TOKEN_ENV = "RISK_API_TOKEN"  # app.py's; not imported from there: it loads the data libraries
+RETURNS_FILE = "apireturns.txt"
+IN_PROCESS = "in-process"
+DEFAULT_TIMEOUT_S = 60.0  # /diagnostics runs them all when none is recorded yet: seconds
+RISK_TOP = 10
+
+
+class ApiCallError(StepError):
+    """An API call failed or the API is unreachable."""
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int | None  # None: no answer at all
+    body: Any           # parsed JSON, else the text; None without an answer
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+Send = Callable[[Call], Reply]
+
+
+def api_calls(cfg: config.Config) -> list[Call]:
+    """One call per endpoint; the prediction is for the test data, named as a course client does."""
+    test_data = os.path.relpath(cfg.test_data_file, cfg.path.parent)
+    return [
+        Call("health", "GET", "/health"),
+        Call("prediction", "POST", "/prediction", {"filepath": test_data}),
+        Call("scoring", "GET", "/scoring"),
+        Call("summarystats", "GET", "/summarystats"),
+        Call("diagnostics", "GET", "/diagnostics"),
+        Call("risk", "GET", f"/risk?top={RISK_TOP}"),
+        Call("openapi", "GET", "/openapi.json"),
+    ]
+
+
+def auth_headers() -> dict[str, str]:
+    token = os.environ.get(TOKEN_ENV)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def http_sender(base_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Send:
+    """Send calls to the server at `base_url` over one keep-alive session."""
+    session = requests.Session()
+    session.headers.update(auth_headers())
+    base = base_url.rstrip("/")
+
+    def send(call: Call) -> Reply:
+        try:
+            r = session.request(call.method, base + call.path, json=call.json, timeout=timeout_s)
+        except requests.ConnectionError as exc:
+            return Reply(None, None, f"unreachable ({type(exc).__name__})")
+        except requests.RequestException as exc:
+            return Reply(None, None, f"{type(exc).__name__}: {exc}")
+        try:
+            body = r.json()
+        except ValueError:
+            body = r.text
+        return Reply(r.status_code, body)
+
+    return send
+
+
+def in_process_sender(cfg: config.Config) -> Send:
+    """Send calls to an app built here from `cfg`: the whole Flask stack, no socket."""
+    import app  # the data libraries cost seconds; a run against a URL needs none of them
+
+    client = app.create_app(cfg.path).test_client()
+
+    def send(call: Call) -> Reply:
+        r = client.open(call.path, method=call.method, json=call.json, headers=auth_headers())
+        body = r.get_json(silent=True)
+        return Reply(r.status_code, body if body is not None else r.get_data(as_text=True))
+
+    return send
+
+
+def call_all(send: Send, calls: list[Call], where: str) -> dict[str, Reply]:
+    """Every call's reply; ApiCallError at once if the first gets no answer (the API is unreachable)."""
+    replies = {}
+    for call in calls:
+        reply = send(call)
+        log.info("%s %s -> %s", call.method, call.path, reply.status or reply.error)
+        if not replies and reply.status is None:  # don't wait out every timeout of a dead address
+            raise ApiCallError(f"cannot reach the API at {where} ({call.name}: {reply.error})")
+        replies[call.name] = reply
+    return replies
+
+
+def write_returns(path: Path, where: str, calls: list[Call], replies: dict[str, Reply]) -> None:
+    """All replies as one JSON document, written atomically."""
+    responses = {}
+    for call in calls:
+        reply = replies[call.name]
+        entry: dict[str, Any] = {"method": call.method, "path": call.path,
+                                 "status": reply.status, "body": reply.body}
+        if reply.error is not None:
+            entry["error"] = reply.error
+        responses[call.name] = entry
+    artifacts.write_json_atomic(path, {"url": where, "called_at": history.now(), "responses": responses})
+
+
+def why(reply: Reply) -> str:
+    """Why a call failed, in a few words: the status and the API's error message."""
+    if reply.status is None:
+        return reply.error or "no answer"
+    message = reply.body.get("error") if isinstance(reply.body, dict) else None
+    return f"{reply.status}: {message}" if message else f"status {reply.status}"
+
+
+def failures(replies: dict[str, Reply]) -> list[str]:
+    """'name, name (why)' for the calls without a 2xx answer, those failing alike together."""
+    reasons: dict[str, list[str]] = {}
+    for name, reply in replies.items():
+        if not reply.ok:
+            reasons.setdefault(why(reply), []).append(name)
+    return [f"{', '.join(names)} ({reason})" for reason, names in reasons.items()]
+
+
+@dataclass(frozen=True)
+class ApiReturns:
+    path: Path                # the apireturns.txt written
+    where: str                # the URL called, or "in-process"
+    replies: dict[str, Reply]
+
+    def __str__(self) -> str:  # what a caller printing "API calls -> ..." wants: the file
+        return str(self.path)
+
+    @property
+    def failed(self) -> list[str]:
+        return failures(self.replies)
+
+    def check(self) -> None:
+        """Raise ApiCallError naming every endpoint that failed."""
+        if self.failed:
+            raise ApiCallError(f"API call(s) to {self.where} failed: {'; '.join(self.failed)}")
+
+
+def call_api(cfg: config.Config, url: str | None = None,
+             timeout_s: float = DEFAULT_TIMEOUT_S) -> ApiReturns:
+    """Call every endpoint (at `url`, or in this process if None) and write apireturns.txt.
+
+    Failed answers are recorded like good ones (they are worth reading); call
+    `.check()` on the result to turn them into an error. An unreachable API
+    raises ApiCallError at once and leaves the previous file as it was.
+    """
+    where = url or IN_PROCESS
+    send = http_sender(url, timeout_s) if url else in_process_sender(cfg)
+    calls = api_calls(cfg)
+    replies = call_all(send, calls, where)
+    path = cfg.output_model_path / RETURNS_FILE
+    write_returns(path, where, calls, replies)
+    log.info("wrote %s", path)
+    return ApiReturns(path, where, replies)
+
+
+def answers(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether anything answers HTTP at `url` (its /health) within `timeout_s`."""
+    try:
+        requests.get(url.rstrip("/") + "/health", timeout=timeout_s)
+    except requests.RequestException:
+        return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def temporary_server(cfg: config.Config, start_timeout_s: float = 60.0) -> Iterator[str]:
+    """Serve the app under gunicorn on a free 127.0.0.1 port while inside; yield its URL.
+
+    The production server, as the README starts it, so the calls go through
+    the same stack as in production; stopped (and waited for) on the way out.
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+           "--chdir", str(config.HERE), "--no-control-socket", "wsgi:app"]
+    env = {**os.environ, "RISK_CONFIG": str(cfg.path)}
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while not answers(url, 0.5):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out.seek(0)
+                    last = (out.read().decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+                    raise ApiCallError(f"could not start gunicorn on {url}: {last}")
+                time.sleep(0.1)
+            log.info("started gunicorn on %s for the API calls", url)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def call_api_or_serve(cfg: config.Config) -> ApiReturns:
+    """Call the API at the configured address; if nothing answers there, on a temporary server."""
+    if answers(cfg.api_url):
+        return call_api(cfg, cfg.api_url)
+    log.info("nothing answers at %s; serving the API temporarily", cfg.api_url)
+    with temporary_server(cfg) as url:
+        return call_api(cfg, url)
+
+
+def brief(name: str, reply: Reply) -> str:
+    """A few words on one reply, for the summary."""
+    body = reply.body
+    if not reply.ok:
+        return why(reply)
+    try:
+        if name == "health":
+            return f"{body['status']}, model v{body['model_version']} deployed {body['deployed_at']}"
+        if name == "prediction":
+            return f"{body['rows']} rows, {sum(body['predictions'])} predicted exits (model v{body['model_version']})"
+        if name == "scoring":
+            return f"F1 {body['f1']:.4f} on {body['rows']} rows (model v{body['model_version']})"
+        if name == "summarystats":
+            return f"{len(body['statistics'])} columns of {body['rows']} rows"
+        if name == "diagnostics":
+            return f"{body['source']} run of {body['diagnostics'].get('run_at', '?')}"
+        if name == "risk":
+            first = body["clients"][0] if body["clients"] else None
+            top = f"; riskiest {first['corporation']} ({first['attrition_probability']:.3f})" if first else ""
+            return f"top {body['top']} clients{top}"
+        if name == "openapi":
+            return f"OpenAPI {body['openapi']}, {len(body['paths'])} paths"
+    except (KeyError, TypeError, IndexError, AttributeError):
+        pass
+    return "ok"
+
+
+def summary(result: ApiReturns) -> str:
+    """One line per endpoint: status and a few words on the answer."""
+    lines = [f"{name:<13} {reply.status or '-':>3}  {brief(name, reply)}"
+             for name, reply in result.replies.items()]
+    return "\n".join([f"API at {result.where}:", *lines, f"-> {result.path}"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = cli.parser(__doc__)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--url", help="the API's base URL (default: api_host and api_port of the config)")
+    where.add_argument("--in-process", action="store_true",
+                       help="call an app built in this process instead of a server")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="seconds to wait for each answer (default: %(default)s)")
+    args = p.parse_args(argv)
+
+    def work(cfg: config.Config) -> None:
+        url = None if args.in_process else (args.url or cfg.api_url)
+        result = call_api(cfg, url, args.timeout)
+        print(summary(result))
+        result.check()
+
+    return cli.run(args.config, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,680 @@
+"""The risk API in-process, with Flask's test client: every endpoint, input and error path."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import app as risk_api
+import artifacts
+import config
+import contract
+import deployment
+import diagnostics
+import ingestion
+import scoring
+import training
+from conftest import client_csv, run_script
+
+FEATURES = list(contract.FEATURES)
+RECORD = {"lastmonth_activity": 40, "lastyear_activity": 1200, "number_of_employees": 30}
+
+
+def deployed_project(folder: Path) -> config.Config:
+    """A project folder under `folder` whose data is ingested, trained, scored and deployed (v1)."""
+    (folder / "in").mkdir(parents=True)
+    (folder / "test").mkdir()
+    (folder / "in" / "a.csv").write_bytes(client_csv(600, seed=1))
+    (folder / "in" / "b.csv").write_bytes(client_csv(400, seed=2))
+    (folder / "test" / "testdata.csv").write_bytes(client_csv(300, seed=3))
+    (folder / "config.json").write_text(json.dumps({
+        "input_folder_path": "in", "output_folder_path": "out", "test_data_path": "test",
+        "output_model_path": "models", "prod_deployment_path": "prod",
+    }))
+    cfg = config.load(folder / "config.json")
+    for step in (ingestion.ingest, training.train, scoring.score, deployment.deploy):
+        step(cfg)
+    return cfg
+
+
+def redeploy(cfg: config.Config, seed: int) -> int:
+    """Add an input file, then ingest, train, score and deploy again; return the new version."""
+    (cfg.input_folder_path / f"new_{seed}.csv").write_bytes(client_csv(500, seed=seed, law="drifted"))
+    for step in (ingestion.ingest, training.train, scoring.score):
+        step(cfg)
+    return deployment.deploy(cfg).version
+
+
+@pytest.fixture(autouse=True)
+def no_api_env(monkeypatch):
+    """Each test starts without a token or config path from the caller's shell."""
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(risk_api.CONFIG_ENV, raising=False)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """One deployed project shared by the tests that only read it."""
+    return deployed_project(tmp_path_factory.mktemp("api"))
+
+
+@pytest.fixture
+def client(project):
+    return risk_api.create_app(project.path, reload_check_s=0).test_client()
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """The paths contract.read_csv is asked to read during the test."""
+    seen: list[Path] = []
+    original = contract.read_csv
+
+    def spy(path, *args, **kwargs):
+        seen.append(Path(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(contract, "read_csv", spy)
+    return seen
+
+
+def expected(project):
+    """What the API must agree with: the deployed model's answers through diagnostics.predict."""
+    model, _ = artifacts.load_deployed_model(project.prod_deployment_path)
+    return diagnostics.predict(model, contract.read_csv(project.test_data_file, require_target=False))
+
+
+# --- /prediction: the ways course clients send a file path ------------------------
+
+@pytest.mark.parametrize("method, url, kwargs", [
+    ("POST", "/prediction", {"json": {"filepath": "test/testdata.csv"}}),
+    ("POST", "/prediction", {"data": {"filepath": "test/testdata.csv"}}),
+    ("POST", "/prediction?filepath=test/testdata.csv", {}),
+    ("GET", "/prediction?filepath=test/testdata.csv", {}),
+    ("GET", "/prediction", {"json": {"filepath": "test/testdata.csv"}}),
+    ("GET", "/prediction?filepath=test/testdata.csv", {"content_type": "application/json"}),
+    ("POST", "/prediction", {"json": {"filepath": "./test/../test/testdata.csv"}}),
+], ids=["json", "form", "post-query", "get-query", "get-json", "get-query-json-header", "dotted"])
+def test_prediction_of_a_file_however_the_path_is_sent(client, project, method, url, kwargs):
+    r = client.open(url, method=method, **kwargs)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    predicted, probability = expected(project)
+    assert body["model_version"] == 1
+    assert body["rows"] == 300
+    assert body["predictions"] == predicted
+    assert body["probabilities"] == probability  # the numpy path is the model's own, to the bit
+
+
+def test_prediction_accepts_an_absolute_path_inside_a_data_folder(client, project):
+    r = client.post("/prediction", json={"filepath": str(project.finaldata_path)})
+    assert r.status_code == 200
+    assert r.get_json()["rows"] == len(contract.read_csv(project.finaldata_path))
+
+
+def test_prediction_of_records_matches_the_model_row_by_row(client, project):
+    full = contract.read_csv(project.test_data_file, require_target=False)
+    gaps = full[full[FEATURES].isna().any(axis=1)]
+    assert len(gaps) > 0
+    # Rows with missing values first, so that the one-record case has one.
+    frame = pd.concat([gaps.head(5), full.head(35)], ignore_index=True)
+    records = [{k: (None if np.isnan(v) else int(v)) for k, v in row.items()}
+               for row in frame[FEATURES].to_dict(orient="records")]
+    model, _ = artifacts.load_deployed_model(project.prod_deployment_path)
+    want_class, want_p = diagnostics.predict(model, frame)
+    # Up to SMALL_BATCH records go through plain Python, more through numpy: check both.
+    for chunk in (records[:1], records[:risk_api.SMALL_BATCH], records):
+        body = client.post("/prediction", json={"records": chunk}).get_json()
+        n = len(chunk)
+        assert body["rows"] == n
+        assert body["predictions"] == want_class[:n]
+        assert body["probabilities"] == pytest.approx(want_p[:n], abs=1e-12)
+
+
+def test_prediction_of_records_with_missing_values_and_extra_keys(client):
+    records = [
+        {**RECORD, "corporation": "abcd", "exited": 1},
+        {"lastmonth_activity": None, "lastyear_activity": 1200, "number_of_employees": None},
+        {**RECORD, "lastyear_activity": 1200.0},  # a whole float is a whole number
+    ]
+    body = client.post("/prediction", json={"records": records}).get_json()
+    assert body["rows"] == 3
+    assert all(p in (0, 1) for p in body["predictions"])
+    assert all(0 < p < 1 for p in body["probabilities"])
+    assert body["probabilities"][0] == body["probabilities"][2]
+
+
+def test_falling_activity_raises_the_predicted_risk(client):
+    steady = {"lastmonth_activity": 100, "lastyear_activity": 1200, "number_of_employees": 30}
+    fading = {**steady, "lastmonth_activity": 10}
+    body = client.post("/prediction", json={"records": [steady, fading]}).get_json()
+    assert body["probabilities"][1] > body["probabilities"][0]
+
+
+def test_prediction_of_a_csv_body(client, project):
+    data = project.test_data_file.read_bytes()
+    r = client.post("/prediction", data=data, content_type="text/csv")
+    assert r.status_code == 200
+    predicted, probability = expected(project)
+    assert r.get_json()["predictions"] == predicted
+    assert r.get_json()["probabilities"] == probability
+
+
+def test_prediction_of_a_csv_body_without_the_target_column(client):
+    data = b"corporation,lastmonth_activity,lastyear_activity,number_of_employees\nabcd,10,1200,\nefgh,100,1200,30\n"
+    body = client.post("/prediction", data=data, content_type="text/csv; charset=utf-8").get_json()
+    assert body["rows"] == 2
+    assert body["probabilities"][0] > body["probabilities"][1]
+
+
+# --- /prediction: bad input, each with its message ---------------------------------
+
+@pytest.mark.parametrize("payload, message", [
+    ({"records": []}, "'records' must be a non-empty list of objects"),
+    ({"records": {"a": 1}}, "'records' must be a non-empty list of objects"),
+    ({"records": [1]}, "records[0] must be an object"),
+    ({"records": [RECORD, {"lastmonth_activity": 1, "lastyear_activity": 2}]},
+     "records[1] is missing feature 'number_of_employees'"),
+    ({"records": [{**RECORD, "lastmonth_activity": -1}]},
+     "records[0].lastmonth_activity must be a whole number >= 0 or null, got -1"),
+    ({"records": [{**RECORD, "lastyear_activity": 2.5}]},
+     "records[0].lastyear_activity must be a whole number >= 0 or null, got 2.5"),
+    ({"records": [{**RECORD, "number_of_employees": "12"}]},
+     "records[0].number_of_employees must be a whole number >= 0 or null, got \"12\""),
+    ({"records": [{**RECORD, "number_of_employees": True}]},
+     "records[0].number_of_employees must be a whole number >= 0 or null, got true"),
+    ({"records": [{**RECORD, "number_of_employees": 10**400}]},
+     "records[0].number_of_employees must be a whole number >= 0 or null, got 1000000000000000000000000000000000000..."),
+    ({"records": [RECORD], "filepath": "test/testdata.csv"}, "send one input, got 'filepath' and 'records'"),  # the test client sorts keys
+    ({"record": [RECORD]}, "unknown key 'record' in JSON body (expected 'records' or 'filepath')"),
+    ({}, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    ([RECORD], "JSON body must be an object with 'records' or 'filepath'"),
+    ({"filepath": ""}, "'filepath' must be a non-empty string"),
+    ({"filepath": 3}, "'filepath' must be a non-empty string"),
+    ({"filepath": "test/\x00testdata.csv"}, "'filepath' must not contain NUL characters"),
+    ({"filepath": "out/ingestion.json"}, "'filepath' 'out/ingestion.json' is not a .csv file"),
+    ({"filepath": "test"}, "'filepath' 'test' is not a .csv file"),
+])
+def test_prediction_refuses_bad_json_input(client, payload, message):
+    r = client.post("/prediction", json=payload)
+    assert r.status_code == 400
+    assert r.get_json() == {"error": message}
+
+
+def test_infinity_and_nan_are_not_feature_values(client):
+    for literal in (b"Infinity", b"NaN", b"1e400"):
+        body = b'{"records": [{"lastmonth_activity": %s, "lastyear_activity": 1, "number_of_employees": 1}]}' % literal
+        r = client.post("/prediction", data=body, content_type="application/json")
+        assert r.status_code == 400
+        assert r.get_json()["error"].startswith("records[0].lastmonth_activity must be a whole number")
+
+
+@pytest.mark.parametrize("data, content_type, status, message", [
+    (b"{not json", "application/json", 400, "request body is not valid JSON"),
+    (b"\xff\xfe{}", "application/json", 400, "request body is not valid JSON"),
+    (b"[" * 100_000, "application/json", 400, "request body is not valid JSON"),
+    (b" ", "application/json", 400, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    (b"filepath=test/testdata.csv", "text/plain", 415,
+     "unsupported Content-Type 'text/plain': send application/json, text/csv or a form"),
+    (b"", "", 400, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    (b"other=1", "application/x-www-form-urlencoded", 400,
+     "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    (b"corporation,exited\nabcd,0\n", "text/csv", 400,
+     "request body: missing column(s) 'lastmonth_activity', 'lastyear_activity', 'number_of_employees'"),
+    (b"corporation,lastmonth_activity,lastyear_activity,number_of_employees\nabcd,x,1,1\n", "text/csv", 400,
+     "request body: column 'lastmonth_activity' has non-numeric value 'x' on line 2"),
+    (b"\n\n", "text/csv", 400, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    (b"\xef\xbb\xbf", "text/csv", 400, "request body: empty file"),
+    (b"a,b\x00", "text/csv", 400, "request body: binary file, not a CSV (contains NUL bytes)"),
+])
+def test_prediction_refuses_bad_bodies(client, data, content_type, status, message):
+    r = client.post("/prediction", data=data, content_type=content_type)
+    assert r.status_code == status
+    assert r.get_json() == {"error": message}
+
+
+def test_a_path_in_both_body_and_query_is_ambiguous(client):
+    r = client.post("/prediction?filepath=test/testdata.csv", json={"filepath": "test/testdata.csv"})
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "send one input, got 'filepath' and 'filepath'"}
+
+
+def test_a_malformed_csv_file_names_the_file_relative_to_the_project(client, project):
+    bad = project.test_data_path / "bad.csv"
+    bad.write_text("corporation,lastmonth_activity,lastyear_activity,number_of_employees\nabcd,-3,1,1\n")
+    try:
+        r = client.post("/prediction", json={"filepath": "test/bad.csv"})
+    finally:
+        bad.unlink()
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "test/bad.csv: column 'lastmonth_activity' value -3 on line 2 is negative"}
+
+
+def test_a_missing_file_in_a_data_folder_is_404(client):
+    r = client.post("/prediction", json={"filepath": "test/nothere.csv"})
+    assert r.status_code == 404
+    assert r.get_json() == {"error": "'filepath' 'test/nothere.csv': file not found"}
+
+
+# --- /prediction: paths outside the data folders are refused, never read -----------
+
+@pytest.fixture
+def escapes(cfg, tmp_path):
+    """A project (nothing deployed) with a valid CSV outside its data folders and links to it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.csv").write_bytes(client_csv(5, seed=4))
+    (cfg.test_data_path / "link.csv").symlink_to(outside / "secret.csv")
+    (cfg.input_folder_path / "linkdir").symlink_to(outside, target_is_directory=True)
+    (cfg.test_data_path / "loop.csv").symlink_to(cfg.test_data_path / "loop.csv")
+    return cfg
+
+
+@pytest.mark.parametrize("filepath", [
+    "../outside/secret.csv",
+    "test/../../outside/secret.csv",
+    "test/../config.json",
+    "config.json",
+    "{root}/outside/secret.csv",
+    "/etc/passwd",
+    "test/link.csv",
+    "in/linkdir/secret.csv",
+    "models/trainedmodel.pkl",
+    "{root}/test/../outside/secret.csv",
+    "~/secret.csv",
+])
+@pytest.mark.parametrize("how", ["json", "query", "form"])
+def test_paths_outside_the_data_folders_are_refused_and_never_read(escapes, tmp_path, reads, filepath, how):
+    client = risk_api.create_app(escapes.path).test_client()
+    filepath = filepath.format(root=tmp_path)
+    if how == "json":
+        r = client.post("/prediction", json={"filepath": filepath})
+    elif how == "query":
+        r = client.get("/prediction", query_string={"filepath": filepath})
+    else:
+        r = client.post("/prediction", data={"filepath": filepath})
+    assert r.status_code == 403
+    shown = filepath.replace(f"{tmp_path}/", "")  # messages never show the server's project folder
+    assert r.get_json() == {"error": f"'filepath' {shown!r} is outside the project's data folders"}
+    assert reads == []
+
+
+def test_a_symlink_loop_is_refused(escapes, reads):
+    client = risk_api.create_app(escapes.path).test_client()
+    r = client.post("/prediction", json={"filepath": "test/loop.csv"})
+    assert r.status_code == 400
+    assert r.get_json()["error"].startswith("'filepath' 'test/loop.csv' cannot be resolved")
+    assert reads == []
+
+
+def test_a_symlink_inside_the_data_folders_is_followed(client, project):
+    link = project.input_folder_path / "alias.csv"
+    link.symlink_to(project.test_data_file)
+    try:
+        r = client.post("/prediction", json={"filepath": "in/alias.csv"})
+    finally:
+        link.unlink()
+    assert r.status_code == 200
+    assert r.get_json()["rows"] == 300
+
+
+# --- body size, methods, routes, OPTIONS ---------------------------------------------
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/csv", "application/x-www-form-urlencoded"])
+def test_a_body_over_the_limit_is_refused_with_413(client, reads, content_type):
+    data = b" " * (risk_api.MAX_BODY_BYTES + 1)
+    r = client.post("/prediction", data=data, content_type=content_type)
+    assert r.status_code == 413
+    assert r.get_json() == {"error": f"request body over the {risk_api.MAX_BODY_BYTES}-byte limit"}
+    assert reads == []
+
+
+def test_a_large_form_field_is_read_up_to_the_body_limit(client):
+    # werkzeug's own limit for form fields is 500 kB; the API has one limit for every body.
+    r = client.post("/prediction", data={"filepath": "test/" + "x" * 600_000 + ".csv"})
+    assert r.status_code == 404
+
+
+def test_an_unknown_route_is_404_json(client):
+    r = client.get("/nope")
+    assert r.status_code == 404
+    assert r.is_json
+    assert r.get_json() == {"error": "no such endpoint: /nope"}
+
+
+def test_flask_serves_no_static_route(client):
+    assert client.get("/static/app.py").status_code == 404
+
+
+@pytest.mark.parametrize("method, url", [
+    ("DELETE", "/prediction"), ("PUT", "/scoring"), ("POST", "/health"), ("POST", "/risk"),
+    ("PATCH", "/summarystats"), ("POST", "/diagnostics"), ("POST", "/openapi.json"),
+])
+def test_a_wrong_method_is_405_json_with_allow(client, method, url):
+    r = client.open(url, method=method)
+    assert r.status_code == 405
+    assert r.get_json() == {"error": f"method {method} not allowed on {url}"}
+    assert "GET" in r.headers["Allow"]
+
+
+@pytest.mark.parametrize("url", ["/prediction", "/scoring", "/summarystats", "/diagnostics",
+                                 "/health", "/risk", "/openapi.json"])
+def test_options_never_runs_a_view(project, url):
+    app = risk_api.create_app(project.path)
+    ran = []
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = lambda *a, _e=endpoint, **k: ran.append(_e)
+    r = app.test_client().options(url)
+    assert r.status_code == 200
+    assert "GET" in r.headers["Allow"]
+    assert ran == []
+
+
+# --- the other endpoints ----------------------------------------------------------------
+
+def test_health_reports_the_served_deployment(client, project):
+    manifest = artifacts.read_manifest(project.prod_deployment_path)
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.get_json() == {"status": "ok", "model_version": 1, "deployed_at": manifest["deployed_at"],
+                            "score": manifest["score"]}
+
+
+def test_scoring_is_the_f1_of_the_deployed_model_on_the_test_data(client, project):
+    body = client.get("/scoring").get_json()
+    model, manifest = artifacts.load_deployed_model(project.prod_deployment_path)
+    f1 = scoring.f1_of(model, contract.read_csv(project.test_data_file))
+    assert body == {"f1": f1, "model_version": 1, "deployed_score": manifest["score"], "rows": 300,
+                    "source": "test/testdata.csv"}
+    assert body["f1"] == pytest.approx(manifest["score"])  # same model, same data as at deployment
+
+
+def test_summarystats_of_the_ingested_data(client, project):
+    body = client.get("/summarystats").get_json()
+    frame = contract.read_csv(project.finaldata_path)
+    assert body["source"] == "out/finaldata.csv"
+    assert body["rows"] == len(frame)
+    assert set(body["statistics"]) == {*FEATURES, "exited"}
+    for col, stats in diagnostics.summary_statistics(frame).items():
+        assert body["statistics"][col] == pytest.approx(stats)
+
+
+def test_risk_lists_the_top_clients_highest_risk_first(client, project):
+    body = client.get("/risk?top=5").get_json()
+    model, _ = artifacts.load_deployed_model(project.prod_deployment_path)
+    ranked = diagnostics.ranked_clients(model, contract.read_csv(project.finaldata_path)).head(5)
+    assert body["model_version"] == 1
+    assert body["top"] == 5
+    assert [c["rank"] for c in body["clients"]] == [1, 2, 3, 4, 5]
+    assert [c["corporation"] for c in body["clients"]] == ranked["corporation"].tolist()
+    probabilities = [c["attrition_probability"] for c in body["clients"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert set(body["clients"][0]) == {"rank", "corporation", "attrition_probability", "predicted_exit", *FEATURES}
+
+
+def test_risk_defaults_to_ten_and_caps_at_the_number_of_clients(client, project):
+    assert client.get("/risk").get_json()["top"] == risk_api.DEFAULT_TOP
+    clients = contract.read_csv(project.finaldata_path)["corporation"].nunique()
+    body = client.get("/risk?top=1000000").get_json()
+    assert body["top"] == len(body["clients"]) == clients
+    # Missing feature values travel as null, never as NaN (not JSON)
+    assert any(c[f] is None for c in body["clients"] for f in FEATURES)
+
+
+@pytest.mark.parametrize("top", ["0", "-3", "abc", "1.5", ""])
+def test_risk_refuses_a_bad_top(client, top):
+    r = client.get(f"/risk?top={top}")
+    assert r.status_code == 400
+    assert r.get_json() == {"error": f"'top' must be a whole number from 1 up, got {top!r}"}
+
+
+def test_openapi_document_is_served(client):
+    body = client.get("/openapi.json").get_json()
+    assert body["openapi"].startswith("3.")
+    assert set(body["paths"]) == {"/prediction", "/scoring", "/summarystats", "/diagnostics",
+                                  "/health", "/risk", "/openapi.json"}
+
+
+# --- /diagnostics ---------------------------------------------------------------------------
+
+def fake_run_all(calls):
+    def run_all(cfg, **kwargs):
+        calls.append(cfg)
+        return {"run_at": "2026-01-01T00:00:00+00:00", "missing_percent": 1.5, "path": str(cfg.finaldata_path),
+                "execution_time": {"ingestion_s": 1.0, "training_s": 2.0}, "std": float("nan")}
+    return run_all
+
+
+def test_diagnostics_serves_the_latest_recorded_run_without_recomputing(client, project, monkeypatch):
+    recorded = {"run_at": "2026-01-01T00:00:00+00:00", "missing_percent": 0.5}
+    monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: recorded)
+    calls = []
+    monkeypatch.setattr(diagnostics, "run_all", fake_run_all(calls))
+    r = client.get("/diagnostics")
+    assert r.status_code == 200
+    assert r.get_json() == {"source": "recorded", "diagnostics": recorded}
+    assert calls == []
+
+
+@pytest.mark.parametrize("url", ["/diagnostics?refresh=1", "/diagnostics?refresh=true"])
+def test_diagnostics_refresh_runs_them_all(client, project, monkeypatch, url):
+    monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: {"run_at": "old"})
+    calls = []
+    monkeypatch.setattr(diagnostics, "run_all", fake_run_all(calls))
+    body = client.get(url).get_json()
+    assert len(calls) == 1
+    assert body["source"] == "computed"
+    assert body["diagnostics"]["path"] == "out/finaldata.csv"  # the server's layout stays private
+    assert body["diagnostics"]["std"] is None                  # NaN is not JSON
+
+
+def test_diagnostics_are_computed_when_none_is_recorded(client, monkeypatch):
+    monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: None)
+    calls = []
+    monkeypatch.setattr(diagnostics, "run_all", fake_run_all(calls))
+    assert client.get("/diagnostics").get_json()["source"] == "computed"
+    assert len(calls) == 1
+
+
+def test_diagnostics_serve_a_real_recorded_run(deployed_cfg, monkeypatch):
+    # Only the slow parts are replaced: timing the scripts (subprocesses) and asking PyPI (network).
+    monkeypatch.setattr(diagnostics, "step_timings", lambda cfg, repeats=1: {"ingestion_s": 0.5, "training_s": 0.7})
+    monkeypatch.setattr(diagnostics, "dependency_status", lambda *a, **k: [])
+    recorded = diagnostics.run_all(deployed_cfg)
+    client = risk_api.create_app(deployed_cfg.path).test_client()
+    body = client.get("/diagnostics").get_json()
+    assert body["source"] == "recorded"
+    assert body["diagnostics"]["run_at"] == recorded["run_at"]
+    assert body["diagnostics"]["missing_percent"] == pytest.approx(recorded["missing_percent"])
+    assert body["diagnostics"]["execution_time"] == {"ingestion_s": 0.5, "training_s": 0.7}
+
+
+def test_diagnostics_refuse_a_bad_refresh_flag(client):
+    r = client.get("/diagnostics?refresh=maybe")
+    assert r.status_code == 400
+    assert r.get_json() == {"error": "'refresh' must be 1 or 0"}
+
+
+# --- no model, broken files, bugs -------------------------------------------------------------
+
+def test_without_a_deployment_model_endpoints_answer_503(cfg):
+    client = risk_api.create_app(cfg.path).test_client()
+    for method, url, kwargs in [("POST", "/prediction", {"json": {"records": [RECORD]}}),
+                                ("GET", "/scoring", {}), ("GET", "/risk", {})]:
+        r = client.open(url, method=method, **kwargs)
+        assert r.status_code == 503
+        assert r.get_json() == {"error": "prod: no model deployed yet (run deployment.py)"}
+    r = client.get("/health")
+    assert r.status_code == 503
+    assert r.get_json()["status"] == "unavailable"
+    assert r.get_json()["model_version"] is None
+    r = client.get("/summarystats")
+    assert r.status_code == 404
+    assert r.get_json() == {"error": "ingested data not found: out/finaldata.csv (run ingestion.py)"}
+
+
+def test_a_model_deployed_after_start_is_served_without_restart(cfg):
+    client = risk_api.create_app(cfg.path, reload_check_s=0).test_client()
+    assert client.get("/health").status_code == 503
+    for step in (ingestion.ingest, training.train, scoring.score, deployment.deploy):
+        step(cfg)
+    assert client.get("/health").get_json()["model_version"] == 1
+    assert client.post("/prediction", json={"records": [RECORD]}).status_code == 200
+
+
+def test_a_broken_server_file_is_a_one_line_500(deployed_cfg):
+    deployed_cfg.finaldata_path.write_text("corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n")
+    r = risk_api.create_app(deployed_cfg.path).test_client().get("/summarystats")
+    assert r.status_code == 500
+    assert r.get_json() == {"error": "out/finaldata.csv: header only, no data rows"}
+
+
+def test_a_bug_is_a_json_500_without_a_traceback(client, monkeypatch, caplog):
+    def broken(frame):
+        raise ZeroDivisionError("secret detail")
+
+    monkeypatch.setattr(diagnostics, "summary_statistics", broken)
+    r = client.get("/summarystats")
+    assert r.status_code == 500
+    assert r.get_json() == {"error": "internal error"}
+    assert "secret" not in r.get_data(as_text=True)
+    assert "ZeroDivisionError" in caplog.text  # the traceback goes to the log
+
+
+# --- redeployments -------------------------------------------------------------------------------
+
+def test_a_redeploy_is_served_by_the_running_app(deployed_cfg):
+    cfg = deployed_cfg
+    app = risk_api.create_app(cfg.path, reload_check_s=0)
+    client = app.test_client()
+    assert client.get("/health").get_json()["model_version"] == 1
+    before = client.post("/prediction", json={"records": [RECORD]}).get_json()
+
+    assert redeploy(cfg, seed=11) == 2
+    after = client.post("/prediction", json={"records": [RECORD]}).get_json()
+    assert client.get("/health").get_json()["model_version"] == 2
+    assert after["model_version"] == 2
+    assert after["probabilities"] != before["probabilities"]  # retrained on drifted data
+    assert client.get("/scoring").get_json()["model_version"] == 2
+
+    deployment.rollback(cfg)
+    assert client.get("/health").get_json()["model_version"] == 1
+    assert client.post("/prediction", json={"records": [RECORD]}).get_json() == before
+
+
+def test_a_redeploy_is_noticed_within_the_check_interval(deployed_cfg, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(risk_api.time, "monotonic", lambda: clock[0])
+    client = risk_api.create_app(deployed_cfg.path, reload_check_s=0.5).test_client()
+    redeploy(deployed_cfg, seed=12)
+    assert client.get("/health").get_json()["model_version"] == 1  # not checked yet
+    clock[0] += 0.5
+    assert client.get("/health").get_json()["model_version"] == 2
+
+
+def test_a_deployment_failing_its_hash_check_is_never_served(deployed_cfg):
+    cfg = deployed_cfg
+    client = risk_api.create_app(cfg.path, reload_check_s=0).test_client()
+    assert client.get("/health").get_json()["model_version"] == 1
+    redeploy(cfg, seed=13)
+    tampered = cfg.prod_deployment_path / "releases" / "v0002" / "trainedmodel.pkl"
+    with open(tampered, "ab") as f:
+        f.write(b"tampered")
+
+    health = client.get("/health").get_json()
+    assert health["status"] == "degraded"
+    assert health["model_version"] == 1  # the verified model stays in service
+    assert health["error"].startswith("deployment v2 not served: prod/releases/v0002/trainedmodel.pkl: SHA-256 ")
+    assert client.post("/prediction", json={"records": [RECORD]}).get_json()["model_version"] == 1
+
+    # A process that starts now has no verified model to serve at all.
+    fresh = risk_api.create_app(cfg.path).test_client()
+    assert fresh.get("/health").status_code == 503
+    r = fresh.post("/prediction", json={"records": [RECORD]})
+    assert r.status_code == 503
+    assert "SHA-256" in r.get_json()["error"]
+
+    deployment.rollback(cfg)
+    assert client.get("/health").get_json() | {"deployed_at": None, "score": None} == {
+        "status": "ok", "model_version": 1, "deployed_at": None, "score": None}
+
+
+def test_a_malformed_manifest_is_not_served(deployed_cfg):
+    client = risk_api.create_app(deployed_cfg.path, reload_check_s=0).test_client()
+    redeploy(deployed_cfg, seed=14)
+    manifest = deployed_cfg.prod_deployment_path / "releases" / "v0002" / "manifest.json"
+    manifest.write_text(json.dumps({"version": 2}))
+    health = client.get("/health").get_json()
+    assert health["model_version"] == 1
+    assert health["error"] == "deployment v2 not served: malformed manifest (KeyError: 'files')"
+
+
+# --- bearer token ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def token_client(project, monkeypatch):
+    monkeypatch.setenv(risk_api.TOKEN_ENV, "s3cret-token")
+    return risk_api.create_app(project.path).test_client()
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"},
+    {"Authorization": "Basic s3cret-token"}, {"Authorization": "Bearer s3cret-tokenX"},
+    {"Authorization": "Bearer s3cret-tokén"},
+])
+@pytest.mark.parametrize("url", ["/prediction?filepath=test/testdata.csv", "/scoring", "/summarystats",
+                                 "/diagnostics", "/risk", "/openapi.json", "/nope"])
+def test_with_a_token_set_every_endpoint_but_health_requires_it(token_client, headers, url):
+    r = token_client.get(url, headers=headers)
+    assert r.status_code == 401
+    assert r.get_json() == {"error": f"missing or wrong bearer token (set by {risk_api.TOKEN_ENV})"}
+    assert r.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_the_right_token_is_accepted(token_client):
+    auth = {"Authorization": "Bearer s3cret-token"}
+    assert token_client.get("/scoring", headers=auth).status_code == 200
+    assert token_client.post("/prediction", json={"records": [RECORD]}, headers=auth).status_code == 200
+    assert token_client.get("/risk", headers={"Authorization": "bearer s3cret-token"}).status_code == 200
+
+
+def test_health_and_options_need_no_token(token_client):
+    assert token_client.get("/health").status_code == 200
+    assert token_client.options("/prediction").status_code == 200
+
+
+def test_an_empty_token_variable_means_no_auth(project, monkeypatch):
+    monkeypatch.setenv(risk_api.TOKEN_ENV, "")
+    assert risk_api.create_app(project.path).test_client().get("/scoring").status_code == 200
+
+
+# --- building and running the app ----------------------------------------------------------------
+
+def test_the_config_comes_from_the_environment_variable(project, monkeypatch):
+    monkeypatch.setenv(risk_api.CONFIG_ENV, str(project.path))
+    app = risk_api.create_app()
+    assert app.extensions["risk"].cfg.path == project.path
+    assert app.test_client().get("/health").get_json()["model_version"] == 1
+
+
+def test_without_argument_or_variable_the_config_beside_the_scripts_is_used():
+    assert risk_api.config_path_or_default() == config.DEFAULT_CONFIG
+
+
+def test_importing_the_app_module_builds_no_app():
+    assert not any(isinstance(v, risk_api.Flask) for v in vars(risk_api).values() if v is not risk_api.Flask)
+
+
+def test_app_script_refuses_a_bad_config(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    run = run_script("app.py", "--config", str(tmp_path / "config.json"))
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: {tmp_path / 'config.json'}: missing key 'input_folder_path'"
+
+
+def test_app_script_refuses_a_bad_port():
+    run = run_script("app.py", "--port", "70000")
+    assert run.returncode == 2
+    assert "--port" in run.stderr

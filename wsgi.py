@@ -1,0 +1,17 @@
+"""The risk API for a production WSGI server: `app`, built from $RISK_CONFIG or config.json here.
+
+    .venv/bin/gunicorn --workers 2 --bind 127.0.0.1:8000 wsgi:app        # from the repo folder
+    /path/to/repo/.venv/bin/gunicorn --chdir /path/to/repo --workers 2 --bind 127.0.0.1:8000 wsgi:app
+
+Unlike the other scripts, importing this module does the work: the server
+imports it to get `app`. Each worker imports it, so each loads the model once.
+Log records go to stderr, one line each, and with tracebacks to
+log_folder/pipeline.log, as for every script.
+"""
+import app as risk_api
+import cli
+import config
+
+_cfg = config.load(risk_api.config_path_or_default())
+cli.setup_logging(_cfg.log_folder)
+app = risk_api.create_app(_cfg.path)
