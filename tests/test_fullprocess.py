@@ -1,10 +1,184 @@
+"""fullprocess.py end to end, through real subprocesses, on tmp_path projects."""
 import json
 import shutil
+import signal
+import subprocess
+import sys
 
-from conftest import COURSE_STARTER, run_script
+import pytest
+
+import artifacts
+import config
+import deployment
+import generate_data
+import history
+import ingestion
+import scoring
+import training
+from conftest import COURSE_STARTER, ROOT, client_csv, run_script
+
+
+def fullprocess(cfg, *args):
+    return run_script("fullprocess.py", "--config", str(cfg.path), *args)
+
+
+def add_extract(cfg, name, law, seed, rows=1500):
+    generate_data.main(["--extract", str(cfg.input_folder_path / name), "--law", law,
+                        "--rows", str(rows), "--seed", str(seed)])
+
+
+@pytest.fixture
+def project(make_config):
+    """A project with 3,000 clients in two files, 2,000 test clients, and no API server running."""
+    import apicalls
+    path = make_config(
+        inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
+        test=client_csv(2000, seed=3),
+        extra={"api_port": apicalls.free_port()},
+    )
+    return config.load(path)
+
+
+def deployed_version(cfg):
+    return artifacts.read_manifest(cfg.prod_deployment_path)["version"]
+
+
+def test_bootstrap_then_no_new_data_then_same_law_then_drifted_extract(project):
+    cfg = project
+    # 1. bootstrap from empty
+    run = fullprocess(cfg)
+    assert run.returncode == 0, run.stderr
+    assert "bootstrap: nothing deployed" in run.stderr
+    assert deployed_version(cfg) == 1
+    report = cfg.output_model_path / "report.pdf"
+    returns = cfg.output_model_path / "apireturns.txt"
+    assert report.read_bytes().startswith(b"%PDF")
+    replies = json.loads(returns.read_text())["responses"]
+    assert {r["status"] for r in replies.values()} == {200}
+    assert (cfg.output_model_path / "risk_ranking.csv").is_file()
+
+    # 2. nothing new: no retraining, no new deployment, nothing rewritten
+    model = (cfg.prod_deployment_path / "trainedmodel.pkl").read_bytes()
+    finaldata, returned = cfg.finaldata_path.read_bytes(), returns.read_bytes()
+    run = fullprocess(cfg)
+    assert run.returncode == 0, run.stderr
+    assert "no new data" in run.stderr
+    assert run.stdout == ""
+    assert (cfg.prod_deployment_path / "trainedmodel.pkl").read_bytes() == model
+    assert cfg.finaldata_path.read_bytes() == finaldata and returns.read_bytes() == returned
+    assert len(deployment.releases(cfg.prod_deployment_path)) == 1
+
+    # 3. a new extract of the same law: ingested and recorded, model kept
+    add_extract(cfg, "c_same.csv", "base", seed=11)
+    run = fullprocess(cfg)
+    assert run.returncode == 0, run.stderr
+    assert "new data: c_same.csv" in run.stderr
+    assert "model drift check: no drift (test=bootstrap" in run.stderr
+    assert "keeping deployed v0001" in run.stderr
+    assert deployed_version(cfg) == 1
+    assert "c_same.csv" in cfg.ingestedfiles_path.read_text()
+    [check] = history.rows(cfg.history_path, "drift_checks")
+    assert check["drift"] == 0 and check["rows"] == 1500
+    assert set(json.loads(check["data_drift"])) == {"lastmonth_activity", "lastyear_activity",
+                                                     "number_of_employees"}
+    assert "no new data" in fullprocess(cfg).stderr  # handled: not checked again
+
+    # 4. a drifted extract: drift found, retrained, redeployed, report and API calls refreshed
+    before_report = report.read_bytes()
+    add_extract(cfg, "d_drifted.csv", "drifted", seed=12)
+    run = fullprocess(cfg)
+    assert run.returncode == 0, run.stderr
+    assert "model drift check: drift (test=bootstrap" in run.stderr
+    assert "retraining: model drift" in run.stderr
+    assert deployed_version(cfg) == 2
+    assert report.read_bytes() != before_report
+    replies = json.loads(returns.read_text())["responses"]
+    assert replies["health"]["body"]["model_version"] == 2
+    runs = history.rows(cfg.history_path, "runs")
+    assert [r["exit_code"] for r in runs] == [0] * 5
+    assert any("retraining" in d for d in json.loads(runs[-1]["decisions"]))
+
+
+def test_dry_run_says_what_would_happen_and_changes_nothing(deployed_cfg):
+    cfg = deployed_cfg
+    add_extract(cfg, "new.csv", "drifted", seed=5)
+    finaldata = cfg.finaldata_path.read_bytes()
+    run = fullprocess(cfg, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert "[dry run] model drift check: drift" in run.stderr
+    assert "would ingest and retrain" in run.stderr
+    assert cfg.finaldata_path.read_bytes() == finaldata
+    assert deployed_version(cfg) == 1
+    assert history.rows(cfg.history_path, "runs") == []
+    assert history.rows(cfg.history_path, "drift_checks") == []
+
+
+def test_failed_training_keeps_the_deployment_and_exits_1(deployed_cfg):
+    cfg = deployed_cfg
+    raw = json.loads(cfg.path.read_text())
+    raw["model_params"] = {"solver": "no-such-solver"}
+    cfg.path.write_text(json.dumps(raw))
+    model = (cfg.prod_deployment_path / "trainedmodel.pkl").read_bytes()
+    run = fullprocess(cfg, "--force-retrain")
+    assert run.returncode == 1
+    assert "cannot fit model" in run.stderr
+    assert (cfg.prod_deployment_path / "trainedmodel.pkl").read_bytes() == model
+    assert deployed_version(cfg) == 1
+    assert history.rows(cfg.history_path, "runs")[-1]["exit_code"] == 1
+
+
+def test_a_second_run_while_one_is_active_exits_at_once(project):
+    cfg = project
+    first = subprocess.Popen(
+        [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(cfg.path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
+    )
+    try:
+        for line in first.stderr:  # the first run holds the lock once it logs its first decision
+            if "bootstrap" in line:
+                break
+        second = fullprocess(cfg)
+        assert second.returncode == 0
+        assert "already running" in second.stderr
+        assert second.stdout == ""
+        out, err = first.communicate(timeout=120)
+    finally:
+        first.kill()
+    assert first.returncode == 0, err
+    assert deployed_version(cfg) == 1
+    assert len(history.rows(cfg.history_path, "runs")) == 1
+
+
+@pytest.mark.parametrize("kill_after", ["retraining: model drift", "scoring: F1"])
+def test_a_run_killed_while_retraining_is_finished_by_the_next(deployed_cfg, kill_after):
+    cfg = deployed_cfg
+    add_extract(cfg, "new.csv", "drifted", seed=6, rows=3000)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(cfg.path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd="/",
+    )
+    for line in proc.stderr:
+        if kill_after in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+    # Whatever the kill interrupted, the live deployment is whole and verified.
+    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    artifacts.verify_release(artifacts.current_release(cfg.prod_deployment_path), manifest)
+
+    run = fullprocess(cfg)
+    assert run.returncode == 0, run.stderr
+    assert "new data: new.csv" in run.stderr  # the killed run's file was not marked handled
+    assert "already running" not in run.stderr
+    assert deployed_version(cfg) >= 2
+    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    assert "new.csv" in [f["name"] for f in manifest["source_files"]]
 
 
 def test_main_job_runs_every_step_on_the_course_starter_files(tmp_path):
+    import apicalls
     for folder in ("practicedata", "sourcedata", "testdata"):
         shutil.copytree(COURSE_STARTER / folder, tmp_path / folder)
     (tmp_path / "config.json").write_text(json.dumps({
@@ -13,6 +187,7 @@ def test_main_job_runs_every_step_on_the_course_starter_files(tmp_path):
         "test_data_path": "testdata",
         "output_model_path": "practicemodels",
         "prod_deployment_path": "production_deployment",
+        "api_port": apicalls.free_port(),
     }))
 
     run = run_script("fullprocess.py", "--config", str(tmp_path / "config.json"), cwd="/")
@@ -23,6 +198,7 @@ def test_main_job_runs_every_step_on_the_course_starter_files(tmp_path):
     for path in ("ingesteddata/finaldata.csv", "ingesteddata/ingestedfiles.txt",
                  "practicemodels/trainedmodel.pkl", "practicemodels/latestscore.txt",
                  "production_deployment/trainedmodel.pkl", "production_deployment/latestscore.txt",
-                 "production_deployment/ingestedfiles.txt"):
+                 "production_deployment/ingestedfiles.txt", "practicemodels/confusionmatrix.png",
+                 "practicemodels/report.pdf", "practicemodels/apireturns.txt"):
         assert (tmp_path / path).is_file(), path
     assert (tmp_path / "ingesteddata/ingestedfiles.txt").read_text() == "dataset1.csv\ndataset2.csv\n"
