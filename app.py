@@ -817,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)  # no log file yet
         return 2
-    cli.setup_logging(cfg.log_folder)
+    cli.setup_logging(cfg.log_folder, long_running=True)
     app = create_app(cfg.path)
     try:
         # Flask's own server, for local use only: debug off, no reloader.

@@ -7,7 +7,7 @@ Standard library only.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -101,7 +101,8 @@ CREATE TABLE IF NOT EXISTS runs (
 
 def now() -> str:
     """The current UTC time as ISO 8601, the format of every `run_at`."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # time, not datetime: the cron tick that finds no new data saves the import.
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
 def connect(path: Path) -> sqlite3.Connection:

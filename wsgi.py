@@ -13,5 +13,5 @@ import cli
 import config
 
 _cfg = config.load(risk_api.config_path_or_default())
-cli.setup_logging(_cfg.log_folder)
+cli.setup_logging(_cfg.log_folder, long_running=True)
 app = risk_api.create_app(_cfg.path)
