@@ -139,7 +139,7 @@ def deploy(cfg: config.Config) -> Release:
         "ingestedfiles.txt": cfg.ingestedfiles_path,
         "trainedmodel.json": artifacts.sidecar_path(cfg.model_path),
     }
-    for name, path in sources.items():
+    for path in sources.values():
         if not path.is_file():
             raise ArtifactError(f"{path}: not found; run the steps before deployment first")
     expected = _recorded_model_hash(cfg.model_path)

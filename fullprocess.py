@@ -29,7 +29,6 @@ import cli
 import config
 import history
 import sources
-from errors import StepError
 
 log = logging.getLogger("fullprocess")
 

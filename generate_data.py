@@ -4,7 +4,9 @@
     python generate_data.py --extract sourcedata/clients_2026_12.csv --law drifted
     python generate_data.py --extract new.csv --law base --rows 2000 --seed 7
 
-The same seed gives byte-identical files. How a client is made:
+The same seed gives byte-identical files; an extract's default seed comes
+from its file name, so each new extract holds new clients and the same name
+gives the same bytes. How a client is made:
 
 - `number_of_employees`: log-normal, median 45, heavily right-skewed (a few
   clients have thousands of employees).
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -119,19 +122,26 @@ def extract(path: Path, rows: int, law: str, seed: int) -> None:
     write(clients(np.random.default_rng(seed), rows, law), path)
 
 
+def extract_seed(path: Path) -> int:
+    """The default seed of an extract: from its file name, so each new name brings new clients."""
+    return SEED + zlib.crc32(path.name.encode("utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--root", type=Path, default=HERE, help="where the data folders go (default: here)")
     p.add_argument("--extract", type=Path, help="write one new extract to this CSV path instead")
     p.add_argument("--law", choices=LAWS, default="base", help="attrition law of the extract")
     p.add_argument("--rows", type=int, default=2000, help="rows of the extract (default: 2000)")
-    p.add_argument("--seed", type=int, default=None, help=f"random seed (default: {SEED}; extracts {SEED + 1})")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"random seed (default: {SEED}; for an extract, one derived from its file name)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.rows < 1:
         p.error("--rows must be at least 1")
     if args.extract:
-        extract(args.extract.resolve(), args.rows, args.law, SEED + 1 if args.seed is None else args.seed)
+        path = args.extract.resolve()
+        extract(path, args.rows, args.law, extract_seed(path) if args.seed is None else args.seed)
         print(args.extract.resolve())
     else:
         shipped_data(args.root.resolve(), SEED if args.seed is None else args.seed)

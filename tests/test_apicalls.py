@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,12 +24,6 @@ from test_app import deployed_project
 TOKEN = "test-token-123"
 ENDPOINTS = ["health", "prediction", "scoring", "summarystats", "diagnostics", "risk", "openapi"]
 READY_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -83,7 +76,7 @@ def project(tmp_path_factory):
 def server(project, tmp_path_factory):
     """The production command: gunicorn, 2 sync workers, wsgi:app, started outside the repo
     (--chdir), with the bearer token set."""
-    port = free_port()
+    port = apicalls.free_port()
     cmd = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
            "--no-control-socket", "--chdir", str(ROOT), "wsgi:app"]
     log = tmp_path_factory.mktemp("gunicorn") / "server.log"
@@ -174,7 +167,7 @@ def test_the_real_server_answers_errors_in_json(server, project):
 
 
 def test_apicalls_reports_an_unreachable_server_and_writes_nothing(deployed_cfg):
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{apicalls.free_port()}"
     run = run_apicalls(deployed_cfg, "--url", url, "--timeout", "5")
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1].endswith(
@@ -215,7 +208,7 @@ def test_apicalls_names_each_failing_endpoint(cfg, monkeypatch, capsys):
 
 
 def test_app_script_serves_locally_on_the_configured_port(make_config, tmp_path):
-    port = free_port()
+    port = apicalls.free_port()
     cfg = config.load(make_config(extra={"api_port": port}))
     cmd = [sys.executable, str(ROOT / "app.py"), "--config", str(cfg.path)]
     with serving(cmd, port, tmp_path / "app.log") as url:
@@ -226,7 +219,7 @@ def test_app_script_serves_locally_on_the_configured_port(make_config, tmp_path)
 
 
 def test_app_script_port_option_overrides_the_config(deployed_cfg, tmp_path):
-    port = free_port()
+    port = apicalls.free_port()
     cmd = [sys.executable, str(ROOT / "app.py"), "--config", str(deployed_cfg.path), "--port", str(port)]
     with serving(cmd, port, tmp_path / "app.log") as url:
         assert requests.get(f"{url}/health", timeout=5).json()["model_version"] == 1

@@ -12,9 +12,6 @@ import config
 import deployment
 import generate_data
 import history
-import ingestion
-import scoring
-import training
 from conftest import COURSE_STARTER, ROOT, client_csv, run_script
 
 

@@ -51,3 +51,13 @@ def test_generated_extract_passes_the_data_contract(tmp_path):
     path = tmp_path / "x.csv"
     generate_data.main(["--extract", str(path), "--law", "drifted", "--rows", "500"])
     assert len(contract.read_csv(path)) == 500
+
+
+def test_extracts_of_other_names_hold_other_clients_and_the_same_name_the_same_bytes(tmp_path):
+    (tmp_path / "a").mkdir()
+    for folder in (tmp_path, tmp_path / "a"):
+        generate_data.main(["--extract", str(folder / "x.csv"), "--rows", "200"])
+    generate_data.main(["--extract", str(tmp_path / "y.csv"), "--rows", "200"])
+    assert (tmp_path / "x.csv").read_bytes() == (tmp_path / "a" / "x.csv").read_bytes()
+    x, y = (set(contract.read_csv(tmp_path / n)[contract.ID]) for n in ("x.csv", "y.csv"))
+    assert not x & y

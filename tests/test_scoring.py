@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 import artifacts
-import contract
 import history
 import scoring
 from conftest import run_script
