@@ -3,7 +3,9 @@
 Runs the real step functions in-process on a temporary project (imports are
 paid before timing starts), repeats each size, and reports the median and the
 min-max wall time, rows per second, and the cost per row relative to 10 k rows
-(1.0 means linear). Target: 1 M rows in <= 5 s together.
+(1.0 means linear). Then, on the largest project, runs `python training.py` as
+a process of its own and reports its peak RSS, beside the peak RSS of a process
+that only imports training.py. Target: 1 M rows in <= 5 s together.
 
     python bench/bench_pipeline.py [--quick] [--json PATH]
 """
@@ -13,12 +15,14 @@ import argparse
 import json
 import logging
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
@@ -28,6 +32,7 @@ import generate_data  # noqa: E402
 import ingestion  # noqa: E402
 import scoring  # noqa: E402
 import training  # noqa: E402
+from bench_tick import peak_rss_mb  # noqa: E402
 
 
 def make_project(folder: Path, rows: int) -> config.Config:
@@ -59,6 +64,16 @@ def time_steps(cfg: config.Config) -> dict[str, float]:
     return times
 
 
+def training_peak_rss_mb(cfg: config.Config) -> dict[str, float]:
+    """Peak RSS of `python training.py` on `cfg`'s ingested data, and of importing training.py alone."""
+    return {
+        "training_peak_rss_mb": peak_rss_mb([sys.executable, str(ROOT / "training.py"),
+                                             "--config", str(cfg.path)]),
+        "imports_peak_rss_mb": peak_rss_mb([sys.executable, "-c", f"import sys; sys.path.insert(0, "
+                                            f"{str(ROOT)!r}); import training"]),
+    }
+
+
 def measure(quick: bool = False) -> list[dict]:
     sizes = [10_000, 100_000, 1_000_000]
     repeats = 3 if quick else 5
@@ -67,6 +82,7 @@ def measure(quick: bool = False) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = make_project(Path(tmp), rows)
             runs = [time_steps(cfg) for _ in range(repeats)]
+            memory = training_peak_rss_mb(cfg) if rows == sizes[-1] else {}
         totals = [r["total"] for r in runs]
         results.append({
             "rows": rows,
@@ -76,6 +92,7 @@ def measure(quick: bool = False) -> list[dict]:
             "max_s": max(totals),
             "steps_median_s": {k: statistics.median(r[k] for r in runs)
                                for k in ("ingestion", "training", "scoring")},
+            **memory,
         })
     per_row_10k = results[0]["median_s"] / results[0]["rows"]
     for r in results:
@@ -96,6 +113,9 @@ def table(results: list[dict]) -> str:
     one_m = results[-1]
     lines.append(f"target: 1 M rows <= 5 s after imports -> {one_m['median_s']:.2f} s "
                  f"({'holds' if one_m['median_s'] <= 5 else 'MISSED'})")
+    lines.append(f"peak RSS of python training.py on {one_m['rows']:,} rows: "
+                 f"{one_m['training_peak_rss_mb']:.0f} MB (importing training.py alone: "
+                 f"{one_m['imports_peak_rss_mb']:.0f} MB)")
     return "\n".join(lines)
 
 

@@ -1,0 +1,286 @@
+"""Every performance target of issue 7 in one run, each beside a reference measured in the same run.
+
+Runs the benchmarks below in this process, one after the other, and prints one
+table: each figure (median and min-max over the repeats), the reference it is
+measured against in the same run (median and min-max), their ratio, the
+target and whether it holds. Writes the table and every raw result to
+bench/run.json. `--markdown` prints the table as Markdown too (the README's
+Performance section is that table).
+
+1. the cron tick with no new data, as a whole process     bench_tick.py
+2. /prediction (one record) under gunicorn: p50, throughput bench_api.py
+3. /diagnostics p50 (the recorded run)                     bench_api.py
+4. batch scoring of 1 M client rows, CSV to ranked CSV     bench_batch.py
+5. ingestion + training + scoring of 10 k, 100 k, 1 M rows bench_pipeline.py
+6. false alarms and detection of every model drift test    bench_drift.py
+7. peak RSS: no-op tick, API worker, training on 1 M rows  bench_tick, bench_api, bench_pipeline
+
+`--quick` (about 2 minutes on the project's 2-core machine) uses fewer
+repeats and shorter load rounds; the plain run takes about 5 minutes. Each
+bench_*.py also runs alone, with its own more detailed output.
+
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift] [--markdown]
+                        [--python-load] [--json bench/run.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import bench_api  # noqa: E402
+import bench_batch  # noqa: E402
+import bench_drift  # noqa: E402
+import bench_pipeline  # noqa: E402
+import bench_tick  # noqa: E402
+
+# name -> how to run it, given (quick, python_load)
+SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
+    "tick": lambda quick, _: bench_tick.measure(10 if quick else 30),
+    "api": lambda quick, python_load: bench_api.measure(**(bench_api.QUICK if quick else {}),
+                                                        python_load=python_load),
+    "batch": lambda quick, _: bench_batch.measure(quick),
+    "pipeline": lambda quick, _: bench_pipeline.measure(quick),
+    "drift": lambda quick, _: bench_drift.measure(200 if quick else 500),
+}
+PREDICTION = "risk API POST /prediction (1 record)"
+HELLO = "hello world GET /"
+
+
+# --- formatting --------------------------------------------------------------------
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def spread_of(median: str, low: str, high: str) -> str:
+    return f"{median} ({low}-{high})"
+
+
+def rate(rows_per_s: float) -> str:
+    return f"{rows_per_s / 1e6:.2f} M rows/s"
+
+
+def verdict(holds: bool | None) -> str:
+    return "-" if holds is None else ("holds" if holds else "MISSED")
+
+
+def row(number: str, figure: str, value: str, reference: str, ratio: str, target: str,
+        holds: bool | None) -> dict[str, str]:
+    return {"target": number, "figure": figure, "value": value, "reference": reference,
+            "ratio": ratio, "goal": target, "verdict": verdict(holds)}
+
+
+# --- rows of each section ------------------------------------------------------------
+
+def tick_rows(r: dict) -> list[dict]:
+    def timed(name: str) -> str:
+        return spread_of(ms(r[f"{name}_median_s"]), f"{r[f'{name}_min_s'] * 1000:.1f}",
+                         f"{r[f'{name}_max_s'] * 1000:.1f}")
+    return [
+        row("1", "fullprocess.py tick, no new data (whole process)", timed("tick"),
+            f"python -c pass {timed('bare')}", f"{r['ratio']:.2f}x", "<= 4x", r["ratio"] <= 4),
+        row("1", "  of which: standard-library imports alone", timed("floor"),
+            f"python -c pass {timed('bare')}", f"{r['floor_ratio']:.2f}x", "(floor)", None),
+    ]
+
+
+def api_rows(r: dict) -> list[dict]:
+    res = r["results"]
+
+    def p50(name: str) -> str:
+        s = res[name]["p50_ms"]
+        return spread_of(f"{s['median']:.2f} ms", f"{s['min']:.2f}", f"{s['max']:.2f}")
+
+    def rps(name: str) -> str:
+        s = res[name]["requests_per_s"]
+        return spread_of(f"{s['median']:.0f} req/s", f"{s['min']:.0f}", f"{s['max']:.0f}")
+
+    pred, diag = res[PREDICTION], res["risk API GET /diagnostics (recorded)"]
+    health = res["risk API GET /health"]
+    load = "wrk" if r["load_generator"] == "wrk" else "Python clients"
+    return [
+        row("2", "/prediction 1 record, p50, one client", p50(PREDICTION), f"hello world {p50(HELLO)}",
+            f"{pred['p50_ms']['median'] / res[HELLO]['p50_ms']['median']:.2f}x", "<= 2.5 ms",
+            pred["p50_ms"]["median"] <= 2.5),
+        row("2", f"/prediction throughput ({load}, {r['connections']} connections)",
+            rps(PREDICTION), f"hello world {rps(HELLO)}", f"{pred['throughput_vs_hello']:.2f}",
+            ">= 0.60", pred["throughput_vs_hello"] >= 0.6),
+        row("2", "  worker CPU per /prediction request",
+            f"{pred['worker_cpu_us_per_request']['median']:.0f} us",
+            f"hello world {res[HELLO]['worker_cpu_us_per_request']['median']:.0f} us",
+            f"{pred['hello_cpu_vs_this']:.2f}", "(info)", None),
+        row("3", "/diagnostics p50, recorded run", p50("risk API GET /diagnostics (recorded)"),
+            f"/health {p50('risk API GET /health')}",
+            f"{diag['p50_ms']['median'] / health['p50_ms']['median']:.2f}x", "<= 20 ms",
+            diag["p50_ms"]["median"] <= 20),
+    ]
+
+
+def batch_rows(r: dict) -> list[dict]:
+    e2e, ref = r["rows_per_s"], r["predict_proba_rows_per_s"]
+    return [row(
+        "4", f"batch scoring {r['rows'] / 1e6:g} M rows: read CSV, rank, write CSV",
+        spread_of(rate(e2e["median"]), f"{e2e['min'] / 1e6:.2f}", f"{e2e['max'] / 1e6:.2f}"),
+        "predict_proba alone " + spread_of(rate(ref["median"]), f"{ref['min'] / 1e6:.1f}",
+                                           f"{ref['max'] / 1e6:.1f}"),
+        f"{r['ratio']:.3f}", ">= 1 M rows/s", r["holds"])]
+
+
+def pipeline_rows(results: list[dict]) -> list[dict]:
+    base = results[0]
+    out = []
+    for r in results:
+        linear = r["cost_per_row_vs_10k"] <= 1.5
+        last = r is results[-1]
+        out.append(row(
+            "5", f"ingestion + training + scoring, {r['rows']:,} rows",
+            spread_of(f"{r['median_s']:.2f} s", f"{r['min_s']:.2f}", f"{r['max_s']:.2f}"),
+            f"{base['rows']:,} rows x {r['rows'] // base['rows']} = "
+            f"{base['median_s'] * r['rows'] / base['rows']:.2f} s",
+            f"{r['cost_per_row_vs_10k']:.2f}", "<= 5 s; ratio <= 1.5" if last else "ratio <= 1.5",
+            (r["median_s"] <= 5 and linear) if last else linear))
+    return out
+
+
+def drift_rows(rows: list[dict]) -> list[dict]:
+    out = []
+    for r in rows:
+        (fa_low, fa_high), (det_low, det_high) = r["false_alarm_ci95"], r["detection_ci95"]
+        default = r["test"] == "bootstrap"
+        out.append(row(
+            "6", f"drift {r['test']}{' (default)' if default else ''}, {r['rows_per_batch']:,} rows: "
+            "false alarms / detection", f"{r['false_alarm_rate']:.1%} / {r['detection_rate']:.1%}",
+            f"{r['batches_per_law']} + {r['batches_per_law']} batches, {r['worlds']} deployments; "
+            f"95% CI {100 * fa_low:.1f}-{100 * fa_high:.1f} / {100 * det_low:.1f}-{100 * det_high:.1f}",
+            "-", "<= 5% / >= 95%" if default else "(info)",
+            (r["false_alarm_rate"] <= 0.05 and r["detection_rate"] >= 0.95) if default else None))
+    return out
+
+
+def memory_rows(sections: dict[str, Any]) -> list[dict]:
+    out = []
+    if "tick" in sections:
+        t = sections["tick"]
+        out.append(row("7", "peak RSS, no-op tick", f"{t['tick_peak_rss_mb']:.0f} MB",
+                       f"python -c pass {t['bare_peak_rss_mb']:.0f} MB",
+                       f"{t['tick_peak_rss_mb'] / t['bare_peak_rss_mb']:.1f}x", "printed", None))
+    if "api" in sections:
+        m = sections["api"]["worker_peak_rss_mb"]
+        out.append(row("7", "peak RSS, API worker (VmHWM, after the load)", f"{m['api']:.0f} MB",
+                       f"hello world worker {m['hello']:.0f} MB", f"{m['api'] / m['hello']:.1f}x",
+                       "printed", None))
+    if "pipeline" in sections:
+        p = sections["pipeline"][-1]
+        out.append(row("7", f"peak RSS, python training.py on {p['rows']:,} rows",
+                       f"{p['training_peak_rss_mb']:.0f} MB",
+                       f"importing training.py {p['imports_peak_rss_mb']:.0f} MB",
+                       f"{p['training_peak_rss_mb'] / p['imports_peak_rss_mb']:.1f}x", "printed", None))
+    return out
+
+
+def table_rows(sections: dict[str, Any]) -> list[dict]:
+    makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
+              "drift": drift_rows}
+    out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
+    return out + memory_rows(sections)
+
+
+COLUMNS = (("target", "#"), ("figure", "figure"), ("value", "value: median (min-max)"),
+           ("reference", "reference, same run: median (min-max)"), ("ratio", "ratio"),
+           ("goal", "target"), ("verdict", ""))
+
+
+def text_table(rows: list[dict]) -> str:
+    widths = {key: max(len(title), *(len(r[key]) for r in rows)) for key, title in COLUMNS}
+    lines = ["  ".join(title.ljust(widths[key]) for key, title in COLUMNS).rstrip()]
+    lines.append("  ".join("-" * widths[key] for key, _ in COLUMNS))
+    lines += ["  ".join(r[key].ljust(widths[key]) for key, _ in COLUMNS).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(title or "holds?" for _, title in COLUMNS) + " |",
+             "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    for r in rows:
+        cells = [r[key].replace("|", "\\|") for key, _ in COLUMNS]
+        cells[-1] = f"**{cells[-1]}**" if cells[-1] == "MISSED" else cells[-1]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    import numpy
+    import pandas
+    import sklearn
+
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in
+              (cpuinfo.read_text().splitlines() if cpuinfo.exists() else []) if line.startswith("model name")]
+    return {"cpus": len(os.sched_getaffinity(0)), "cpu": models[0] if models else platform.processor(),
+            "machine": platform.machine(), "system": platform.platform(),
+            "python": platform.python_version(), "numpy": numpy.__version__,
+            "pandas": pandas.__version__, "scikit-learn": sklearn.__version__,
+            "wrk": shutil.which("wrk") is not None}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer repeats, shorter load rounds (about 2 min)")
+    p.add_argument("--only", default=",".join(SECTIONS),
+                   help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
+    p.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    p.add_argument("--python-load", action="store_true",
+                   help="load the API with Python clients even if wrk is installed")
+    p.add_argument("--json", type=Path, default=HERE / "run.json", help="where to write the results")
+    args = p.parse_args(argv)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in args.only if s not in SECTIONS]
+    if unknown:
+        p.error(f"unknown section(s) {', '.join(unknown)} (known: {', '.join(SECTIONS)})")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    started = time.perf_counter()
+    sections: dict[str, Any] = {}
+    for name in args.only:
+        section_start = time.perf_counter()
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        sections[name] = SECTIONS[name](args.quick, args.python_load)
+        print(f"  {name}: {time.perf_counter() - section_start:.0f} s", file=sys.stderr, flush=True)
+    rows = table_rows(sections)
+    duration = time.perf_counter() - started
+    info = machine()
+    load = sections["api"]["load"] if "api" in sections else None
+    print()
+    print(text_table(rows))
+    print(f"\n{info['cpus']} CPUs ({info['cpu']}, {info['machine']}), Python {info['python']}; "
+          f"{'quick run' if args.quick else 'full run'} in {duration:.0f} s"
+          + (f"; load generator: {load}" if load else ""))
+    if args.markdown:
+        print()
+        print(markdown_table(rows))
+    command = " ".join(["python bench/run.py", *(argv if argv is not None else sys.argv[1:])])
+    report = {"command": command, "quick": args.quick, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "duration_s": duration, "machine": info, "load": load, "rows": rows, "sections": sections}
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"-> {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
