@@ -106,11 +106,16 @@ def _frame(data: pd.DataFrame | str | Path | None, cfg: config.Config) -> pd.Dat
 
 def predict(model: Any, frame: pd.DataFrame) -> tuple[list[int], list[float]]:
     """`model`'s predicted class and attrition probability per row, in input order."""
-    x = contract.feature_matrix(frame)
+    predicted, probability = _predicted(model, contract.feature_matrix(frame))
+    return predicted.tolist(), probability.tolist()
+
+
+def _predicted(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As `predict`, as arrays (int64, float64) of a feature matrix: no Python object per row."""
     if len(x) == 0:
-        return [], []
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
     probability = model.predict_proba(x)[:, 1]
-    return [int(p) for p in model.predict(x)], [float(p) for p in probability]
+    return np.asarray(model.predict(x)).astype(np.int64), np.asarray(probability, np.float64)
 
 
 def model_predictions(
@@ -170,20 +175,19 @@ def ranked_clients(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
 
     A client listed more than once (it came back in a later extract) keeps its
     last row: files are ingested in name order, so that is its latest figures.
+    Clients of equal probability keep their order in `frame`.
     """
     latest = frame.drop_duplicates(subset=contract.ID, keep="last")
-    predicted, probability = predict(model, latest)
-    ranked = pd.DataFrame({
-        contract.ID: latest[contract.ID].to_numpy(),
-        "attrition_probability": np.round(probability, 6),
-        "predicted_exit": predicted,
-        **{col: latest[col].to_numpy() for col in contract.FEATURES},
+    predicted, probability = _predicted(model, contract.feature_matrix(latest))
+    probability = np.round(probability, 6)
+    order = np.argsort(-probability, kind="stable")
+    return pd.DataFrame({
+        "rank": np.arange(1, len(order) + 1),
+        contract.ID: latest[contract.ID].to_numpy()[order],
+        "attrition_probability": probability[order],
+        "predicted_exit": predicted[order],
+        **{col: latest[col].to_numpy()[order] for col in contract.FEATURES},
     })
-    ranked = ranked.sort_values(
-        ["attrition_probability", contract.ID], ascending=[False, True], kind="stable"
-    ).reset_index(drop=True)
-    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    return ranked
 
 
 # --- timing ------------------------------------------------------------------

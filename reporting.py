@@ -138,7 +138,10 @@ def score_model(*, config_path: str | Path | None = None) -> Path:
 
 def write_risk_ranking(ranking: pd.DataFrame, path: Path) -> Path:
     """Write a ranking (see diagnostics.ranked_clients) as CSV; whole numbers without '.0'."""
-    data = ranking.to_csv(index=False, float_format="%.15g", lineterminator="\n").encode()
+    # Features as nullable integers: pandas writes them in C, where a float_format
+    # would format each of a million values in Python.
+    whole = {c: "Int64" for c in contract.FEATURES if c in ranking.columns}
+    data = ranking.astype(whole).to_csv(index=False, lineterminator="\n").encode()
     artifacts.write_atomic(path, data)
     return path
 
