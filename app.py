@@ -25,7 +25,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -332,15 +331,10 @@ def records_rows(records: object) -> Rows:
 
 def csv_frame(data: bytes, cfg: config.Config) -> pd.DataFrame:
     """A contract-valid frame from CSV bytes sent as the request body."""
-    # contract.read_csv holds every parsing rule but reads paths: hand it a
-    # private temporary file rather than copy its rules here.
-    with tempfile.TemporaryDirectory(prefix="risk-api-") as tmp:
-        path = Path(tmp) / "body.csv"
-        path.write_bytes(data)
-        try:
-            return contract.read_csv(path, require_target=False)
-        except contract.DataError as exc:
-            raise BadRequest(str(exc).replace(str(path), "request body")) from None
+    try:
+        return contract.parse_csv(data, "request body", require_target=False)
+    except contract.DataError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def file_frame(cfg: config.Config, raw: object) -> pd.DataFrame:

@@ -36,23 +36,26 @@ class DataError(StepError):
     """A data file or frame breaks the data contract."""
 
 
-def _decode(path: Path) -> bytes:
-    """The file's bytes without a UTF-8 byte order mark, once they are known to be UTF-8 text."""
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _checked_text(raw: bytes, source: Path | str) -> bytes:
+    """`raw` without a UTF-8 byte order mark, once it is known to be UTF-8 text."""
     if not raw.strip():
-        raise DataError(f"{path}: empty file")
+        raise DataError(f"{source}: empty file")
     if b"\x00" in raw:
-        raise DataError(f"{path}: binary file, not a CSV (contains NUL bytes)")
+        raise DataError(f"{source}: binary file, not a CSV (contains NUL bytes)")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}: not UTF-8 text (bad byte on line {line})") from None
+        raise DataError(f"{source}: not UTF-8 text (bad byte on line {line})") from None
     # Bytes, not the decoded text: pandas would encode the text again to parse it.
     return raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
 
@@ -145,7 +148,12 @@ def _parse(data: bytes, numbers_as_floats: bool) -> pd.DataFrame:
 def read_csv(path: Path, require_target: bool = True) -> pd.DataFrame:
     """Read and validate one client CSV; raise DataError naming the file and the problem."""
     path = Path(path)
-    data = _decode(path)
+    return parse_csv(_read_bytes(path), path, require_target)
+
+
+def parse_csv(raw: bytes, source: Path | str, require_target: bool = True) -> pd.DataFrame:
+    """Parse and validate client CSV bytes (a file's, or a request body); errors name `source`."""
+    data = _checked_text(raw, source)
     try:
         with warnings.catch_warnings():
             # Rows longer than the header: pandas would silently drop the extra fields.
@@ -158,16 +166,16 @@ def read_csv(path: Path, require_target: bool = True) -> pd.DataFrame:
                 # before, so that validate() or the handlers below name the problem.
                 frame = _parse(data, numbers_as_floats=False)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: empty file") from None
+        raise DataError(f"{source}: empty file") from None
     except pd.errors.ParserWarning:
-        raise DataError(f"{path}: malformed CSV (a row has more fields than the header)") from None
+        raise DataError(f"{source}: malformed CSV (a row has more fields than the header)") from None
     except (pd.errors.ParserError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[-1]
-        raise DataError(f"{path}: malformed CSV ({reason})") from None
+        raise DataError(f"{source}: malformed CSV ({reason})") from None
     if frame.empty:
-        raise DataError(f"{path}: header only, no data rows")
+        raise DataError(f"{source}: header only, no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return validate(frame, path, require_target)
+    return validate(frame, source, require_target)
 
 
 def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
