@@ -118,22 +118,25 @@ def _predicted(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(model.predict(x)).astype(np.int64), np.asarray(probability, np.float64)
 
 
+def _deployed_predict(data: pd.DataFrame | str | Path | None,
+                      config_path: str | Path | None) -> tuple[list[int], list[float]]:
+    cfg = _config(config_path)
+    model, _ = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    return predict(model, _frame(data, cfg))
+
+
 def model_predictions(
     data: pd.DataFrame | str | Path | None = None, *, config_path: str | Path | None = None
 ) -> list[int]:
     """The deployed model's prediction (0 stays, 1 exits) for each row of `data`, in order."""
-    cfg = _config(config_path)
-    model, _ = artifacts.load_deployed_model(cfg.prod_deployment_path)
-    return predict(model, _frame(data, cfg))[0]
+    return _deployed_predict(data, config_path)[0]
 
 
 def model_probabilities(
     data: pd.DataFrame | str | Path | None = None, *, config_path: str | Path | None = None
 ) -> list[float]:
     """The deployed model's attrition probability for each row of `data`, in order."""
-    cfg = _config(config_path)
-    model, _ = artifacts.load_deployed_model(cfg.prod_deployment_path)
-    return predict(model, _frame(data, cfg))[1]
+    return _deployed_predict(data, config_path)[1]
 
 
 # --- statistics of the ingested data -----------------------------------------
