@@ -26,10 +26,23 @@ from typing import Any
 
 from errors import StepError
 
+# The course's file names, and the few the project adds: the one place they are spelled.
+MODEL_FILE = "trainedmodel.pkl"
+SIDECAR_FILE = "trainedmodel.json"  # the model's metadata: SHA-256, training profile
+SCORE_FILE = "latestscore.txt"
+INGESTED_FILES = "ingestedfiles.txt"
+FINALDATA_FILE = "finaldata.csv"
+INGESTION_RECORD = "ingestion.json"
+TESTDATA_FILE = "testdata.csv"
 MANIFEST = "manifest.json"
 RELEASES = "releases"
 CURRENT = "current"
-DEPLOYED_FILES = ("trainedmodel.pkl", "latestscore.txt", "ingestedfiles.txt", "trainedmodel.json")
+DEPLOYED_FILES = (MODEL_FILE, SCORE_FILE, INGESTED_FILES, SIDECAR_FILE)
+
+
+def version_name(version: int) -> str:
+    """How users and folders name a release: v0001, v0002, ..."""
+    return f"v{version:04d}"
 
 
 class ArtifactError(StepError):
@@ -189,5 +202,5 @@ def load_deployed_model(prod_path: Path) -> tuple[Any, dict[str, Any]]:
     if manifest is None:
         raise ArtifactError(f"{prod_path}: no model deployed yet (run deployment.py)")
     release = Path(manifest["release_path"])
-    model = load_model(release / "trainedmodel.pkl", manifest["files"]["trainedmodel.pkl"])
+    model = load_model(release / MODEL_FILE, manifest["files"][MODEL_FILE])
     return model, manifest

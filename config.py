@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import artifacts
 from errors import StepError
 
 HERE = Path(__file__).resolve().parent
@@ -113,27 +114,27 @@ class Config(NamedTuple):
 
     @property
     def finaldata_path(self) -> Path:
-        return self.output_folder_path / "finaldata.csv"
+        return self.output_folder_path / artifacts.FINALDATA_FILE
 
     @property
     def ingestedfiles_path(self) -> Path:
-        return self.output_folder_path / "ingestedfiles.txt"
+        return self.output_folder_path / artifacts.INGESTED_FILES
 
     @property
     def ingestion_record_path(self) -> Path:
-        return self.output_folder_path / "ingestion.json"
+        return self.output_folder_path / artifacts.INGESTION_RECORD
 
     @property
     def model_path(self) -> Path:
-        return self.output_model_path / "trainedmodel.pkl"
+        return self.output_model_path / artifacts.MODEL_FILE
 
     @property
     def score_path(self) -> Path:
-        return self.output_model_path / "latestscore.txt"
+        return self.output_model_path / artifacts.SCORE_FILE
 
     @property
     def test_data_file(self) -> Path:
-        return self.test_data_path / "testdata.csv"
+        return self.test_data_path / artifacts.TESTDATA_FILE
 
 
 def _check_type(key: str, value: Any, types: tuple[type, ...]) -> None:

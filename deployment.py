@@ -115,7 +115,7 @@ def _manifest(cfg: config.Config, version: int, files: dict[str, str]) -> dict[s
         "deployed_at": history.now(),
         "files": files,
         "score": artifacts.read_score(cfg.score_path),
-        "model_sha256": files["trainedmodel.pkl"],
+        "model_sha256": files[artifacts.MODEL_FILE],
         "source_files": [
             {k: f[k] for k in ("name", "sha256", "rows_read", "rows_kept")}
             for f in record["files"] if f["status"] == "ingested"
@@ -134,10 +134,10 @@ def _manifest(cfg: config.Config, version: int, files: dict[str, str]) -> dict[s
 def deploy(cfg: config.Config) -> Release:
     """Deploy the trained model, score and ingestion record as one new live release."""
     sources = {
-        "trainedmodel.pkl": cfg.model_path,
-        "latestscore.txt": cfg.score_path,
-        "ingestedfiles.txt": cfg.ingestedfiles_path,
-        "trainedmodel.json": artifacts.sidecar_path(cfg.model_path),
+        artifacts.MODEL_FILE: cfg.model_path,
+        artifacts.SCORE_FILE: cfg.score_path,
+        artifacts.INGESTED_FILES: cfg.ingestedfiles_path,
+        artifacts.SIDECAR_FILE: artifacts.sidecar_path(cfg.model_path),
     }
     for path in sources.values():
         if not path.is_file():
@@ -149,16 +149,16 @@ def deploy(cfg: config.Config) -> Release:
     folder.mkdir(parents=True, exist_ok=True)
     existing = releases(prod)
     version = (existing[-1].version + 1) if existing else 1
-    final = folder / f"v{version:04d}"
+    final = folder / artifacts.version_name(version)
 
-    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".staging-v{version:04d}-"))
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".staging-{artifacts.version_name(version)}-"))
     try:
         files = {}
         for name, src in sources.items():
             _copy_durably(src, staging / name)
             files[name] = artifacts.sha256_file(staging / name)
         # The copy is what goes live: check it, not the source, against training's hash.
-        if files["trainedmodel.pkl"] != expected:
+        if files[artifacts.MODEL_FILE] != expected:
             raise ArtifactError(
                 f"{cfg.model_path}: SHA-256 does not match "
                 f"{artifacts.sidecar_path(cfg.model_path).name}; refusing to deploy it"
@@ -173,10 +173,10 @@ def deploy(cfg: config.Config) -> Release:
     _fsync_dir(folder)
     _switch(prod, final)
     history.record(cfg.history_path, "deployments", [{
-        "action": "deploy", "version": version, "model_sha256": files["trainedmodel.pkl"],
+        "action": "deploy", "version": version, "model_sha256": files[artifacts.MODEL_FILE],
         "f1": manifest["score"], "release_path": str(final),
     }])
-    log.info("deployed release v%04d (F1 %.4f) to %s", version, manifest["score"], prod)
+    log.info("deployed release %s (F1 %.4f) to %s", artifacts.version_name(version), manifest["score"], prod)
     prune(prod, cfg.keep_deployments)
     return Release(version, final)
 
@@ -227,7 +227,7 @@ def listing(cfg: config.Config) -> str:
     for r in releases(cfg.prod_deployment_path):
         m = r.manifest
         mark = "*" if live is not None and r.path.resolve() == live else " "
-        lines.append(f"{mark} v{r.version:04d}  {m['deployed_at']}  F1 {m['score']:.4f}")
+        lines.append(f"{mark} {artifacts.version_name(r.version)}  {m['deployed_at']}  F1 {m['score']:.4f}")
     return "\n".join(lines) if lines else "nothing deployed"
 
 
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         release = rollback(cfg) if args.rollback else deploy(cfg)
         m = release.manifest
         verb = "rolled back to" if args.rollback else "deployed"
-        print(f"{verb} v{release.version:04d} (F1 {m['score']:.4f}) -> {cfg.prod_deployment_path}")
+        print(f"{verb} {artifacts.version_name(release.version)} (F1 {m['score']:.4f}) -> {cfg.prod_deployment_path}")
 
     return cli.run(args.config, work)
 

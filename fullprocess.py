@@ -86,7 +86,7 @@ def train_score_deploy(cfg: config.Config, run: Run) -> int:
     scored = scoring.score(cfg)
     run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
     release = deployment.deploy(cfg)
-    run.outputs.append(f"deployed v{release.version:04d} -> {cfg.prod_deployment_path}")
+    run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
     return release.version
 
 
@@ -128,7 +128,7 @@ def check_drift(cfg: config.Config, new: list[Path], run: Run) -> bool:
         past, cfg.drift_alpha, cfg.drift_bootstrap_rounds, cfg.drift_seed,
     )
     release = Path(manifest["release_path"])
-    profile = artifacts.read_json(release / "trainedmodel.json").get("profile", {})
+    profile = artifacts.read_json(release / artifacts.SIDECAR_FILE).get("profile", {})
     shifts = drift.data_drift(profile, rows, cfg.drift_alpha)
     run.decide("model drift check: %s", verdict.describe())
     for col, d in shifts.items():
@@ -166,7 +166,7 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         run.decide("retraining: %s", "model drift" if drifted else "--force-retrain")
         train_score_deploy(cfg, run)
     else:
-        run.decide("no model drift: keeping deployed v%04d", manifest["version"])
+        run.decide("no model drift: keeping deployed %s", artifacts.version_name(manifest["version"]))
     _mark_handled(cfg, result, "redeployed" if retrain else "no drift")
     return retrain
 
@@ -194,7 +194,8 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
     else:
         new = sources.new_files(cfg.input_folder_path, handled_files(cfg, manifest))
         if not new and not force:
-            run.decide("no new data in %s (deployed v%04d)", cfg.input_folder_path, manifest["version"])
+            run.decide("no new data in %s (deployed %s)", cfg.input_folder_path,
+                       artifacts.version_name(manifest["version"]))
             return
         if new:
             run.decide("new data: %s", ", ".join(p.name for p in new))
