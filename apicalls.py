@@ -304,13 +304,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds to wait for each answer (default: %(default)s)")
     args = p.parse_args(argv)
 
-    def work(cfg: config.Config) -> None:
-        url = None if args.in_process else (args.url or cfg.api_url)
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    url = None if args.in_process else (args.url or cfg.api_url)
+    try:
         result = call_api(cfg, url, args.timeout)
         print(summary(result))
         result.check()
-
-    return cli.run(args.config, work)
+    except StepError as exc:
+        return cli.failed(exc)
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
 
 import config
 from errors import StepError
@@ -84,21 +83,25 @@ def setup_logging(log_folder: Path | None, quiet: bool = False, long_running: bo
         root.addHandler(h)
 
 
-def run(config_path: Path, work: Callable[[config.Config], object], quiet: bool = False) -> int:
-    """Load the config, set up logging, call `work(cfg)`, and map failures to exit codes."""
+def start(config_path: Path, quiet: bool = False) -> config.Config | None:
+    """Load the config and set up logging; None (after one line on stderr) if either fails.
+
+    A script's main() returns 2 on None: bad usage or bad config.
+    """
     try:
         cfg = config.load(config_path)
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)  # no log file yet
-        return 2
+        return None
     try:
         setup_logging(cfg.log_folder, quiet=quiet)
     except OSError as exc:
         print(f"error: cannot open log folder {cfg.log_folder}: {exc.strerror}", file=sys.stderr)
-        return 2
-    try:
-        work(cfg)
-    except StepError as exc:
-        log.error("%s", exc, exc_info=True)
-        return 1
-    return 0
+        return None
+    return cfg
+
+
+def failed(exc: StepError) -> int:
+    """Log a failed step (one line on stderr, the traceback in the log file); return exit code 1."""
+    log.error("%s", exc, exc_info=True)
+    return 1

@@ -92,15 +92,16 @@ class Config(NamedTuple):
     prod_deployment_path: Path
     history_path: Path
     log_folder: Path
-    model_params: dict[str, Any] = {}
-    keep_deployments: int = 20
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
-    pypi_timeout_s: float = 3.0
-    drift_test: str = "bootstrap"
-    drift_alpha: float = 0.05
-    drift_bootstrap_rounds: int = 2000
-    drift_seed: int = 0
+    # The optional keys, defaults in OPTIONAL_KEYS above (load() always sets every one).
+    model_params: dict[str, Any]
+    keep_deployments: int
+    api_host: str
+    api_port: int
+    pypi_timeout_s: float
+    drift_test: str
+    drift_alpha: float
+    drift_bootstrap_rounds: int
+    drift_seed: int
 
     @property
     def lock_path(self) -> Path:

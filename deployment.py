@@ -34,6 +34,7 @@ import cli
 import config
 import history
 from artifacts import ArtifactError
+from errors import StepError
 
 log = logging.getLogger("deployment")
 
@@ -238,16 +239,20 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--list", action="store_true", help="list releases (* marks the live one)")
     args = p.parse_args(argv)
 
-    def work(cfg: config.Config) -> None:
-        if args.list:
-            print(listing(cfg))
-            return
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    if args.list:
+        print(listing(cfg))
+        return 0
+    try:
         release = rollback(cfg) if args.rollback else deploy(cfg)
-        m = release.manifest
-        verb = "rolled back to" if args.rollback else "deployed"
-        print(f"{verb} {artifacts.version_name(release.version)} (F1 {m['score']:.4f}) -> {cfg.prod_deployment_path}")
-
-    return cli.run(args.config, work)
+    except StepError as exc:
+        return cli.failed(exc)
+    verb = "rolled back to" if args.rollback else "deployed"
+    print(f"{verb} {artifacts.version_name(release.version)} (F1 {release.manifest['score']:.4f})"
+          f" -> {cfg.prod_deployment_path}")
+    return 0
 
 
 if __name__ == "__main__":

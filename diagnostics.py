@@ -568,7 +568,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error("--repeats must be at least 1")
-    return cli.run(args.config, lambda cfg: print(summary(run_all(cfg, repeats=args.repeats))))
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    try:
+        result = run_all(cfg, repeats=args.repeats)
+    except StepError as exc:
+        return cli.failed(exc)
+    print(summary(result))
+    return 0
 
 
 if __name__ == "__main__":

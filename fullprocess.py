@@ -29,6 +29,7 @@ import cli
 import config
 import history
 import sources
+from errors import StepError
 
 log = logging.getLogger("fullprocess")
 
@@ -211,26 +212,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="say what would happen; change nothing")
     args = p.parse_args(argv)
 
-    def work(cfg: config.Config) -> None:
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    try:
         with run_lock(cfg.lock_path) as locked:
             if not locked:
                 log.info("already running (%s is locked); exiting", cfg.lock_path)
-                return
+                return 0
             run = Run(dry_run=args.dry_run)
-            started, code = history.now(), 1
-            try:
-                tick(cfg, args.force_retrain, run)
-                code = 0
-            finally:
-                if not args.dry_run:
-                    history.record(cfg.history_path, "runs", [{
-                        "run_at": started, "ended_at": history.now(), "exit_code": code,
-                        "dry_run": 0, "decisions": json.dumps(run.decisions),
-                    }])
-            if run.outputs:
-                print("\n".join(run.outputs))
+            recorded_run(cfg, args.force_retrain, run)
+    except StepError as exc:
+        return cli.failed(exc)
+    if run.outputs:
+        print("\n".join(run.outputs))
+    return 0
 
-    return cli.run(args.config, work)
+
+def recorded_run(cfg: config.Config, force: bool, run: Run) -> None:
+    """One tick, recorded in the run history (table `runs`) however it ends."""
+    started, code = history.now(), 1
+    try:
+        tick(cfg, force, run)
+        code = 0
+    finally:
+        if not run.dry_run:
+            history.record(cfg.history_path, "runs", [{
+                "run_at": started, "ended_at": history.now(), "exit_code": code,
+                "dry_run": 0, "decisions": json.dumps(run.decisions),
+            }])
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import config
 import contract
 import history
 import sources
+from errors import StepError
 
 log = logging.getLogger("ingestion")
 
@@ -144,7 +145,15 @@ def summary(result: IngestionResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = cli.parser(__doc__).parse_args(argv)
-    return cli.run(args.config, lambda cfg: print(summary(ingest(cfg))))
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    try:
+        result = ingest(cfg)
+    except StepError as exc:
+        return cli.failed(exc)
+    print(summary(result))
+    return 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import contract
 import diagnostics
 import history
 import scoring
+from errors import StepError
 
 if TYPE_CHECKING:  # plotting libraries cost a second to import; only drawing needs them
     from matplotlib.axes import Axes
@@ -570,7 +571,15 @@ def summary(made: dict[str, Path]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = cli.parser(__doc__).parse_args(argv)
-    return cli.run(args.config, lambda cfg: print(summary(make_report(cfg))))
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    try:
+        made = make_report(cfg)
+    except StepError as exc:
+        return cli.failed(exc)
+    print(summary(made))
+    return 0
 
 
 if __name__ == "__main__":

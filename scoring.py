@@ -22,6 +22,7 @@ import cli
 import config
 import contract
 import history
+from errors import StepError
 
 log = logging.getLogger("scoring")
 
@@ -60,11 +61,15 @@ def score(cfg: config.Config, model_path: Path | None = None, data_path: Path | 
 def main(argv: list[str] | None = None) -> int:
     args = cli.parser(__doc__).parse_args(argv)
 
-    def work(cfg: config.Config) -> None:
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    try:
         result = score(cfg)
-        print(f"F1 score {result.f1:.4f} on {result.rows} test rows -> {result.score_path}")
-
-    return cli.run(args.config, work)
+    except StepError as exc:
+        return cli.failed(exc)
+    print(f"F1 score {result.f1:.4f} on {result.rows} test rows -> {result.score_path}")
+    return 0
 
 
 if __name__ == "__main__":

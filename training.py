@@ -122,11 +122,15 @@ def train(cfg: config.Config) -> TrainingResult:
 def main(argv: list[str] | None = None) -> int:
     args = cli.parser(__doc__).parse_args(argv)
 
-    def work(cfg: config.Config) -> None:
+    cfg = cli.start(args.config)
+    if cfg is None:
+        return 2
+    try:
         result = train(cfg)
-        print(f"trained on {result.rows} rows in {result.duration_s:.2f} s -> {result.model_path}")
-
-    return cli.run(args.config, work)
+    except StepError as exc:
+        return cli.failed(exc)
+    print(f"trained on {result.rows} rows in {result.duration_s:.2f} s -> {result.model_path}")
+    return 0
 
 
 if __name__ == "__main__":

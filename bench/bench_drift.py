@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 import config  # noqa: E402
-import contract  # noqa: E402
 import drift  # noqa: E402
 import generate_data  # noqa: E402
 import scoring  # noqa: E402
