@@ -30,6 +30,9 @@ COLUMNS = (ID, *FEATURES, TARGET)
 # Text that means "no value" in a numeric column. An id column keeps these
 # as text: a client may well be called "NA".
 MISSING_MARKERS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+# Features travel as float64, where whole numbers above 2**53 stop being exact:
+# a larger figure is a broken extract, not a client.
+MAX_FEATURE = 2**53
 
 
 class DataError(StepError):
@@ -81,6 +84,7 @@ def _check_numeric(path: Path, frame: pd.DataFrame, col: str) -> None:
     for mask, what in (
         (v < 0, "is negative"),
         (~np.isnan(v) & ((v != np.floor(v)) | np.isinf(v)), "is not a whole number"),  # inf is not
+        (np.isfinite(v) & (v > MAX_FEATURE), f"is larger than {MAX_FEATURE:,}"),
     ):
         if mask.any():
             raise DataError(
