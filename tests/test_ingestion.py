@@ -32,6 +32,16 @@ HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,e
     ("noid.csv", (HEADER + ",1,2,3,0\n").encode(), "column 'corporation' is empty on line 2"),
     ("ragged.csv", (HEADER + "abcd,1,2,3,0,9,9\n").encode(), "malformed CSV"),
     ("latin1.csv", (HEADER + "soci\xe9t\xe9,1,2,3,0\n").encode("latin-1"), "not UTF-8 text (bad byte on line 2)"),
+    ("dup.csv", b"corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited,exited\n"
+     b"abcd,1,2,3,0,1\n", "column 'exited' appears twice in the header"),
+    ("dupspace.csv", b"corporation, exited,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+     b"abcd,0,1,2,3,1\n", "column 'exited' appears twice in the header"),
+    ("wide.csv", (HEADER.strip() + "".join(f",x{i}" for i in range(200)) + "\n").encode(),
+     "header has 205 columns"),
+    ("huge1e30.csv", (HEADER + "abcd,1e30,2,3,0\n").encode(),
+     "column 'lastmonth_activity' value 1e+30 on line 2 is larger than 9,007,199,254,740,992"),
+    ("huge10p25.csv", (HEADER + "abcd,1,10000000000000000000000000,3,0\n").encode(),
+     "column 'lastyear_activity' value 1e+25 on line 2 is larger than"),
     ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
 ])
 def test_bad_file_is_rejected_with_a_reason_naming_it(make_config, name, content, reason):
@@ -40,6 +50,24 @@ def test_bad_file_is_rejected_with_a_reason_naming_it(make_config, name, content
         contract.read_csv(cfg.input_folder_path / name)
     assert name in str(exc.value)
     assert reason in str(exc.value)
+
+
+def test_a_million_columns_are_rejected_from_the_header_alone(monkeypatch):
+    # 1,000,000 column names, 9.9 MB: pandas must never see it (it took 103 s and 2.2 GB).
+    raw = ",".join(f"c{i}" for i in range(1_000_000)).encode() + b"\n" + b"1," * 999_999 + b"1\n"
+    assert len(raw) > 9_000_000
+
+    def no_pandas(*args, **kwargs):
+        raise AssertionError("pandas was asked to parse the file")
+
+    monkeypatch.setattr(pd, "read_csv", no_pandas)
+    with pytest.raises(contract.DataError, match=r"wide\.csv: header has 1,000,000 columns"):
+        contract.parse_csv(raw, "wide.csv")
+
+
+def test_a_few_extra_columns_are_still_accepted():
+    raw = (HEADER.strip() + ",region,notes\n" + "abcd,1,2,3,0,north,x\n").encode()
+    assert list(contract.parse_csv(raw, "extra.csv").columns) == list(contract.COLUMNS)
 
 
 def test_mixed_folder_ingests_good_files_and_records_bad_ones_untouched(make_config):
