@@ -45,10 +45,24 @@ class DataError(StepError):
 
 
 def _read_bytes(path: Path) -> bytes:
+    import os
+    import stat
+
     try:
-        return path.read_bytes()
+        # Non-blocking and checked on the open descriptor: a FIFO named x.csv
+        # would otherwise block the reader forever, and a check before the
+        # open could be raced.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise DataError(f"{path}: not a regular file")
+        with open(fd, "rb") as f:
+            return f.read()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
 

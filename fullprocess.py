@@ -113,6 +113,9 @@ def check_drift(cfg: config.Config, new: list[Path], run: Run) -> bool:
 
     frames = []
     for path in new:
+        if sources.name_problem(path):  # ingestion rejects it: its rows are not checked either
+            run.decide("not checking %s: %s", sources.safe_name(path), sources.name_problem(path))
+            continue
         try:
             frames.append(contract.read_csv(path))
         except contract.DataError as exc:
@@ -199,7 +202,7 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
                        artifacts.version_name(manifest["version"]))
             return
         if new:
-            run.decide("new data: %s", ", ".join(p.name for p in new))
+            run.decide("new data: %s", ", ".join(sources.safe_name(p) for p in new))
         update(cfg, new, force, run)
     if not run.dry_run:
         report(cfg, run)

@@ -94,6 +94,86 @@ def test_mixed_folder_ingests_good_files_and_records_bad_ones_untouched(make_con
     assert {r["file"]: r["rows_kept"] for r in rows}["good2.csv"] == 50
 
 
+def make_unreadable(path, content=b"x"):
+    """A regular-looking CSV that can't be read. As root, mode 000 still reads, so the
+    file is then a symbolic link to /proc/self/mem, a regular file whose first page
+    fails to read (EIO) for every reader: a real failing read, no patching."""
+    if os.geteuid() != 0:
+        path.write_bytes(content)
+        path.chmod(0)
+    else:
+        path.symlink_to("/proc/self/mem")
+
+
+def add_bad_files(folder):
+    """One input file of each bad kind in `folder`; return {recorded name: reason part}."""
+    (folder / "huge.csv").write_bytes((HEADER + "abcd,1e30,2,3,0\n").encode())
+    (folder / "dup.csv").write_bytes(b"corporation,lastmonth_activity,lastyear_activity,"
+                                     b"number_of_employees,exited,exited\nabcd,1,2,3,0,0\n")
+    (folder / "folder.csv").mkdir()
+    (folder / "gone.csv").symlink_to(folder / "nowhere.csv")
+    os.mkfifo(folder / "pipe.csv")
+    make_unreadable(folder / "locked.csv")
+    # Linux names are bytes: this one is Latin-1, not UTF-8.
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.csv"), "wb") as f:
+        f.write(client_csv(20, seed=8))
+    (folder / "two\nlines.csv").write_bytes(client_csv(20, seed=9))
+    return {
+        "huge.csv": "is larger than 9,007,199,254,740,992",
+        "dup.csv": "column 'exited' appears twice",
+        "folder.csv": "not a regular file",
+        "gone.csv": "symbolic link to nothing",
+        "pipe.csv": "not a regular file",
+        "locked.csv": "cannot read (",
+        "caf\\xe9.csv": "file name is not UTF-8",
+        "two\\nlines.csv": "file name holds a line break",
+    }
+
+
+def folder_state(folder):
+    """What each entry of `folder` is and holds, without reading FIFOs or unreadable files."""
+    state = {}
+    for p in os.scandir(os.fsencode(folder)):
+        st = os.lstat(p.path)
+        state[p.name] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return state
+
+
+def test_one_bad_file_of_each_kind_is_skipped_and_the_good_ones_ingested(make_config):
+    cfg = config.load(make_config())
+    bad = add_bad_files(cfg.input_folder_path)
+    before = folder_state(cfg.input_folder_path)
+
+    result = ingestion.ingest(cfg)
+
+    assert [f.name for f in result.ingested] == ["a.csv", "b.csv"]
+    assert {f.name for f in result.rejected} == set(bad)
+    for f in result.rejected:
+        assert bad[f.name] in f.reason, (f.name, f.reason)
+        assert "\n" not in f.reason and f.sha256
+    assert result.rows == 1000
+    assert cfg.ingestedfiles_path.read_text() == "a.csv\nb.csv\n"
+    assert folder_state(cfg.input_folder_path) == before  # nothing moved, changed or deleted
+    rows = history.rows(cfg.history_path, "ingestions")
+    assert {r["file"]: r["status"] for r in rows if r["status"] == "rejected"} == dict.fromkeys(bad, "rejected")
+    assert len(json.loads(cfg.ingestion_record_path.read_text())["files"]) == 10
+    assert any(line.startswith("rejected caf\\xe9.csv: file name is not UTF-8")
+               for line in ingestion.summary(result).splitlines())
+
+
+@pytest.mark.slow
+def test_ingestion_script_with_bad_files_exits_0_with_one_line_per_bad_file(make_config):
+    cfg = config.load(make_config())
+    bad = add_bad_files(cfg.input_folder_path)
+    run = run_script("ingestion.py", "--config", str(cfg.path))
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr and "Logging error" not in run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("ingested 2 file(s), 1000 rows")
+    assert len(lines) == 1 + len(bad)
+    assert cfg.ingestedfiles_path.read_text() == "a.csv\nb.csv\n"
+
+
 def test_exact_duplicate_rows_across_files_are_dropped_once(make_config):
     dup_rows = "abcd,10,100,5,0\nefgh,20,200,6,1\n"
     path = make_config(inputs={
