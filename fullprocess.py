@@ -124,15 +124,15 @@ def check_drift(cfg: config.Config, new: list[Path], run: Run) -> bool:
         run.decide("no valid rows in the new files: nothing to check")
         return False
     rows = pd.concat(frames, ignore_index=True)
-    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    model, live = artifacts.load_deployed(cfg.prod_deployment_path)
+    manifest = live.manifest
     past = [r["f1"] for r in history.rows(cfg.history_path, "deployments")
             if r["action"] == "deploy" and r["f1"] is not None]
     verdict = drift.model_drift(
         cfg.drift_test, model, rows, contract.read_csv(cfg.test_data_file), manifest["score"],
         past, cfg.drift_alpha, cfg.drift_bootstrap_rounds, cfg.drift_seed,
     )
-    release = Path(manifest["release_path"])
-    profile = artifacts.read_json(release / artifacts.SIDECAR_FILE).get("profile", {})
+    profile = artifacts.read_json(live.release / artifacts.SIDECAR_FILE).get("profile", {})
     shifts = drift.data_drift(profile, rows, cfg.drift_alpha)
     run.decide("model drift check: %s", verdict.describe())
     for col, d in shifts.items():

@@ -105,10 +105,10 @@ def test_crash_during_deployment_leaves_the_previous_one_whole(deployed_cfg, mon
         "copy": (deployment, "_copy_durably"),
         "manifest": (artifacts, "write_json_atomic"),
         "rename": (os, "rename"),
-        "switch": (deployment, "_symlink_atomic"),
+        "switch": (artifacts, "_symlink_atomic"),
     }[where]
     monkeypatch.setattr(*target, crash)
-    with pytest.raises(OSError, match="crash at"):
+    with pytest.raises(artifacts.WriteError, match="crash at"):
         deployment.deploy(cfg)
     monkeypatch.undo()
 
@@ -125,6 +125,8 @@ def test_old_releases_beyond_keep_deployments_are_pruned(make_config):
     ingestion.ingest(cfg)
     training.train(cfg)
     scoring.score(cfg)
-    for _ in range(4):
+    deployment.deploy(cfg)
+    for seed in range(3):
+        retrain(cfg, 20 + seed)
         deployment.deploy(cfg)
     assert [r.version for r in deployment.releases(cfg.prod_deployment_path)] == [3, 4]

@@ -258,7 +258,7 @@ def test_failure_while_writing_finaldata_keeps_the_previous_file(make_config, tm
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(artifacts.WriteError, match="disk full writing .*finaldata.csv"):
         ingestion.ingest(cfg)
     assert cfg.finaldata_path.read_bytes() == before
     assert not [p for p in cfg.output_folder_path.iterdir() if p.name.startswith(".")]
