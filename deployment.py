@@ -151,7 +151,9 @@ def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError):
-            raise artifacts.write_error(Path(exc.filename) if exc.filename else folder, exc) from exc
+            # filename2 is the destination of a copy or rename: the file being written.
+            where = exc.filename2 or exc.filename
+            raise artifacts.write_error(Path(where) if where else folder, exc) from exc
         raise
     artifacts.switch(prod, final)
     history.record(cfg.history_path, "deployments", [{

@@ -55,16 +55,22 @@ def run_lock(path: Path) -> Iterator[bool]:
     flock locks belong to the open file: the kernel drops them when the process
     ends, however it ends, so a killed run never blocks the next one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only or full disk: one line, exit 1
+        raise artifacts.write_error(path, exc) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            raise artifacts.write_error(path, exc) from exc
         yield True
     finally:
         os.close(fd)

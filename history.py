@@ -107,7 +107,18 @@ class HistoryError(StepError):
 
 def _failure(path: Path, exc: Exception, doing: str) -> HistoryError:
     why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.Error) and _disk_full(path):
+        # SQLite says "disk I/O error" when its journal can't grow: say what it is.
+        why = f"no space left on device ({why})"
     return HistoryError(f"{why[:1].lower()}{why[1:]} {doing} {path}")
+
+
+def _disk_full(path: Path) -> bool:
+    import os
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
 
 
 def now() -> str:
