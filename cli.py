@@ -66,7 +66,10 @@ def setup_logging(log_folder: Path | None, quiet: bool = False, long_running: bo
     root = logging.getLogger()
     for h in [h for h in root.handlers if getattr(h, "_risk", False)]:
         root.removeHandler(h)
-        h.close()
+        try:
+            h.close()
+        except OSError:  # its last lines could not be written: already said once
+            pass
     root.setLevel(logging.INFO)
     handlers: list[logging.Handler] = []
     err = logging.StreamHandler(sys.stderr)
