@@ -31,8 +31,9 @@ COLUMNS = (ID, *FEATURES, TARGET)
 # as text: a client may well be called "NA".
 MISSING_MARKERS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 # Features travel as float64, where whole numbers above 2**53 stop being exact:
-# a larger figure is a broken extract, not a client.
-MAX_FEATURE = 2**53
+# a larger figure is a broken extract, not a client. 2**53 itself is refused
+# too, because 2**53 + 1 reads as 2**53 (app.py's JSON check uses the same bound).
+MAX_FEATURE = 2**53 - 1
 # A header is checked before pandas reads anything: a file of a million column
 # names (10 MB) took pandas 103 s and 2.2 GB. The contract has five columns;
 # extra ones are tolerated, up to this many columns and this many header bytes.

@@ -39,9 +39,11 @@ HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,e
     ("wide.csv", (HEADER.strip() + "".join(f",x{i}" for i in range(200)) + "\n").encode(),
      "header has 205 columns"),
     ("huge1e30.csv", (HEADER + "abcd,1e30,2,3,0\n").encode(),
-     "column 'lastmonth_activity' value 1e+30 on line 2 is larger than 9,007,199,254,740,992"),
+     "column 'lastmonth_activity' value 1e+30 on line 2 is larger than 9,007,199,254,740,991"),
     ("huge10p25.csv", (HEADER + "abcd,1,10000000000000000000000000,3,0\n").encode(),
      "column 'lastyear_activity' value 1e+25 on line 2 is larger than"),
+    ("inexact.csv", (HEADER + "abcd,1,2,9007199254740993,0\n").encode(),
+     "column 'number_of_employees' value 9.0072e+15 on line 2 is larger than 9,007,199,254,740,991"),
     ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
 ])
 def test_bad_file_is_rejected_with_a_reason_naming_it(make_config, name, content, reason):
@@ -119,7 +121,7 @@ def add_bad_files(folder):
         f.write(client_csv(20, seed=8))
     (folder / "two\nlines.csv").write_bytes(client_csv(20, seed=9))
     return {
-        "huge.csv": "is larger than 9,007,199,254,740,992",
+        "huge.csv": "is larger than 9,007,199,254,740,991",
         "dup.csv": "column 'exited' appears twice",
         "folder.csv": "not a regular file",
         "gone.csv": "symbolic link to nothing",
@@ -271,3 +273,8 @@ def test_course_starter_practice_files_hold_26_unique_rows(make_config):
     assert result.duplicates_dropped == 10
     data = pd.read_csv(result.finaldata_path)
     assert data["corporation"].str.len().eq(4).all()
+
+
+def test_the_largest_exact_whole_number_is_accepted():
+    frame = contract.parse_csv((HEADER + "abcd,1,2,9007199254740991,0\n").encode(), "edge.csv")
+    assert int(frame["number_of_employees"][0]) == 2**53 - 1
