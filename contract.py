@@ -85,8 +85,9 @@ def _checked_text(raw: bytes, source: Path | str) -> bytes:
 
 def _check_header(data: bytes, source: Path | str) -> None:
     """Reject a header that is absurdly long or names a column twice, before any parsing."""
-    end = data.find(b"\n")
-    header = data if end < 0 else data[:end]
+    # The first line ends at \n or at a lone \r (pandas splits lines at either).
+    ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+    header = data[:min(ends)] if ends else data
     columns = header.count(b",") + 1
     if columns > MAX_COLUMNS or len(header) > MAX_HEADER_BYTES:
         raise DataError(
@@ -95,7 +96,10 @@ def _check_header(data: bytes, source: Path | str) -> None:
         )
     import csv  # the header alone, as pandas will split it (quotes included)
 
-    names = [n.strip() for n in next(csv.reader([header.decode("utf-8").rstrip("\r")]), [])]
+    try:
+        names = [n.strip() for n in next(csv.reader([header.decode("utf-8")]), [])]
+    except csv.Error as exc:
+        raise DataError(f"{source}: malformed CSV header ({exc})") from None
     seen: set[str] = set()
     for name in names:
         if name in seen and name:

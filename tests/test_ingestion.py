@@ -44,6 +44,7 @@ HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,e
      "column 'lastyear_activity' value 1e+25 on line 2 is larger than"),
     ("inexact.csv", (HEADER + "abcd,1,2,9007199254740993,0\n").encode(),
      "column 'number_of_employees' value 9.0072e+15 on line 2 is larger than 9,007,199,254,740,991"),
+    ("crdup.csv", b"exited,corporation,exited\rabcd,1\r", "column 'exited' appears twice"),
     ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
 ])
 def test_bad_file_is_rejected_with_a_reason_naming_it(make_config, name, content, reason):
@@ -278,3 +279,9 @@ def test_course_starter_practice_files_hold_26_unique_rows(make_config):
 def test_the_largest_exact_whole_number_is_accepted():
     frame = contract.parse_csv((HEADER + "abcd,1,2,9007199254740991,0\n").encode(), "edge.csv")
     assert int(frame["number_of_employees"][0]) == 2**53 - 1
+
+
+def test_a_header_ended_by_a_lone_carriage_return_is_read():
+    # Old Mac line ends: the header check must split where pandas does.
+    raw = (HEADER.strip() + "\r" + "abcd,1,2,3,0\r").encode()
+    assert len(contract.parse_csv(raw, "cr.csv")) == 1
