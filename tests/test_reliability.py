@@ -2,10 +2,23 @@
 
 Bad configs are in test_config.py, deployment's promises in test_deployment.py.
 """
+import contextlib
+import errno
+import os
+import subprocess
+
+import pytest
+
+import artifacts
+import config
+import deployment
 import fullprocess
 import history
+import ingestion
+import scoring
 import sources
-from conftest import client_csv
+import training
+from conftest import client_csv, run_script
 from test_ingestion import add_bad_files
 
 
@@ -36,27 +49,11 @@ def test_bad_files_never_stop_the_main_job_and_the_next_tick_settles(deployed_cf
 
     # A rejected file that changes is new again.
     (cfg.input_folder_path / "dup.csv").write_bytes(client_csv(30, seed=6))
-    assert [sources.safe_name(p) for p in sources.new_files(
-        cfg.input_folder_path, fullprocess.handled_files(cfg, fullprocess.artifacts.read_manifest(
-            cfg.prod_deployment_path)))] == ["dup.csv"]
+    known = fullprocess.handled_files(cfg, artifacts.read_manifest(cfg.prod_deployment_path))
+    assert [sources.safe_name(p) for p in sources.new_files(cfg.input_folder_path, known)] == ["dup.csv"]
 
 
 # --- full and read-only disks --------------------------------------------------
-
-import contextlib  # noqa: E402
-import errno  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-
-import pytest  # noqa: E402
-
-import artifacts  # noqa: E402
-import config  # noqa: E402
-import deployment  # noqa: E402
-import ingestion  # noqa: E402
-import scoring  # noqa: E402
-import training  # noqa: E402
-from conftest import run_script  # noqa: E402
 
 FILLER = ".filler"
 
