@@ -55,16 +55,22 @@ def run_lock(path: Path) -> Iterator[bool]:
     flock locks belong to the open file: the kernel drops them when the process
     ends, however it ends, so a killed run never blocks the next one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only or full disk: one line, exit 1
+        raise artifacts.write_error(path, exc) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            raise artifacts.write_error(path, exc) from exc
         yield True
     finally:
         os.close(fd)
@@ -113,6 +119,9 @@ def check_drift(cfg: config.Config, new: list[Path], run: Run) -> bool:
 
     frames = []
     for path in new:
+        if sources.name_problem(path):  # ingestion rejects it: its rows are not checked either
+            run.decide("not checking %s: %s", sources.safe_name(path), sources.name_problem(path))
+            continue
         try:
             frames.append(contract.read_csv(path))
         except contract.DataError as exc:
@@ -121,15 +130,15 @@ def check_drift(cfg: config.Config, new: list[Path], run: Run) -> bool:
         run.decide("no valid rows in the new files: nothing to check")
         return False
     rows = pd.concat(frames, ignore_index=True)
-    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    model, live = artifacts.load_deployed(cfg.prod_deployment_path)
+    manifest = live.manifest
     past = [r["f1"] for r in history.rows(cfg.history_path, "deployments")
             if r["action"] == "deploy" and r["f1"] is not None]
     verdict = drift.model_drift(
         cfg.drift_test, model, rows, contract.read_csv(cfg.test_data_file), manifest["score"],
         past, cfg.drift_alpha, cfg.drift_bootstrap_rounds, cfg.drift_seed,
     )
-    release = Path(manifest["release_path"])
-    profile = artifacts.read_json(release / artifacts.SIDECAR_FILE).get("profile", {})
+    profile = artifacts.read_json(live.release / artifacts.SIDECAR_FILE).get("profile", {})
     shifts = drift.data_drift(profile, rows, cfg.drift_alpha)
     run.decide("model drift check: %s", verdict.describe())
     for col, d in shifts.items():
@@ -199,7 +208,7 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
                        artifacts.version_name(manifest["version"]))
             return
         if new:
-            run.decide("new data: %s", ", ".join(p.name for p in new))
+            run.decide("new data: %s", ", ".join(sources.safe_name(p) for p in new))
         update(cfg, new, force, run)
     if not run.dry_run:
         report(cfg, run)

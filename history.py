@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from errors import StepError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingestions (
     id INTEGER PRIMARY KEY,
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS scores (
 CREATE TABLE IF NOT EXISTS deployments (
     id INTEGER PRIMARY KEY,
     run_at TEXT NOT NULL,
-    action TEXT NOT NULL,          -- 'deploy' or 'rollback'
+    action TEXT NOT NULL,          -- 'deploy', 'rollback' or 'forward' (deployment.py --to)
     version INTEGER NOT NULL,
     model_sha256 TEXT NOT NULL,
     f1 REAL,
@@ -99,6 +101,26 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+class HistoryError(StepError):
+    """The run history could not be written or read (disk full, read-only, corrupt file)."""
+
+
+def _failure(path: Path, exc: Exception, doing: str) -> HistoryError:
+    why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.Error) and _disk_full(path):
+        # SQLite says "disk I/O error" when its journal can't grow: say what it is.
+        why = f"no space left on device ({why})"
+    return HistoryError(f"{why[:1].lower()}{why[1:]} {doing} {path}")
+
+
+def _disk_full(path: Path) -> bool:
+    import os
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
 def now() -> str:
     """The current UTC time as ISO 8601, the format of every `run_at`."""
     # time, not datetime: the cron tick that finds no new data saves the import.
@@ -127,7 +149,18 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
-    """Append `rows` to `table` in one transaction; `run_at` defaults to now."""
+    """Append `rows` to `table` in one transaction; `run_at` defaults to now.
+
+    A full disk or read-only folder raises HistoryError naming the file: the
+    transaction is rolled back, earlier records stay.
+    """
+    try:
+        _record(path, table, rows)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "writing") from exc
+
+
+def _record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
     conn = connect(path)
     try:
         allowed = _columns(conn, table)
@@ -148,6 +181,13 @@ def rows(path: Path, table: str, limit: int | None = None) -> list[dict[str, Any
     """The rows of `table`, oldest first (the newest `limit` if given)."""
     if not path.exists():
         return []
+    try:
+        return _rows(path, table, limit)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _rows(path: Path, table: str, limit: int | None) -> list[dict[str, Any]]:
     conn = connect(path)
     try:
         _columns(conn, table)

@@ -14,12 +14,13 @@ Performance section is that table).
 5. ingestion + training + scoring of 10 k, 100 k, 1 M rows bench_pipeline.py
 6. false alarms and detection of every model drift test    bench_drift.py
 7. peak RSS: no-op tick, API worker, training on 1 M rows  bench_tick, bench_api, bench_pipeline
+8. a 1,000,000-column CSV (9.9 MB) rejected from its header bench_wide.py (issue 13)
 
 `--quick` (about 2 minutes on the project's 2-core machine) uses fewer
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift] [--markdown]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide] [--markdown]
                         [--python-load] [--json bench/run.json]
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ import bench_batch  # noqa: E402
 import bench_drift  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
+import bench_wide  # noqa: E402
 
 # name -> how to run it, given (quick, python_load)
 SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
@@ -53,6 +55,7 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "batch": lambda quick, _: bench_batch.measure(quick),
     "pipeline": lambda quick, _: bench_pipeline.measure(quick),
     "drift": lambda quick, _: bench_drift.measure(200 if quick else 500),
+    "wide": lambda quick, _: bench_wide.measure(3 if quick else 7),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -190,9 +193,20 @@ def memory_rows(sections: dict[str, Any]) -> list[dict]:
     return out
 
 
+def wide_rows(r: dict) -> list[dict]:
+    value = spread_of(ms(r["reject_median_s"]), f"{r['reject_min_s'] * 1000:.1f}",
+                      f"{r['reject_max_s'] * 1000:.1f}")
+    ref = spread_of(ms(r["parse_median_s"]), f"{r['parse_min_s'] * 1000:.0f}",
+                    f"{r['parse_max_s'] * 1000:.0f}")
+    return [row("8", f"1,000,000-column CSV ({r['wide_bytes'] / 1e6:.1f} MB) rejected", value,
+                f"parsing {r['good_bytes'] / 1e6:.1f} MB of valid rows {ref}",
+                f"{r['reject_median_s'] / r['parse_median_s']:.3f}x",
+                f"<= {r['target_s'] * 1000:.0f} ms", r["reject_median_s"] <= r["target_s"])]
+
+
 def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
-              "drift": drift_rows}
+              "drift": drift_rows, "wide": wide_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 

@@ -149,7 +149,9 @@ def test_an_earlier_report_is_kept_beside_the_latest(deployed_cfg):
 
 def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(deployed_cfg, offline, tmp_path):
     diagnostics.run_all(deployed_cfg)
-    ingestion.ingest(deployed_cfg)  # a second deployment, so F1 has a trend
+    # A second deployment, so F1 has a trend (on new data: an identical model is not redeployed).
+    (deployed_cfg.input_folder_path / "c.csv").write_bytes(client_csv(300, seed=7))
+    ingestion.ingest(deployed_cfg)
     training.train(deployed_cfg)
     scoring.score(deployed_cfg)
     deployment.deploy(deployed_cfg)

@@ -95,7 +95,7 @@ def test_failure_while_writing_the_model_keeps_the_previous_one(cfg, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(artifacts.WriteError):
         training.train(cfg)
     after = cfg.model_path.read_bytes(), artifacts.sidecar_path(cfg.model_path).read_bytes()
     assert after == before
