@@ -42,6 +42,12 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "drift_alpha": ((int, float), 0.05),
     "drift_bootstrap_rounds": ((int,), 2000),
     "drift_seed": ((int,), 0),
+    # The call list: clients the team can call per round (precision/recall at N),
+    # and the lowest attrition probability of each risk band above "low".
+    "call_capacity": ((int,), 100),
+    "band_high_from": ((int, float), 0.6),
+    "band_elevated_from": ((int, float), 0.4),
+    "band_moderate_from": ((int, float), 0.2),
 }
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
@@ -102,6 +108,10 @@ class Config(NamedTuple):
     drift_alpha: float
     drift_bootstrap_rounds: int
     drift_seed: int
+    call_capacity: int
+    band_high_from: float
+    band_elevated_from: float
+    band_moderate_from: float
 
     @property
     def lock_path(self) -> Path:
@@ -211,6 +221,13 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'drift_alpha' must be between 0 and 1")
         if values["drift_bootstrap_rounds"] < 100:
             raise ConfigError("key 'drift_bootstrap_rounds' must be at least 100")
+        if values["call_capacity"] < 1:
+            raise ConfigError("key 'call_capacity' must be at least 1")
+        if not 0 < values["band_moderate_from"] < values["band_elevated_from"] < values["band_high_from"] < 1:
+            raise ConfigError(
+                "keys 'band_moderate_from' < 'band_elevated_from' < 'band_high_from' "
+                "must rise, each between 0 and 1"
+            )
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)
