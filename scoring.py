@@ -141,7 +141,7 @@ def band_thresholds(cfg: config.Config) -> tuple[float, float, float]:
 
 def bands_of(probability: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
     """The band of each probability: BANDS[i] from thresholds[i] up; "low" below them all."""
-    level = np.searchsorted(-np.asarray(thresholds, float), -probability, side="right")
+    level = np.searchsorted(-np.asarray(thresholds, float), -probability, side="left")
     return np.asarray(BANDS, dtype=object)[level]
 
 
