@@ -65,8 +65,8 @@ CREATE TABLE IF NOT EXISTS diagnostics (
     rows INTEGER NOT NULL,
     f1 REAL,                       -- the deployed model's recorded score
     missing_percent REAL,          -- percent of all cells of finaldata.csv that are NA
-    ingestion_s REAL NOT NULL,     -- median wall time of ingestion.py
-    training_s REAL NOT NULL,      -- median wall time of training.py
+    ingestion_s REAL,              -- seconds ingestion took (NULL: not recorded)
+    training_s REAL,               -- seconds training took (NULL: not recorded)
     outdated INTEGER NOT NULL,     -- requirements behind the package index
     unknown INTEGER NOT NULL,      -- requirements the index gave no answer for
     payload TEXT NOT NULL          -- JSON: the whole result of diagnostics.run_all
@@ -152,7 +152,21 @@ def connect(path: Path) -> sqlite3.Connection:
     for table, column, kind in ADDED_COLUMNS:
         if column not in _columns(conn, table):
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    _allow_null_timings(conn)
     return conn
+
+
+def _allow_null_timings(conn: sqlite3.Connection) -> None:
+    """Rebuild an older `diagnostics` table whose timings were NOT NULL (SQLite can't alter that)."""
+    info = {r["name"]: r["notnull"] for r in conn.execute("PRAGMA table_info(diagnostics)")}
+    if not info.get("ingestion_s"):
+        return
+    with conn:
+        conn.execute("ALTER TABLE diagnostics RENAME TO diagnostics_old")
+        conn.executescript(SCHEMA)  # the new diagnostics table
+        names = ", ".join(info)
+        conn.execute(f"INSERT INTO diagnostics ({names}) SELECT {names} FROM diagnostics_old")
+        conn.execute("DROP TABLE diagnostics_old")
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
