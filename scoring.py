@@ -139,10 +139,14 @@ def band_thresholds(cfg: config.Config) -> tuple[float, float, float]:
     return cfg.band_high_from, cfg.band_elevated_from, cfg.band_moderate_from
 
 
+def band_levels(probability: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+    """The index in BANDS of each probability's band (0 is "high"): BANDS[i] from thresholds[i] up."""
+    return np.searchsorted(-np.asarray(thresholds, float), -probability, side="left")
+
+
 def bands_of(probability: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
     """The band of each probability: BANDS[i] from thresholds[i] up; "low" below them all."""
-    level = np.searchsorted(-np.asarray(thresholds, float), -probability, side="left")
-    return np.asarray(BANDS, dtype=object)[level]
+    return np.asarray(BANDS, dtype=object)[band_levels(probability, thresholds)]
 
 
 def probabilities(model: Any, x: np.ndarray) -> np.ndarray:
@@ -163,15 +167,19 @@ def changes(ranking: pd.DataFrame, previous: pd.DataFrame | None, n: int) -> tup
         return np.full(len(ranking), "", dtype=object), []
     was = pd.Index(previous[contract.ID]).get_indexer(ranking[contract.ID])
     known = was >= 0
-    level = {band: i for i, band in enumerate(BANDS)}  # lower is riskier
-    now_level = pd.Series(ranking["band"]).map(level).to_numpy()
-    before = pd.Series(previous["band"]).map(level).to_numpy()[was]
+    # Band levels (lower is riskier) by hash lookup: Series.map on text runs in Python.
+    bands = pd.Index(BANDS)
+    now_level = bands.get_indexer(ranking["band"])
+    before = bands.get_indexer(previous["band"])[was]
     was_top = known & (previous["rank"].to_numpy()[was] <= n)
     change = np.select(
         [(ranking["rank"].to_numpy() <= n) & ~was_top, known & (now_level < before),
          known & (now_level > before)],
         list(CHANGES), "").astype(object)
-    left = ~pd.Index(previous[contract.ID]).isin(ranking[contract.ID])
+    # From `was`, not isin: pandas' isin on arrow-backed text builds a Python object per value.
+    still = np.zeros(len(previous), bool)
+    still[was[known]] = True
+    left = ~still
     return change, previous[contract.ID].to_numpy()[left].tolist()
 
 
@@ -185,17 +193,19 @@ def rank_clients(model: Any, clients: pd.DataFrame, previous: pd.DataFrame | Non
     probability = np.round(probabilities(model, x), 6)
     order = np.argsort(-probability, kind="stable")
     p = probability[order]
+    text = {"dtype": object}  # numpy's text: pandas' arrow strings would copy each value again
     ranking = pd.DataFrame({
         "rank": np.arange(1, len(order) + 1),
-        contract.ID: clients[contract.ID].to_numpy()[order],
+        contract.ID: clients[contract.ID].take(order).reset_index(drop=True),
         "risk_percent": np.rint(p * 100).astype(np.int64),
-        "band": bands_of(p, thresholds),
-        "reasons": reasons.reason_texts(reasons.linear_parts(model), x[order]),
-        "change": "",
+        "band": pd.Series(bands_of(p, thresholds), **text),
+        "reasons": pd.Series(reasons.reason_texts(reasons.linear_parts(model), x[order]), **text),
+        "change": pd.Series(np.full(len(order), "", dtype=object), **text),
         "probability": p,
         **{col: x[order, j] for j, col in enumerate(contract.FEATURES)},
     })
-    ranking["change"], left = changes(ranking, previous, n)
+    change, left = changes(ranking, previous, n)
+    ranking["change"] = pd.Series(change, **text)
     return ranking, left
 
 

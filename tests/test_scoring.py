@@ -269,3 +269,13 @@ def test_band_thresholds_must_rise(make_config):
     path = make_config(extra={"band_high_from": 0.3, "band_elevated_from": 0.4})
     with pytest.raises(config.ConfigError, match="band_moderate_from"):
         config.load(path)
+
+
+def test_factors_are_ordered_largest_first_ties_by_position():
+    c = np.random.default_rng(0).integers(-2, 3, size=(500, 3)).astype(float)
+    assert reasons._largest_first(c).tolist() == np.argsort(-c, axis=1, kind="stable").tolist()
+
+
+def test_figures_are_written_as_whole_numbers_with_separators():
+    assert reasons._whole(np.array([0.0, 1234.4, 1234.6, 7.0])).tolist() == ["0", "1,234", "1,235", "7"]
+    assert reasons._whole(np.array([5e6, 12.0])).tolist() == ["5,000,000", "12"]
