@@ -149,6 +149,8 @@ def calllist_rows(r: dict) -> list[dict]:
             "predict_proba alone " + spread_of(f"{ref['median']:.2f} s", f"{ref['min']:.2f}",
                                                f"{ref['max']:.2f}"),
             f"{r['ratio']:.0f}x", f"<= {r['target_s']:g} s", r["holds"]),
+        row("8", "  CPU time of the ranking (this process)",
+            f"{r['ranking_cpu_s']['median']:.2f} s", "-", "-", "(info)", None),
         row("8", "  and writing it as risk_ranking.csv",
             spread_of(f"{w['median']:.2f} s", f"{w['min']:.2f}", f"{w['max']:.2f}"),
             "-", "-", "(info)", None),
