@@ -43,7 +43,8 @@ import config
 import contract
 import depcheck
 import history
-from depcheck import INDEX_URL_ENV  # noqa: F401  (bench_api.py and tests name it here)
+# Named here too: bench_api.py names the variable here, and tests replace the check here.
+from depcheck import INDEX_URL_ENV, dependency_status  # noqa: F401
 from errors import StepError
 from scoring import ranked_clients  # noqa: F401  (app.py and bench_batch.py call it here until merge)
 
@@ -287,7 +288,7 @@ def dependencies(cfg: config.Config, fresh: bool) -> tuple[list[depcheck.Depende
     last = None if fresh else latest_diagnostics(cfg)
     if last and "dependencies_checked_at" in last and _age_s(last["dependencies_checked_at"]) < DEPENDENCY_CHECK_EVERY_S:
         return last["dependencies"], last["dependencies_checked_at"]
-    return depcheck.dependency_status(REQUIREMENTS, cfg.pypi_timeout_s), history.now()
+    return dependency_status(REQUIREMENTS, cfg.pypi_timeout_s), history.now()
 
 
 def run_all(cfg: config.Config, *, repeats: int | None = None,

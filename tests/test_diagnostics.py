@@ -282,7 +282,7 @@ def test_asking_for_step_timing_runs_the_scripts(deployed_cfg, closed_index):
 def test_the_package_index_is_asked_at_most_once_a_day_unless_fresh(deployed_cfg, closed_index, monkeypatch):
     first = diagnostics.run_all(deployed_cfg)
     asked = []
-    monkeypatch.setattr(diagnostics.depcheck, "dependency_status",
+    monkeypatch.setattr(diagnostics, "dependency_status",
                         lambda *a, **k: asked.append(1) or first["dependencies"])
     again = diagnostics.run_all(deployed_cfg)
     assert asked == []
