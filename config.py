@@ -43,6 +43,12 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "drift_alpha": ((int, float), 0.05),
     "drift_bootstrap_rounds": ((int,), 2000),
     "drift_seed": ((int,), 0),
+    # The call list: clients the team can call per round (precision/recall at N),
+    # and the lowest attrition probability of each risk band above "low".
+    "call_capacity": ((int,), 100),
+    "band_high_from": ((int, float), 0.6),
+    "band_elevated_from": ((int, float), 0.4),
+    "band_moderate_from": ((int, float), 0.2),
 }
 # More rounds than this buy no precision worth their memory and time (10**10
 # asked for a 298 GiB allocation); 100,000 already pins a p-value to ~0.003.
@@ -106,6 +112,10 @@ class Config(NamedTuple):
     drift_alpha: float
     drift_bootstrap_rounds: int
     drift_seed: int
+    call_capacity: int
+    band_high_from: float
+    band_elevated_from: float
+    band_moderate_from: float
 
     @property
     def lock_path(self) -> Path:
@@ -263,6 +273,13 @@ def load(path: str | Path | None = None) -> Config:
                 f"key 'drift_bootstrap_rounds' must be at most {MAX_BOOTSTRAP_ROUNDS:,}"
             )
         _check_folders(values)
+        if values["call_capacity"] < 1:
+            raise ConfigError("key 'call_capacity' must be at least 1")
+        if not 0 < values["band_moderate_from"] < values["band_elevated_from"] < values["band_high_from"] < 1:
+            raise ConfigError(
+                "keys 'band_moderate_from' < 'band_elevated_from' < 'band_high_from' "
+                "must rise, each between 0 and 1"
+            )
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

@@ -124,6 +124,7 @@ def ingest(cfg: config.Config) -> IngestionResult:
         "rows": len(data),
         "duplicates_dropped": dropped,
         "files": [vars(r) for r in records],
+        "duration_s": round(time.perf_counter() - started, 4),  # diagnostics reports it
     })
     log.info(
         "wrote %s: %d rows from %d file(s), %d duplicate rows dropped, in %.2f s",

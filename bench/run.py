@@ -15,12 +15,13 @@ Performance section is that table).
 6. false alarms and detection of every model drift test    bench_drift.py
 7. peak RSS: no-op tick, API worker, training on 1 M rows  bench_tick, bench_api, bench_pipeline
 8. a 1,000,000-column CSV (9.9 MB) rejected from its header bench_wide.py (issue 13)
+8. the call list of 1 M clients: ranking, reasons, changes   bench_calllist.py
 
 `--quick` (about 2 minutes on the project's 2-core machine) uses fewer
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide] [--markdown]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist] [--markdown]
                         [--python-load] [--json bench/run.json]
 """
 from __future__ import annotations
@@ -42,6 +43,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_api  # noqa: E402
 import bench_batch  # noqa: E402
+import bench_calllist  # noqa: E402
 import bench_drift  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
@@ -56,6 +58,7 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "pipeline": lambda quick, _: bench_pipeline.measure(quick),
     "drift": lambda quick, _: bench_drift.measure(200 if quick else 500),
     "wide": lambda quick, _: bench_wide.measure(3 if quick else 7),
+    "calllist": lambda quick, _: bench_calllist.measure(quick),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -141,6 +144,22 @@ def batch_rows(r: dict) -> list[dict]:
         f"{r['ratio']:.3f}", ">= 1 M rows/s", r["holds"])]
 
 
+def calllist_rows(r: dict) -> list[dict]:
+    s, ref, w = r["ranking_s"], r["predict_proba_s"], r["write_csv_s"]
+    return [
+        row("9", f"call list of {r['rows'] / 1e6:g} M clients: rank, bands, reasons, changes",
+            spread_of(f"{s['median']:.2f} s", f"{s['min']:.2f}", f"{s['max']:.2f}"),
+            "predict_proba alone " + spread_of(f"{ref['median']:.2f} s", f"{ref['min']:.2f}",
+                                               f"{ref['max']:.2f}"),
+            f"{r['ratio']:.0f}x", f"<= {r['target_s']:g} s", r["holds"]),
+        row("9", "  CPU time of the ranking (this process)",
+            f"{r['ranking_cpu_s']['median']:.2f} s", "-", "-", "(info)", None),
+        row("9", "  and writing it as risk_ranking.csv",
+            spread_of(f"{w['median']:.2f} s", f"{w['min']:.2f}", f"{w['max']:.2f}"),
+            "-", "-", "(info)", None),
+    ]
+
+
 def pipeline_rows(results: list[dict]) -> list[dict]:
     base = results[0]
     out = []
@@ -206,7 +225,7 @@ def wide_rows(r: dict) -> list[dict]:
 
 def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
-              "drift": drift_rows, "wide": wide_rows}
+              "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 
