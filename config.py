@@ -42,7 +42,18 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "drift_alpha": ((int, float), 0.05),
     "drift_bootstrap_rounds": ((int,), 2000),
     "drift_seed": ((int,), 0),
+    # The retraining loop (fullprocess.py, challenger.py): see README "The retraining loop".
+    "redeploy_rule": ((str,), "challenger"),
+    "training_window": ((int,), 3),
+    "holdout_fraction": ((int, float), 0.3),
+    "min_labelled_rows": ((int,), 500),
+    "tests_per_year": ((int,), 12),
+    "challenger_min_gain": ((int, float), 0.01),
+    "estimate_top_n": ((int,), 100),
 }
+# How fullprocess.py decides to redeploy: a significantly better challenger
+# (default), or the course's rule, retrain and redeploy on model drift.
+REDEPLOY_RULES = ("challenger", "drift")
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
 OPTIONAL_PATH_KEYS = ("history_path", "log_folder")
@@ -102,6 +113,18 @@ class Config(NamedTuple):
     drift_alpha: float
     drift_bootstrap_rounds: int
     drift_seed: int
+    redeploy_rule: str
+    training_window: int
+    holdout_fraction: float
+    min_labelled_rows: int
+    tests_per_year: int
+    challenger_min_gain: float
+    estimate_top_n: int
+
+    @property
+    def monthly_alpha(self) -> float:
+        """The level of each monthly test: drift_alpha a year, spread over tests_per_year tests."""
+        return self.drift_alpha / self.tests_per_year
 
     @property
     def lock_path(self) -> Path:
@@ -211,6 +234,23 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'drift_alpha' must be between 0 and 1")
         if values["drift_bootstrap_rounds"] < 100:
             raise ConfigError("key 'drift_bootstrap_rounds' must be at least 100")
+        if values["redeploy_rule"] not in REDEPLOY_RULES:
+            raise ConfigError(
+                f"key 'redeploy_rule' must be one of {', '.join(REDEPLOY_RULES)}, "
+                f"got {json.dumps(values['redeploy_rule'])}"
+            )
+        if values["training_window"] < 1:
+            raise ConfigError("key 'training_window' must be at least 1 (extracts)")
+        if not 0 < values["holdout_fraction"] < 1:
+            raise ConfigError("key 'holdout_fraction' must be between 0 and 1")
+        if values["min_labelled_rows"] < 1:
+            raise ConfigError("key 'min_labelled_rows' must be at least 1")
+        if values["tests_per_year"] < 1:
+            raise ConfigError("key 'tests_per_year' must be at least 1")
+        if not 0 <= values["challenger_min_gain"] < 1:
+            raise ConfigError("key 'challenger_min_gain' must be between 0 and 1")
+        if values["estimate_top_n"] < 1:
+            raise ConfigError("key 'estimate_top_n' must be at least 1")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)
