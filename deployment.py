@@ -132,8 +132,11 @@ def _manifest(cfg: config.Config, version: int, files: dict[str, str]) -> dict[s
     }
 
 
-def deploy(cfg: config.Config) -> Release:
-    """Deploy the trained model, score and ingestion record as one new live release."""
+def deploy(cfg: config.Config, *, reason: str = "", extra: dict | None = None) -> Release:
+    """Deploy the trained model, score and ingestion record as one new live release.
+
+    `reason` (why it is deployed) and `extra` (merged) go into the manifest.
+    """
     sources = {
         artifacts.MODEL_FILE: cfg.model_path,
         artifacts.SCORE_FILE: cfg.score_path,
@@ -164,7 +167,7 @@ def deploy(cfg: config.Config) -> Release:
                 f"{cfg.model_path}: SHA-256 does not match "
                 f"{artifacts.sidecar_path(cfg.model_path).name}; refusing to deploy it"
             )
-        manifest = _manifest(cfg, version, files)
+        manifest = {**_manifest(cfg, version, files), "reason": reason, **(extra or {})}
         artifacts.write_json_atomic(staging / artifacts.MANIFEST, manifest)
         _fsync_dir(staging)
         os.rename(staging, final)

@@ -20,7 +20,7 @@ gives the same bytes. How a client is made:
   their activity (logit = -1.6 - 0.8 log trend - 1.3 log size). A model trained
   on the base law scores an F1 of about 0.27 on it against about 0.56.
 - `exited`, law `base_rate`: the base law with a raised intercept (-0.2):
-  the exit rate about doubles, to about 44 %.
+  the exit rate about doubles, to about 47 %.
 - `exited`, law `gradual`: the log-odds blend (1 - mix) base + mix drifted
   (`--mix`, default 0.5): a law on its way from one to the other.
 - law `covariate`: the base law of who leaves, but other clients: more small
