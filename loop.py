@@ -166,13 +166,14 @@ def window_files(cfg: config.Config, order: list[str], restart: str | None) -> l
     return order[max(start, len(order) - cfg.training_window):]
 
 
-def last_restart(cfg: config.Config) -> str | None:
-    """The first new extract of the last run that found a change (drift or base rate)."""
+def last_restart(cfg: config.Config) -> tuple[str | None, int | None]:
+    """The first new extract of the last run that found a change (drift or base rate), and
+    the version then deployed."""
     for r in reversed(history.rows(cfg.history_path, "challenger_decisions")):
         files = json.loads(r["new_files"])
         if r["change_found"] and files:
-            return files[0]
-    return None
+            return files[0], r["champion_version"]
+    return None, None
 
 
 def frames_of(cfg: config.Config, names: list[str], accepted: list[Batch]) -> dict[str, pd.DataFrame]:
@@ -195,15 +196,20 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
            force: bool, run: Any) -> Decision:
     """Drift, base rate, and champion vs challenger on the fresh held-out rows."""
     order = arrival_order(cfg, accepted)
-    window = window_files(cfg, order, last_restart(cfg))
+    restart, restart_champion = last_restart(cfg)
+    window = window_files(cfg, order, restart)
     seen = {f["name"] for f in manifest.get("source_files", [])}
     frames = frames_of(cfg, window, accepted)
     fresh_names = [n for n in window if n not in seen]
-    fresh = (pd.concat([frames[n] for n in fresh_names], ignore_index=True)
-             if fresh_names else contract.read_csv(cfg.test_data_file).iloc[:0])
+    fresh = (pd.concat([frames[n].assign(_file=n) for n in fresh_names], ignore_index=True)
+             if fresh_names else contract.read_csv(cfg.test_data_file).iloc[:0].assign(_file=""))
     holdout = challenger.held_out(fresh[contract.ID], cfg.holdout_fraction)
     version = artifacts.version_name(manifest["version"])
     rule = "force" if force else cfg.redeploy_rule
+    if not accepted and not force:
+        # Nothing new to learn from (all quarantined or unlabelled): testing the same fresh
+        # rows again would only add chances of a false alarm.
+        return Decision(False, "kept", "no new labelled rows accepted", rule, window=window)
     if holdout.sum() < cfg.min_labelled_rows and not force:
         return Decision(False, "waiting", (
             f"{int(holdout.sum())} held-out fresh labelled rows (of {len(fresh)}) < min_labelled_rows "
@@ -217,9 +223,17 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
         run.decide("base-rate check: %s", base.describe())
         change, rate = verdict.drift or base.shifted, base.as_dict()
         if change and accepted:
-            window = window_files(cfg, order, accepted[0].name)
-            run.decide("change found: the training window restarts at %s", accepted[0].name)
+            # A change already found while this champion is deployed keeps its start: the
+            # window then grows with each extract of the new law.
+            if restart_champion != manifest["version"] or restart not in order:
+                restart = accepted[0].name
+            window = window_files(cfg, order, restart)
+            run.decide("change found: the training window restarts at %s", restart)
             frames = frames_of(cfg, window, accepted)
+            # Compare on the rows of the new law only.
+            keep = np.isin(fresh["_file"].to_numpy(), window)
+            fresh, holdout = fresh[keep].reset_index(drop=True), holdout[keep]
+            fresh_names = [n for n in fresh_names if n in window]
     else:
         verdict = None
 
