@@ -40,6 +40,8 @@ import quality
 
 log = logging.getLogger("fullprocess")
 
+CALIBRATION_ROWS = 2000  # labelled rows a label-free estimate calibrates the probabilities on
+
 
 @dataclass
 class Batch:
@@ -112,7 +114,10 @@ def gate(cfg: config.Config, new: list[Path], model: Any, manifest: dict[str, An
 def label_free(cfg: config.Config, name: str, digest: str, frame: pd.DataFrame, model: Any,
                manifest: dict[str, Any], run: Any) -> None:
     """Score an extract without outcomes and estimate the model's F1 and precision at N on it."""
-    est = challenger.estimate(challenger.probabilities(model, frame), cfg.estimate_top_n)
+    recent = calibration_rows(cfg)
+    iso = challenger.calibration(challenger.probabilities(model, recent), recent[contract.TARGET])
+    scores = challenger.probabilities(model, frame)
+    est = challenger.estimate(scores, cfg.estimate_top_n, iso.predict(scores))
     run.decide("no outcomes in %s yet: %d clients scored; estimated F1 %.3f, precision at %d %.3f "
                "(from predicted probabilities: blind to a change of who leaves); not trained on",
                name, est["rows"], est["f1"], est["top_n"], est["precision_at_n"])
@@ -142,6 +147,18 @@ def labels_arrived(cfg: config.Config, name: str, frame: pd.DataFrame, model: An
             "kind": "realized", "model_version": manifest["version"], "rows": real["rows"],
             "f1": real["f1"], "precision_at_n": real["precision_at_n"], "top_n": real["top_n"],
             "estimated_f1": est["f1"]}])
+
+
+def calibration_rows(cfg: config.Config, rows: int = CALIBRATION_ROWS) -> pd.DataFrame:
+    """The most recent labelled rows (latest extracts first, about `rows`), else the test data."""
+    frames, total = [], 0
+    for name in reversed(arrival_order(cfg, [])):
+        path = cfg.input_folder_path / name
+        if total >= rows or not path.is_file():
+            break
+        frames.append(contract.read_csv(path))
+        total += len(frames[-1])
+    return pd.concat(frames, ignore_index=True) if frames else contract.read_csv(cfg.test_data_file)
 
 
 # --- 2. the training window -------------------------------------------------------
