@@ -18,6 +18,8 @@ For the new extracts of one run:
  5. `redeploy_rule` "challenger" deploys only a significantly better
     challenger (p below the monthly level, gain >= challenger_min_gain);
     "drift" (the course's rule) deploys on model drift; --force-retrain always.
+    After a change found (step 3) the challenger needs p < drift_alpha only:
+    a false redeploy then takes two false alarms in the same month.
 """
 from __future__ import annotations
 
@@ -275,7 +277,10 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
         run.decide("challenger (trained on %d rows of %s) vs champion %s on %d held-out fresh rows: "
                    "F1 %.4f vs %.4f, gain %+.4f, p=%.4f", len(rows), ", ".join(window), version,
                    comp.rows, comp.challenger_f1, comp.champion_f1, comp.gain, comp.p_value)
-    better = (decision.comparison is not None and decision.comparison.p_value < cfg.monthly_alpha
+    # Gatekeeping: once a change is found at the monthly level, the champion is known to be off
+    # its reference, and the challenger needs only drift_alpha; else the monthly level.
+    level = cfg.drift_alpha if change else cfg.monthly_alpha
+    better = (decision.comparison is not None and decision.comparison.p_value < level
               and decision.comparison.gain >= cfg.challenger_min_gain)
     if force:
         decision.deploy, decision.reason = True, "--force-retrain"
@@ -288,12 +293,12 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
         decision.deploy = True
         decision.reason = (f"challenger significantly better on {c.rows} held-out rows: F1 "
                            f"{c.challenger_f1:.4f} vs {c.champion_f1:.4f} (p={c.p_value:.4f} < "
-                           f"{cfg.monthly_alpha:.4f})")
+                           f"{level:.4f})")
     else:
         c = decision.comparison
         decision.reason = ("challenger not significantly better: F1 "
                            f"{c.challenger_f1:.4f} vs {c.champion_f1:.4f}, gain {c.gain:+.4f}, "
-                           f"p={c.p_value:.4f} (needs p < {cfg.monthly_alpha:.4f} and gain >= "
+                           f"p={c.p_value:.4f} (needs p < {level:.4f} and gain >= "
                            f"{cfg.challenger_min_gain})" if c else "no fresh held-out rows to compare on")
     if decision.deploy:
         decision.outcome = "redeployed"
