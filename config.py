@@ -48,7 +48,7 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "holdout_fraction": ((int, float), 0.3),
     "min_labelled_rows": ((int,), 500),
     "tests_per_year": ((int,), 12),
-    "challenger_min_gain": ((int, float), 0.01),
+    "challenger_min_gain": ((int, float), 0.02),
     "estimate_top_n": ((int,), 100),
 }
 # How fullprocess.py decides to redeploy: a significantly better challenger

@@ -270,18 +270,19 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
     if len(test_rows):
         x, y = contract.feature_matrix(test_rows), test_rows[contract.TARGET].to_numpy()
         comp = challenger.paired_test(y, model.predict(x), candidate.predict(x),
-                                      cfg.drift_bootstrap_rounds, cfg.drift_seed)
+                                      cfg.drift_bootstrap_rounds, cfg.drift_seed,
+                                      margin=cfg.challenger_min_gain)
         decision.comparison = comp
         decision.reference = {"f1": comp.challenger_f1, "counts": comp.challenger_counts,
                               "rows": comp.rows, "on": "held-out rows of " + ", ".join(fresh_names)}
         run.decide("challenger (trained on %d rows of %s) vs champion %s on %d held-out fresh rows: "
-                   "F1 %.4f vs %.4f, gain %+.4f, p=%.4f", len(rows), ", ".join(window), version,
-                   comp.rows, comp.challenger_f1, comp.champion_f1, comp.gain, comp.p_value)
+                   "F1 %.4f vs %.4f, gain %+.4f, p(gain <= %s)=%.4f", len(rows), ", ".join(window), version,
+                   comp.rows, comp.challenger_f1, comp.champion_f1, comp.gain, cfg.challenger_min_gain,
+                   comp.p_value)
     # Gatekeeping: once a change is found at the monthly level, the champion is known to be off
     # its reference, and the challenger needs only drift_alpha; else the monthly level.
     level = cfg.drift_alpha if change else cfg.monthly_alpha
-    better = (decision.comparison is not None and decision.comparison.p_value < level
-              and decision.comparison.gain >= cfg.challenger_min_gain)
+    better = decision.comparison is not None and decision.comparison.p_value < level
     if force:
         decision.deploy, decision.reason = True, "--force-retrain"
     elif rule == "drift":
@@ -292,14 +293,14 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
         c = decision.comparison
         decision.deploy = True
         decision.reason = (f"challenger significantly better on {c.rows} held-out rows: F1 "
-                           f"{c.challenger_f1:.4f} vs {c.champion_f1:.4f} (p={c.p_value:.4f} < "
-                           f"{level:.4f})")
+                           f"{c.challenger_f1:.4f} vs {c.champion_f1:.4f} (gain {c.gain:+.4f}; "
+                           f"p(gain <= {cfg.challenger_min_gain})={c.p_value:.4f} < {level:.4f})")
     else:
         c = decision.comparison
         decision.reason = ("challenger not significantly better: F1 "
                            f"{c.challenger_f1:.4f} vs {c.champion_f1:.4f}, gain {c.gain:+.4f}, "
-                           f"p={c.p_value:.4f} (needs p < {level:.4f} and gain >= "
-                           f"{cfg.challenger_min_gain})" if c else "no fresh held-out rows to compare on")
+                           f"p(gain <= {cfg.challenger_min_gain})={c.p_value:.4f}, needs < {level:.4f}"
+                           if c else "no fresh held-out rows to compare on")
     if decision.deploy:
         decision.outcome = "redeployed"
     return decision
