@@ -2,7 +2,6 @@
 held-out rows, references in the manifests, the redeploy rules."""
 import json
 
-import numpy as np
 import pytest
 
 import artifacts
