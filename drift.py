@@ -103,7 +103,7 @@ def bootstrap_test(new: np.ndarray, reference: np.ndarray, alpha: float = 0.05,
     p_value = float(np.mean(difference <= 0))
     return Verdict("bootstrap", p_value < alpha, float(f1_from_counts(new)),
                    float(f1_from_counts(reference)), p_value=p_value, rows=int(new.sum()),
-                   note=f"alpha={alpha}")
+                   note=f"alpha={alpha:.4g}")
 
 
 def raw_test(new_f1: float, deployed_score: float) -> Verdict:

@@ -25,7 +25,7 @@ Scenarios and targets (issue 12):
   estimate's mean absolute error vs realized F1 <= 0.03 (2,000-row batches).
 - gradual: the law moves from base to drifted over the year (information).
 
-    python bench/bench_lifecycle.py [--quick] [--json PATH]
+    python bench/bench_lifecycle.py [--quick] [--rule challenger|drift] [--json PATH]
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def laws(scenario: str) -> list[tuple[str, float]]:
     raise ValueError(scenario)
 
 
-def project(folder: Path, seed: int) -> config.Config:
+def project(folder: Path, seed: int, rule: str = "challenger") -> config.Config:
     rng = np.random.default_rng(seed)
     (folder / "in").mkdir(parents=True)
     (folder / "test").mkdir()
@@ -84,7 +84,7 @@ def project(folder: Path, seed: int) -> config.Config:
     generate_data.write(generate_data.clients(rng, 2000), folder / "test" / "testdata.csv")
     (folder / "config.json").write_text(json.dumps({
         "input_folder_path": "in", "output_folder_path": "out", "test_data_path": "test",
-        "output_model_path": "models", "prod_deployment_path": "prod"}))
+        "output_model_path": "models", "prod_deployment_path": "prod", "redeploy_rule": rule}))
     return config.load(folder / "config.json")
 
 
@@ -108,12 +108,12 @@ def summary(decisions: list[str]) -> tuple[str, str]:
     return "-", decisions[-1] if decisions else ""
 
 
-def world(scenario: str, seed: int, oracles: dict) -> list[dict]:
+def world(scenario: str, seed: int, oracles: dict, rule: str = "challenger") -> list[dict]:
     """One year of one scenario; a row per month."""
     rng = np.random.default_rng(1000 + seed)
     months = []
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = project(Path(tmp), seed)
+        cfg = project(Path(tmp), seed, rule)
         tick(cfg)
         for m, (law, mix) in enumerate(laws(scenario)):
             before = artifacts.load_deployed_model(cfg.prod_deployment_path)
@@ -207,7 +207,7 @@ def targets(rows: list[dict]) -> list[dict]:
     return out
 
 
-def measure(quick: bool) -> dict:
+def measure(quick: bool, rule: str = "challenger") -> dict:
     logging.getLogger().setLevel(logging.WARNING)
     seeds = ({"same": 3, "change": 1, "base_rate": 1, "broken": 1, "covariate": 1, "gradual": 0} if quick
              else {"same": 12, "change": 4, "base_rate": 2, "broken": 2, "covariate": 3, "gradual": 1})
@@ -220,7 +220,7 @@ def measure(quick: bool) -> dict:
         for scenario, n in seeds.items():
             for seed in range(n):
                 started = time.perf_counter()
-                year = world(scenario, seed, oracles)
+                year = world(scenario, seed, oracles, rule)
                 rows += year
                 print(table(year), f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     finally:
@@ -253,10 +253,12 @@ def target_table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer worlds (about 3 minutes)")
+    p.add_argument("--rule", choices=config.REDEPLOY_RULES, default="challenger",
+                   help="redeploy_rule of the worlds (default: challenger)")
     p.add_argument("--json", type=Path, default=Path(__file__).with_name("bench_lifecycle.json"))
     args = p.parse_args(argv)
     started = time.perf_counter()
-    result = measure(args.quick)
+    result = measure(args.quick, args.rule)
     print(target_table(result["targets"]))
     print(f"({time.perf_counter() - started:.0f} s)")
     args.json.write_text(json.dumps(artifacts.json_safe(result), indent=2, default=str) + "\n")
