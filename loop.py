@@ -174,7 +174,8 @@ def arrival_order(cfg: config.Config, accepted: list[Batch]) -> list[str]:
     for r in history.rows(cfg.history_path, "handled_files"):
         first_seen.setdefault(r["name"], r["id"])
     now = [b.name for b in accepted]
-    before = sorted((n for n in ingested if n not in now),
+    # A file removed from the input folder since is out of every window, as out of ingestion.
+    before = sorted((n for n in ingested if n not in now and (cfg.input_folder_path / n).is_file()),
                     key=lambda n: (first_seen.get(n, -1), n))
     return before + now
 
@@ -225,6 +226,8 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
     holdout = challenger.held_out(fresh[contract.ID], cfg.holdout_fraction)
     version = artifacts.version_name(manifest["version"])
     rule = "force" if force else cfg.redeploy_rule
+    if not window:
+        return Decision(False, "kept", "no labelled extracts to train a challenger on", rule)
     if not accepted and not force:
         # Nothing new to learn from (all quarantined or unlabelled): testing the same fresh
         # rows again would only add chances of a false alarm.
