@@ -171,3 +171,11 @@ def test_the_courses_rule_redeploys_on_drift_when_configured(make_config, monkey
     assert any(d.startswith("model drift check: drift") for d in decisions)
     assert "deploying the challenger: model drift (redeploy_rule drift)" in decisions
     assert version(cfg) == 2
+
+
+def test_an_extract_removed_from_the_input_folder_leaves_the_training_window(project):
+    (project.input_folder_path / "b.csv").unlink()
+    add(project, "c.csv", "base", seed=16)
+    decisions = tick(project)
+    [line] = [d for d in decisions if d.startswith("challenger (trained on")]
+    assert "a.csv, c.csv" in line and "b.csv" not in line
