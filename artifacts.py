@@ -36,6 +36,7 @@ FINALDATA_FILE = "finaldata.csv"
 INGESTION_RECORD = "ingestion.json"
 TESTDATA_FILE = "testdata.csv"
 MANIFEST = "manifest.json"
+OUTPUTS_STAMP = "outputs.json"  # what the latest reports describe (fullprocess.py)
 RELEASES = "releases"
 CURRENT = "current"
 MADE_LIVE = "madelive.txt"  # in a release: when it was first made live

@@ -49,7 +49,17 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "band_high_from": ((int, float), 0.6),
     "band_elevated_from": ((int, float), 0.4),
     "band_moderate_from": ((int, float), 0.2),
+    # The retraining loop (fullprocess.py, challenger.py): see README "The retraining loop".
+    "redeploy_rule": ((str,), "challenger"),
+    "training_window": ((int,), 3),
+    "holdout_fraction": ((int, float), 0.3),
+    "min_labelled_rows": ((int,), 500),
+    "tests_per_year": ((int,), 12),
+    "challenger_min_gain": ((int, float), 0.02),
 }
+# How fullprocess.py decides to redeploy: a significantly better challenger
+# (default), or the course's rule, retrain and redeploy on model drift.
+REDEPLOY_RULES = ("challenger", "drift")
 # More rounds than this buy no precision worth their memory and time (10**10
 # asked for a 298 GiB allocation); 100,000 already pins a p-value to ~0.003.
 MAX_BOOTSTRAP_ROUNDS = 100_000
@@ -116,6 +126,17 @@ class Config(NamedTuple):
     band_high_from: float
     band_elevated_from: float
     band_moderate_from: float
+    redeploy_rule: str
+    training_window: int
+    holdout_fraction: float
+    min_labelled_rows: int
+    tests_per_year: int
+    challenger_min_gain: float
+
+    @property
+    def monthly_alpha(self) -> float:
+        """The level of each monthly test: drift_alpha a year, spread over tests_per_year tests."""
+        return self.drift_alpha / self.tests_per_year
 
     @property
     def lock_path(self) -> Path:
@@ -146,6 +167,10 @@ class Config(NamedTuple):
     @property
     def score_path(self) -> Path:
         return self.output_model_path / artifacts.SCORE_FILE
+
+    @property
+    def outputs_stamp_path(self) -> Path:
+        return self.output_model_path / artifacts.OUTPUTS_STAMP
 
     @property
     def test_data_file(self) -> Path:
@@ -280,6 +305,21 @@ def load(path: str | Path | None = None) -> Config:
                 "keys 'band_moderate_from' < 'band_elevated_from' < 'band_high_from' "
                 "must rise, each between 0 and 1"
             )
+        if values["redeploy_rule"] not in REDEPLOY_RULES:
+            raise ConfigError(
+                f"key 'redeploy_rule' must be one of {', '.join(REDEPLOY_RULES)}, "
+                f"got {json.dumps(values['redeploy_rule'])}"
+            )
+        if values["training_window"] < 1:
+            raise ConfigError("key 'training_window' must be at least 1 (extracts)")
+        if not 0 < values["holdout_fraction"] < 1:
+            raise ConfigError("key 'holdout_fraction' must be between 0 and 1")
+        if values["min_labelled_rows"] < 1:
+            raise ConfigError("key 'min_labelled_rows' must be at least 1")
+        if values["tests_per_year"] < 1:
+            raise ConfigError("key 'tests_per_year' must be at least 1")
+        if not 0 <= values["challenger_min_gain"] < 1:
+            raise ConfigError("key 'challenger_min_gain' must be between 0 and 1")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

@@ -116,6 +116,45 @@ CREATE TABLE IF NOT EXISTS client_risk (
 );
 CREATE INDEX IF NOT EXISTS client_risk_list ON client_risk (list_id);
 CREATE INDEX IF NOT EXISTS client_risk_corporation ON client_risk (corporation);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    action TEXT NOT NULL,          -- 'quarantined' (by the quality gate) or 'released' (by the operator)
+    reason TEXT NOT NULL           -- one line: what looked implausible, or who released it
+);
+CREATE TABLE IF NOT EXISTS challenger_decisions (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    rule TEXT NOT NULL,            -- redeploy_rule: 'challenger' or 'drift'
+    decision TEXT NOT NULL,        -- 'deploy', 'keep' or 'wait' (too few fresh labelled rows)
+    reason TEXT NOT NULL,
+    champion_version INTEGER NOT NULL,
+    champion_f1 REAL,              -- on the held-out fresh rows
+    challenger_f1 REAL,
+    gain REAL,                     -- challenger minus champion
+    p_value REAL,                  -- one-sided paired bootstrap: gain <= 0
+    rows INTEGER NOT NULL,         -- held-out fresh rows compared on
+    change_found INTEGER NOT NULL, -- model drift or a base-rate shift: the training window restarts
+    base_rate TEXT NOT NULL,       -- JSON: observed and expected exits, z, p
+    window TEXT NOT NULL,          -- JSON: the extracts the challenger was trained on
+    new_files TEXT NOT NULL,       -- JSON: this run's new extracts
+    deployed_version INTEGER       -- the release made, when deployed
+);
+CREATE TABLE IF NOT EXISTS estimates (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL,            -- 'estimate' (labels unknown) or 'realized' (labels arrived)
+    model_version INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    f1 REAL,                       -- estimated (CBPE) or realized F1
+    precision_at_n REAL,
+    top_n INTEGER NOT NULL,
+    estimated_f1 REAL              -- on a 'realized' row: what was estimated before
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     run_at TEXT NOT NULL,          -- start

@@ -95,10 +95,14 @@ def compile_dataset(frames: list[pd.DataFrame], records: list[FileRecord]) -> pd
     return combined.drop(columns="_source").reset_index(drop=True)
 
 
-def ingest(cfg: config.Config) -> IngestionResult:
-    """Run ingestion as configured; raise DataError if no file holds valid data."""
+def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> IngestionResult:
+    """Run ingestion as configured; raise DataError if no file holds valid data.
+
+    Files named in `exclude` are left out as if absent (fullprocess.py: extracts
+    the quality gate quarantined, and extracts without outcomes yet).
+    """
     started = time.perf_counter()
-    files = sources.candidates(cfg.input_folder_path)
+    files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
     log.info("found %d CSV file(s) in %s", len(files), cfg.input_folder_path)
     frames, records = read_files(files)
     run_id = uuid.uuid4().hex

@@ -15,13 +15,15 @@ Performance section is that table).
 6. false alarms and detection of every model drift test    bench_drift.py
 7. peak RSS: no-op tick, API worker, training on 1 M rows  bench_tick, bench_api, bench_pipeline
 8. a 1,000,000-column CSV (9.9 MB) rejected from its header bench_wide.py (issue 13)
-8. the call list of 1 M clients: ranking, reasons, changes   bench_calllist.py
+9. the call list of 1 M clients: ranking, reasons, changes   bench_calllist.py
+10. the retraining loop over seeded years of extracts      bench_lifecycle.py (issue 12)
 
 `--quick` (about 2 minutes on the project's 2-core machine) uses fewer
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist] [--markdown]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle]
+                        [--markdown]
                         [--python-load] [--json bench/run.json]
 """
 from __future__ import annotations
@@ -45,6 +47,7 @@ import bench_api  # noqa: E402
 import bench_batch  # noqa: E402
 import bench_calllist  # noqa: E402
 import bench_drift  # noqa: E402
+import bench_lifecycle  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
 import bench_wide  # noqa: E402
@@ -59,6 +62,7 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "drift": lambda quick, _: bench_drift.measure(200 if quick else 500),
     "wide": lambda quick, _: bench_wide.measure(3 if quick else 7),
     "calllist": lambda quick, _: bench_calllist.measure(quick),
+    "lifecycle": lambda quick, _: bench_lifecycle.measure(quick),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -191,6 +195,15 @@ def drift_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def lifecycle_rows(result: dict) -> list[dict]:
+    out = []
+    for t in result["targets"]:
+        value = f"{t['value']:.3f}" if "MAE" in t["target"] else f"{t['value']:.1%}"
+        reference = t["n"] + (f"; 95% CI up to {t['ci95_high']:.1%}" if "ci95_high" in t else "")
+        out.append(row("10", t["target"], value, reference, "-", t["goal"], t["holds"]))
+    return out
+
+
 def memory_rows(sections: dict[str, Any]) -> list[dict]:
     out = []
     if "tick" in sections:
@@ -225,7 +238,8 @@ def wide_rows(r: dict) -> list[dict]:
 
 def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
-              "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows}
+              "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows,
+              "lifecycle": lifecycle_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 
