@@ -42,10 +42,13 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "drift_alpha": ((int, float), 0.05),
     "drift_bootstrap_rounds": ((int,), 2000),
     "drift_seed": ((int,), 0),
+    # A file holding the API's bearer token (owner-only): cron starts jobs without
+    # the caller's environment, so the server and apicalls.py both read it here.
+    "api_token_file": ((str, type(None)), None),
 }
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
-OPTIONAL_PATH_KEYS = ("history_path", "log_folder")
+OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file")
 
 # LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
 # l1_ratio=0.0 is the L2 penalty (`penalty` is deprecated, `multi_class` gone).
@@ -102,6 +105,7 @@ class Config(NamedTuple):
     drift_alpha: float
     drift_bootstrap_rounds: int
     drift_seed: int
+    api_token_file: Path | None
 
     @property
     def lock_path(self) -> Path:
@@ -194,7 +198,9 @@ def load(path: str | Path | None = None) -> Config:
         for key, (types, default) in OPTIONAL_KEYS.items():
             value = raw.get(key, default)
             _check_type(key, value, types)
-            values[key] = (base / value).resolve() if key in OPTIONAL_PATH_KEYS else value
+            if key in OPTIONAL_PATH_KEYS and value is not None:
+                value = (base / value).resolve()
+            values[key] = value
         values["model_params"] = _model_params(values["model_params"])
         if values["keep_deployments"] < 1:
             raise ConfigError("key 'keep_deployments' must be at least 1")
@@ -211,6 +217,8 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'drift_alpha' must be between 0 and 1")
         if values["drift_bootstrap_rounds"] < 100:
             raise ConfigError("key 'drift_bootstrap_rounds' must be at least 100")
+        if isinstance(raw.get("api_token_file"), str) and not raw["api_token_file"].strip():
+            raise ConfigError("key 'api_token_file' must not be empty (leave it out for no file)")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

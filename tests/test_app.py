@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import api_spec
 import app as risk_api
 import artifacts
 import config
@@ -16,6 +17,7 @@ import deployment
 import diagnostics
 import ingestion
 import scoring
+import serving
 import training
 from conftest import client_csv, run_script
 
@@ -68,15 +70,15 @@ def client(project):
 
 @pytest.fixture
 def reads(monkeypatch):
-    """The paths contract.read_csv is asked to read during the test."""
-    seen: list[Path] = []
-    original = contract.read_csv
+    """The sources (file names, "request body") whose bytes reach the contract's reader during the test."""
+    seen: list[str] = []
+    original = contract.parse_csv
 
-    def spy(path, *args, **kwargs):
-        seen.append(Path(path))
-        return original(path, *args, **kwargs)
+    def spy(data, source, *args, **kwargs):
+        seen.append(str(source))
+        return original(data, source, *args, **kwargs)
 
-    monkeypatch.setattr(contract, "read_csv", spy)
+    monkeypatch.setattr(contract, "parse_csv", spy)
     return seen
 
 
@@ -123,14 +125,15 @@ def test_prediction_of_records_matches_the_model_row_by_row(client, project):
     records = [{k: (None if np.isnan(v) else int(v)) for k, v in row.items()}
                for row in frame[FEATURES].to_dict(orient="records")]
     model, _ = artifacts.load_deployed_model(project.prod_deployment_path)
-    want_class, want_p = diagnostics.predict(model, frame)
-    # Up to SMALL_BATCH records go through plain Python, more through numpy: check both.
-    for chunk in (records[:1], records[:risk_api.SMALL_BATCH], records):
+    for chunk in (records[:1], records[:16], records):
         body = client.post("/prediction", json={"records": chunk}).get_json()
         n = len(chunk)
+        want_class, want_p = diagnostics.predict(model, frame.head(n))
         assert body["rows"] == n
-        assert body["predictions"] == want_class[:n]
-        assert body["probabilities"] == pytest.approx(want_p[:n], abs=1e-12)
+        assert body["predictions"] == want_class
+        # The model's own maths; a frame's columns lie in memory otherwise than records' rows,
+        # which moves the last bit of a sum now and then.
+        assert body["probabilities"] == pytest.approx(want_p, rel=1e-14)
 
 
 def test_prediction_of_records_with_missing_values_and_extra_keys(client):
@@ -188,9 +191,13 @@ def test_prediction_of_a_csv_body_without_the_target_column(client):
     ({"records": [{**RECORD, "number_of_employees": 10**400}]},
      "records[0].number_of_employees must be a whole number >= 0 or null, got 1000000000000000000000000000000000000..."),
     ({"records": [RECORD], "filepath": "test/testdata.csv"}, "send one input, got 'filepath' and 'records'"),  # the test client sorts keys
-    ({"record": [RECORD]}, "unknown key 'record' in JSON body (expected 'records' or 'filepath')"),
-    ({}, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
-    ([RECORD], "JSON body must be an object with 'records' or 'filepath'"),
+    ({"record": [RECORD]}, "unknown key 'record' in JSON body (expected 'records', 'filepath', "
+                           "'data_path', 'dataset_path', 'file_path', 'filename')"),
+    ({}, risk_api.NO_INPUT),
+    ([RECORD], "JSON body must be an object with 'records' or a file path"),
+    ({"filepath": "test/testdata.csv", "data_path": "test/testdata.csv"},
+     "send one input, got 'data_path' and 'filepath'"),
+    ({"file_path": 3}, "'file_path' must be a non-empty string"),
     ({"filepath": ""}, "'filepath' must be a non-empty string"),
     ({"filepath": 3}, "'filepath' must be a non-empty string"),
     ({"filepath": "test/\x00testdata.csv"}, "'filepath' must not contain NUL characters"),
@@ -215,17 +222,17 @@ def test_infinity_and_nan_are_not_feature_values(client):
     (b"{not json", "application/json", 400, "request body is not valid JSON"),
     (b"\xff\xfe{}", "application/json", 400, "request body is not valid JSON"),
     (b"[" * 100_000, "application/json", 400, "request body is not valid JSON"),
-    (b" ", "application/json", 400, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    (b" ", "application/json", 400, risk_api.NO_INPUT),
     (b"filepath=test/testdata.csv", "text/plain", 415,
      "unsupported Content-Type 'text/plain': send application/json, text/csv or a form"),
-    (b"", "", 400, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    (b"", "", 400, risk_api.NO_INPUT),
     (b"other=1", "application/x-www-form-urlencoded", 400,
-     "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+     "unknown key 'other' in form (expected 'filepath', 'data_path', 'dataset_path', 'file_path', 'filename')"),
     (b"corporation,exited\nabcd,0\n", "text/csv", 400,
      "request body: missing column(s) 'lastmonth_activity', 'lastyear_activity', 'number_of_employees'"),
     (b"corporation,lastmonth_activity,lastyear_activity,number_of_employees\nabcd,x,1,1\n", "text/csv", 400,
      "request body: column 'lastmonth_activity' has non-numeric value 'x' on line 2"),
-    (b"\n\n", "text/csv", 400, "no input: send 'filepath', {\"records\": [...]} or a CSV body"),
+    (b"\n\n", "text/csv", 400, risk_api.NO_INPUT),
     (b"\xef\xbb\xbf", "text/csv", 400, "request body: empty file"),
     (b"a,b\x00", "text/csv", 400, "request body: binary file, not a CSV (contains NUL bytes)"),
 ])
@@ -361,7 +368,7 @@ def test_a_wrong_method_is_405_json_with_allow(client, method, url):
 
 @pytest.mark.parametrize("url", ["/prediction", "/scoring", "/summarystats", "/diagnostics",
                                  "/health", "/risk", "/openapi.json"])
-def test_options_never_runs_a_view(project, url):
+def test_options_never_runs_a_view_and_answers_json(project, url):
     app = risk_api.create_app(project.path)
     ran = []
     for endpoint, view in list(app.view_functions.items()):
@@ -369,6 +376,7 @@ def test_options_never_runs_a_view(project, url):
     r = app.test_client().options(url)
     assert r.status_code == 200
     assert "GET" in r.headers["Allow"]
+    assert r.is_json and "GET" in r.get_json()["allow"]
     assert ran == []
 
 
@@ -379,7 +387,9 @@ def test_health_reports_the_served_deployment(client, project):
     r = client.get("/health")
     assert r.status_code == 200
     assert r.get_json() == {"status": "ok", "model_version": 1, "deployed_at": manifest["deployed_at"],
-                            "score": manifest["score"]}
+                            "score": manifest["score"],
+                            "deployment": api_spec.deployment_id(project.prod_deployment_path),
+                            "model_sha256": artifacts.sha256_file(project.prod_deployment_path / "trainedmodel.pkl")}
 
 
 def test_scoring_is_the_f1_of_the_deployed_model_on_the_test_data(client, project):
@@ -415,7 +425,7 @@ def test_risk_lists_the_top_clients_highest_risk_first(client, project):
 
 
 def test_risk_defaults_to_ten_and_caps_at_the_number_of_clients(client, project):
-    assert client.get("/risk").get_json()["top"] == risk_api.DEFAULT_TOP
+    assert client.get("/risk").get_json()["top"] == api_spec.DEFAULT_TOP
     clients = contract.read_csv(project.finaldata_path)["corporation"].nunique()
     body = client.get("/risk?top=1000000").get_json()
     assert body["top"] == len(body["clients"]) == clients
@@ -435,6 +445,20 @@ def test_openapi_document_is_served(client):
     assert body["openapi"].startswith("3.")
     assert set(body["paths"]) == {"/prediction", "/scoring", "/summarystats", "/diagnostics",
                                   "/health", "/risk", "/openapi.json"}
+
+
+def test_the_docs_page_is_served_with_its_assets_from_here(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "/openapi.json" in html
+    assert "https://" not in html and "http://" not in html  # nothing fetched from outside
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+        src = f"/docs/assets/{asset}"
+        assert src in html
+        r = client.get(src)
+        assert r.status_code == 200 and len(r.get_data()) > 1000
+        r.close()
 
 
 # --- /diagnostics ---------------------------------------------------------------------------
@@ -459,23 +483,28 @@ def test_diagnostics_serves_the_latest_recorded_run_without_recomputing(client, 
 
 
 @pytest.mark.parametrize("url", ["/diagnostics?refresh=1", "/diagnostics?refresh=true"])
-def test_diagnostics_refresh_runs_them_all(client, project, monkeypatch, url):
-    monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: {"run_at": "old"})
+def test_diagnostics_refresh_serves_the_recorded_run_and_never_runs_them(client, project, monkeypatch, url):
+    # Running them takes seconds per request: a lever for starving the server (issue 13, item 4).
+    recorded = {"run_at": "old", "path": str(project.finaldata_path), "std": float("nan")}
+    monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: recorded)
     calls = []
     monkeypatch.setattr(diagnostics, "run_all", fake_run_all(calls))
     body = client.get(url).get_json()
-    assert len(calls) == 1
-    assert body["source"] == "computed"
+    assert calls == []
+    assert body["source"] == "recorded"
+    assert "diagnostics.py" in body["note"]
     assert body["diagnostics"]["path"] == "out/finaldata.csv"  # the server's layout stays private
     assert body["diagnostics"]["std"] is None                  # NaN is not JSON
 
 
-def test_diagnostics_are_computed_when_none_is_recorded(client, monkeypatch):
+def test_diagnostics_without_a_recorded_run_are_404_and_never_run(client, monkeypatch):
     monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: None)
     calls = []
     monkeypatch.setattr(diagnostics, "run_all", fake_run_all(calls))
-    assert client.get("/diagnostics").get_json()["source"] == "computed"
-    assert len(calls) == 1
+    r = client.get("/diagnostics?refresh=1")
+    assert r.status_code == 404
+    assert r.get_json() == {"error": "no diagnostics recorded yet (run diagnostics.py or fullprocess.py)"}
+    assert calls == []
 
 
 def test_diagnostics_serve_a_real_recorded_run(deployed_cfg, monkeypatch):
@@ -566,7 +595,7 @@ def test_a_redeploy_is_served_by_the_running_app(deployed_cfg):
 
 def test_a_redeploy_is_noticed_within_the_check_interval(deployed_cfg, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(risk_api.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(serving.time, "monotonic", lambda: clock[0])
     client = risk_api.create_app(deployed_cfg.path, reload_check_s=0.5).test_client()
     redeploy(deployed_cfg, seed=12)
     assert client.get("/health").get_json()["model_version"] == 1  # not checked yet
@@ -597,8 +626,8 @@ def test_a_deployment_failing_its_hash_check_is_never_served(deployed_cfg):
     assert "SHA-256" in r.get_json()["error"]
 
     deployment.rollback(cfg)
-    assert client.get("/health").get_json() | {"deployed_at": None, "score": None} == {
-        "status": "ok", "model_version": 1, "deployed_at": None, "score": None}
+    health = client.get("/health").get_json()
+    assert (health["status"], health["model_version"], "error" in health) == ("ok", 1, False)
 
 
 def test_a_malformed_manifest_is_not_served(deployed_cfg):
@@ -625,11 +654,11 @@ def token_client(project, monkeypatch):
     {"Authorization": "Bearer s3cret-tokén"},
 ])
 @pytest.mark.parametrize("url", ["/prediction?filepath=test/testdata.csv", "/scoring", "/summarystats",
-                                 "/diagnostics", "/risk", "/openapi.json", "/nope"])
-def test_with_a_token_set_every_endpoint_but_health_requires_it(token_client, headers, url):
+                                 "/diagnostics", "/risk", "/nope"])
+def test_with_a_token_set_every_endpoint_but_health_and_docs_requires_it(token_client, headers, url):
     r = token_client.get(url, headers=headers)
     assert r.status_code == 401
-    assert r.get_json() == {"error": f"missing or wrong bearer token (set by {risk_api.TOKEN_ENV})"}
+    assert r.get_json() == {"error": risk_api.UNAUTHORIZED}
     assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -640,9 +669,11 @@ def test_the_right_token_is_accepted(token_client):
     assert token_client.get("/risk", headers={"Authorization": "bearer s3cret-token"}).status_code == 200
 
 
-def test_health_and_options_need_no_token(token_client):
+def test_health_options_and_the_docs_need_no_token(token_client):
     assert token_client.get("/health").status_code == 200
     assert token_client.options("/prediction").status_code == 200
+    assert token_client.get("/openapi.json").status_code == 200
+    assert token_client.get("/docs").status_code == 200
 
 
 def test_an_empty_token_variable_means_no_auth(project, monkeypatch):
