@@ -553,15 +553,22 @@ def internal_error(exc: Exception) -> tuple[Response, int]:
 
 
 class BodyLimit:
-    """WSGI middleware: a body sent without Content-Length (chunked) is read here, at most
-    `limit` + 1 bytes, and handed on with its length, so the app's limit holds on the bytes
-    actually read whatever the framing. Bodies with a length are limited by werkzeug."""
+    """WSGI middleware: the body limit on the bytes actually read, whatever the framing.
+
+    werkzeug checks a body's Content-Length, but hands a chunked body (no length;
+    the server marks its stream `wsgi.input_terminated`) to the app unlimited. Such
+    a body is read here, at most `limit` + 1 bytes, and handed on with its length,
+    so werkzeug's own check answers 413 when it is over.
+    """
 
     def __init__(self, app: Callable[..., Any], limit: int) -> None:
         self.app, self.limit = app, limit
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if not environ.get("CONTENT_LENGTH") and environ.pop("wsgi.input_terminated", False):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if environ.get("wsgi.input_terminated") and (chunked or not environ.get("CONTENT_LENGTH")):
+            environ.pop("wsgi.input_terminated")
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
             stream, chunks, size = environ["wsgi.input"], [], 0
             while size <= self.limit:
                 chunk = stream.read(min(1 << 16, self.limit + 1 - size))
