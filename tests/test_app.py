@@ -778,13 +778,16 @@ def test_a_symlink_swapped_in_during_requests_never_leads_a_read_outside(deploye
             if what == "file":
                 spare.symlink_to(outside / "swap.csv")
                 os.replace(spare, place)              # now a link out
+                stop.wait(0.0003)
                 os.link(parked, spare)
                 os.replace(spare, place)              # a regular file again
             else:
                 os.rename(place, parked)
                 place.symlink_to(outside)             # now a link out
+                stop.wait(0.0003)
                 place.unlink()
                 os.rename(parked, place)              # the real folder again
+            stop.wait(0.0003)
 
     client = risk_api.create_app(cfg.path).test_client()
     swapper = threading.Thread(target=swap)
