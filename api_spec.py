@@ -102,7 +102,7 @@ def _schemas() -> dict[str, dict[str, Any]]:
             "type": "object", "required": ["records"], "additionalProperties": False,
             "properties": {"records": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Record"}}},
         },
-        "CsvUpload": {"type": "object", "required": ["file"],
+        "CsvUpload": {"type": "object", "required": ["file"], "additionalProperties": False,
                       "properties": {"file": {"type": "string", "format": "binary",
                                               "description": "A client CSV file"}}},
         "Prediction": {

@@ -174,7 +174,7 @@ def _json_body(data: bytes) -> Any:
 
 
 def _only_known(keys: Iterable[str], where: str, known: tuple[str, ...]) -> None:
-    unknown = sorted(set(keys) - set(known))
+    unknown = sorted(str(k) for k in set(keys) - set(known))
     if unknown:
         raise BadRequest(f"unknown key '{unknown[0]}' in {where} (expected {', '.join(repr(k) for k in known)})")
 
