@@ -54,7 +54,7 @@ from errors import StepError
 
 log = logging.getLogger("app")
 
-OPEN_ENDPOINTS = ("health", "openapi")  # besides the docs page and the managers' page
+OPEN_PATHS = ("/health", "/openapi.json")  # besides the docs page and the managers' page
 CSV_TYPES = ("text/csv", "application/csv")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 NO_INPUT = f"no input: send a file path ('{PATH_KEYS[0]}'), {{\"records\": [...]}}, a CSV body or a CSV upload"
@@ -505,7 +505,7 @@ def token_ok(req: Request, token: str) -> bool:
 
 def check_token(svc: Service) -> None:
     """Refuse a request without the right bearer token, when a token is configured."""
-    if (svc.token is None or request.method == "OPTIONS" or request.endpoint in OPEN_ENDPOINTS
+    if (svc.token is None or request.method == "OPTIONS" or request.path in OPEN_PATHS
             or request.blueprint in ("docs", "page")):  # the managers' page logs in by cookie
         return
     if not token_ok(request, svc.token):

@@ -182,7 +182,7 @@ def report(cfg: config.Config, run: Run) -> None:
     run.outputs.append(f"diagnostics recorded in {cfg.history_path}")
     made = reporting.make_report(cfg)
     run.outputs.extend(f"{name} -> {path}" for name, path in made.items())
-    result = apicalls.call_api_or_serve(cfg)
+    result = apicalls.call_api_of_deployment(cfg)  # in-process unless the server proves to be ours
     run.outputs.append(f"API calls to {result.where} -> {result.path}")
     result.check()
 
