@@ -221,6 +221,26 @@ def test_the_real_server_answers_errors_in_json(server, project):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("request_head, status", [
+    (b"GET /health?" + b"x" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"NONSENSE\r\n\r\n", 400),
+])
+def test_errors_gunicorn_answers_before_the_app_are_json_too(server, request_head, status):
+    """Issue 13 item 6: the shipped gunicorn.conf.py turns gunicorn's own HTML error pages into JSON."""
+    with socket.create_connection(("127.0.0.1", int(server.rsplit(":", 1)[1])), timeout=10) as sock:
+        sock.sendall(request_head)
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    assert b"Content-Type: application/json" in head
+    assert set(json.loads(body)) == {"error"}
+
+
+@pytest.mark.slow
 def test_a_chunked_body_past_the_limit_is_refused_by_the_real_server(server, project):
     """Issue 13 item 2: 20 MB sent chunked, without Content-Length; the answer is read while sending
     (the server answers once past the limit and may close before the rest is sent)."""
