@@ -166,7 +166,7 @@ def gunicorn(chdir: Path, target: str, ready_path: str, log: Path, env: dict[str
              sync: bool = False) -> Iterator[Server]:
     """Serve `target` from `chdir` under gunicorn with the shipped settings on a free port."""
     port = localserver.free_port()
-    extra = ("--workers", str(WORKERS), *(("--worker-class", "sync") if sync else ()))
+    extra = ("--workers", str(WORKERS), *(("--worker-class", "sync", "--threads", "1") if sync else ()))
     cmd = localserver.gunicorn_command(port, target, chdir, localserver.GUNICORN_CONFIG, *extra)
     with localserver.running(cmd, port, env=env, log=log, ready_path=ready_path, timeout_s=60) as srv:
         yield Server(port, srv.pid)
