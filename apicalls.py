@@ -1,42 +1,52 @@
 """Call every endpoint of the risk API and record the answers in apireturns.txt.
 
-Reads  config.json: the API's address (api_host, api_port) and the test data's path
+Reads  config.json: the API's address (api_host, api_port), the test data's path and
+       api_token_file (optional)
 Writes output_model_path/apireturns.txt   one JSON document: the URL, the time, and each
-                                          endpoint's status and body
+                                          endpoint's status and body; when a call fails,
+                                          apireturns.failed.txt instead (the last good
+                                          apireturns.txt stays as it was)
 
-    python apicalls.py [--config config.json] [--url http://127.0.0.1:8000] [--timeout S]
-    python apicalls.py --in-process      the same calls on an app built in this process,
-                                         for runs where no server is up (cron)
+    python apicalls.py [--config config.json] [--timeout S]
+                                         the server at api_host:api_port, once its /health
+                                         proves it serves this deployment (its folder, its model)
+    python apicalls.py --url http://host:port    a server you name (no identity check)
+    python apicalls.py --in-process      the same calls on an app built in this process
 
-Sends `Authorization: Bearer $RISK_API_TOKEN` when that variable is set. Exit 1,
-naming the endpoint, when a call fails (no 2xx answer) or the server is unreachable.
+fullprocess.py calls the configured server when it proves to be this deployment,
+else in-process (`call_api_of_deployment`): never another application's answers.
+Sends `Authorization: Bearer <token>`, the token from $RISK_API_TOKEN or else the
+config's api_token_file. Exit 1, naming the endpoint, when a call fails (no 2xx
+answer) or the server is unreachable or not this deployment.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import requests
 
+import api_spec
 import artifacts
 import cli
 import config
 import history
+import localserver
 from errors import StepError
+from localserver import free_port  # noqa: F401 (tests/test_fullprocess.py picks ports with it)
 
 log = logging.getLogger("apicalls")
 
-TOKEN_ENV = "RISK_API_TOKEN"  # app.py's; not imported from there: it loads the data libraries
 RETURNS_FILE = "apireturns.txt"
+FAILED_RETURNS_FILE = "apireturns.failed.txt"  # a failed call set, beside the last good one
+# How long a server proving to be this deployment may take to load a newly deployed
+# model (it checks every serving.RELOAD_CHECK_S).
+RELOAD_WAIT_S = 3.0
 IN_PROCESS = "in-process"
 DEFAULT_TIMEOUT_S = 60.0  # /diagnostics runs them all when none is recorded yet: seconds
 RISK_TOP = 10
@@ -82,15 +92,16 @@ def api_calls(cfg: config.Config) -> list[Call]:
     ]
 
 
-def auth_headers() -> dict[str, str]:
-    token = os.environ.get(TOKEN_ENV)
+def auth_headers(cfg: config.Config) -> dict[str, str]:
+    """The bearer token header the server expects: from the environment, else the token file."""
+    token = api_spec.api_token(cfg)
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def http_sender(base_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Send:
+def http_sender(cfg: config.Config, base_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Send:
     """Send calls to the server at `base_url` over one keep-alive session."""
     session = requests.Session()
-    session.headers.update(auth_headers())
+    session.headers.update(auth_headers(cfg))
     base = base_url.rstrip("/")
 
     def send(call: Call) -> Reply:
@@ -114,9 +125,10 @@ def in_process_sender(cfg: config.Config) -> Send:
     import app  # the data libraries cost seconds; a run against a URL needs none of them
 
     client = app.create_app(cfg.path).test_client()
+    headers = auth_headers(cfg)
 
     def send(call: Call) -> Reply:
-        r = client.open(call.path, method=call.method, json=call.json, headers=auth_headers())
+        r = client.open(call.path, method=call.method, json=call.json, headers=headers)
         body = r.get_json(silent=True)
         return Reply(r.status_code, body if body is not None else r.get_data(as_text=True))
 
@@ -188,76 +200,54 @@ def call_api(cfg: config.Config, url: str | None = None,
              timeout_s: float = DEFAULT_TIMEOUT_S) -> ApiReturns:
     """Call every endpoint (at `url`, or in this process if None) and write apireturns.txt.
 
-    Failed answers are recorded like good ones (they are worth reading); call
-    `.check()` on the result to turn them into an error. An unreachable API
-    raises ApiCallError at once and leaves the previous file as it was.
+    A set with a failed call is written to apireturns.failed.txt instead (worth
+    reading), and the last good apireturns.txt stays; call `.check()` on the
+    result to turn failures into an error. An unreachable API raises
+    ApiCallError at once and writes nothing.
     """
     where = url or IN_PROCESS
-    send = http_sender(url, timeout_s) if url else in_process_sender(cfg)
+    send = http_sender(cfg, url, timeout_s) if url else in_process_sender(cfg)
     calls = api_calls(cfg)
     replies = call_all(send, calls, where)
-    path = cfg.output_model_path / RETURNS_FILE
+    ok = all(reply.ok for reply in replies.values())
+    path = cfg.output_model_path / (RETURNS_FILE if ok else FAILED_RETURNS_FILE)
     write_returns(path, where, calls, replies)
     log.info("wrote %s", path)
     return ApiReturns(path, where, replies)
 
 
-def answers(url: str, timeout_s: float = 1.0) -> bool:
-    """Whether anything answers HTTP at `url` (its /health) within `timeout_s`."""
-    try:
-        requests.get(url.rstrip("/") + "/health", timeout=timeout_s)
-    except requests.RequestException:
-        return False
-    return True
+def identity_problem(cfg: config.Config, url: str) -> str | None:
+    """Why the server at `url` is not this deployment serving its live model, or None if it is.
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on now (the kernel's pick)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def temporary_server(cfg: config.Config, start_timeout_s: float = 60.0) -> Iterator[str]:
-    """Serve the app under gunicorn on a free 127.0.0.1 port while inside; yield its URL.
-
-    The production server, as the README starts it, so the calls go through
-    the same stack as in production; stopped (and waited for) on the way out.
+    Its /health must name this deployment (api_spec.deployment_id of the
+    resolved prod_deployment_path) and the SHA-256 of the model deployed now;
+    a server still loading a new deployment gets RELOAD_WAIT_S to catch up.
     """
-    port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-           "--chdir", str(config.HERE), "--no-control-socket", "wsgi:app"]
-    env = {**os.environ, "RISK_CONFIG": str(cfg.path)}
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + start_timeout_s
-            while not answers(url, 0.5):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out.seek(0)
-                    last = (out.read().decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-                    raise ApiCallError(f"could not start gunicorn on {url}: {last}")
-                time.sleep(0.1)
-            log.info("started gunicorn on %s for the API calls", url)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+    want_model = manifest["files"][artifacts.MODEL_FILE] if manifest else None
+    want_id = api_spec.deployment_id(cfg.prod_deployment_path)
+    deadline = time.monotonic() + RELOAD_WAIT_S
+    while True:
+        answer = localserver.get_json(url, "/health")
+        if answer is None:
+            return f"nothing answers at {url}"
+        body = answer[1] if isinstance(answer[1], dict) else {}
+        if body.get("deployment") != want_id:
+            return f"the server at {url} is not this deployment (another project or checkout?)"
+        if body.get("model_sha256") == want_model:
+            return None
+        if time.monotonic() > deadline:
+            return f"the server at {url} does not serve the deployed model (restart it?)"
+        time.sleep(0.2)
 
 
-def call_api_or_serve(cfg: config.Config) -> ApiReturns:
-    """Call the API at the configured address; if nothing answers there, on a temporary server."""
-    if answers(cfg.api_url):
+def call_api_of_deployment(cfg: config.Config) -> ApiReturns:
+    """The main job's calls: the configured server once it proves to be this deployment, else in-process."""
+    problem = identity_problem(cfg, cfg.api_url)
+    if problem is None:
         return call_api(cfg, cfg.api_url)
-    log.info("nothing answers at %s; serving the API temporarily", cfg.api_url)
-    with temporary_server(cfg) as url:
-        return call_api(cfg, url)
+    log.info("%s: calling the API in-process", problem)
+    return call_api(cfg, None)
 
 
 def brief(name: str, reply: Reply) -> str:
@@ -297,7 +287,8 @@ def summary(result: ApiReturns) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--url", help="the API's base URL (default: api_host and api_port of the config)")
+    where.add_argument("--url", help="a server's base URL, called as it is "
+                                     "(default: api_host and api_port of the config, once proven this deployment)")
     where.add_argument("--in-process", action="store_true",
                        help="call an app built in this process instead of a server")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
@@ -307,8 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     cfg = cli.start(args.config)
     if cfg is None:
         return 2
-    url = None if args.in_process else (args.url or cfg.api_url)
     try:
+        url = None if args.in_process else (args.url or cfg.api_url)
+        if url == cfg.api_url and not args.url:
+            problem = identity_problem(cfg, url)
+            if problem is not None:
+                raise ApiCallError(f"{problem}; use --in-process, or --url for a server you name")
         result = call_api(cfg, url, args.timeout)
         print(summary(result))
         result.check()

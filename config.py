@@ -56,6 +56,9 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "min_labelled_rows": ((int,), 500),
     "tests_per_year": ((int,), 12),
     "challenger_min_gain": ((int, float), 0.02),
+    # A file holding the API's bearer token (owner-only): cron starts jobs without
+    # the caller's environment, so the server and apicalls.py both read it here.
+    "api_token_file": ((str, type(None)), None),
 }
 # How fullprocess.py decides to redeploy: a significantly better challenger
 # (default), or the course's rule, retrain and redeploy on model drift.
@@ -65,7 +68,7 @@ REDEPLOY_RULES = ("challenger", "drift")
 MAX_BOOTSTRAP_ROUNDS = 100_000
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
-OPTIONAL_PATH_KEYS = ("history_path", "log_folder")
+OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file")
 
 # LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
 # l1_ratio=0.0 is the L2 penalty (`penalty` is deprecated, `multi_class` gone).
@@ -132,6 +135,7 @@ class Config(NamedTuple):
     min_labelled_rows: int
     tests_per_year: int
     challenger_min_gain: float
+    api_token_file: Path | None
 
     @property
     def monthly_alpha(self) -> float:
@@ -276,7 +280,9 @@ def load(path: str | Path | None = None) -> Config:
         for key, (types, default) in OPTIONAL_KEYS.items():
             value = raw.get(key, default)
             _check_type(key, value, types)
-            values[key] = (base / value).resolve() if key in OPTIONAL_PATH_KEYS else value
+            if key in OPTIONAL_PATH_KEYS and value is not None:
+                value = (base / value).resolve()
+            values[key] = value
         values["model_params"] = _model_params(values["model_params"])
         if values["keep_deployments"] < 1:
             raise ConfigError("key 'keep_deployments' must be at least 1")
@@ -320,6 +326,8 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'tests_per_year' must be at least 1")
         if not 0 <= values["challenger_min_gain"] < 1:
             raise ConfigError("key 'challenger_min_gain' must be between 0 and 1")
+        if isinstance(raw.get("api_token_file"), str) and not raw["api_token_file"].strip():
+            raise ConfigError("key 'api_token_file' must not be empty (leave it out for no file)")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

@@ -243,3 +243,15 @@ def write_csv(frame: pd.DataFrame) -> bytes:
     numeric = {c: "Int64" for c in (*FEATURES, TARGET) if c in frame.columns}
     out = frame[cols].astype(numeric)
     return out.to_csv(index=False, lineterminator="\n").encode()
+
+
+def is_feature_value(value: object) -> bool:
+    """Whether a JSON value may stand for a feature: a whole number from 0 to MAX_FEATURE (as the
+    reader's rules above), a float holding one, or None for missing. Booleans are not numbers here."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not value.is_integer():  # NaN and infinities are not either
+        return False
+    return 0 <= value <= MAX_FEATURE

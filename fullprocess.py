@@ -196,27 +196,21 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
 
 
 def report(cfg: config.Config, run: Run) -> None:
-    """The call list, diagnostics, the report and the API calls on the live deployment.
-
-    Ends by writing the outputs' stamp: a run killed before it leaves the
-    stamp of the previous state, so the next tick redoes them all.
-    """
+    """The call list, diagnostics, the report and the API calls on the live deployment."""
     import apicalls
     import diagnostics
     import reporting
     import scoring
 
-    stamp = outputs_stamp(cfg)
     published = scoring.publish_call_list(cfg)
     run.outputs.append(f"call list of {len(published.ranking):,} current clients -> {published.csv_path}")
     diagnostics.run_all(cfg)
     run.outputs.append(f"diagnostics recorded in {cfg.history_path}")
     made = reporting.make_report(cfg)
     run.outputs.extend(f"{name} -> {path}" for name, path in made.items())
-    result = apicalls.call_api_or_serve(cfg)
+    result = apicalls.call_api_of_deployment(cfg)  # in-process unless the server proves to be ours
     run.outputs.append(f"API calls to {result.where} -> {result.path}")
     result.check()
-    artifacts.write_json_atomic(cfg.outputs_stamp_path, stamp)
 
 
 def outputs_stamp(cfg: config.Config) -> dict[str, Any]:
@@ -259,7 +253,11 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
                        artifacts.version_name(manifest["version"]))
             return
     if not run.dry_run:
+        # The stamp is written last: a run killed before it leaves the previous
+        # state's stamp, so the next tick redoes every output.
+        stamp = outputs_stamp(cfg)
         report(cfg, run)
+        artifacts.write_json_atomic(cfg.outputs_stamp_path, stamp)
 
 
 def main(argv: list[str] | None = None) -> int:

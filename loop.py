@@ -39,6 +39,7 @@ import contract
 import drift
 import history
 import quality
+import sources
 
 log = logging.getLogger("fullprocess")
 
@@ -81,7 +82,11 @@ def gate(cfg: config.Config, new: list[Path], model: Any, manifest: dict[str, An
                 if r["action"] == "released"}
     accepted, held = [], {}
     for path in new:
-        digest = artifacts.sha256_file(path)
+        entry = sources.describe(path)
+        if entry.problem is not None:  # a folder, a FIFO, a bad name: ingestion records it
+            run.decide("not checking %s: %s", entry.name, entry.problem)
+            continue
+        digest = entry.fingerprint
         try:
             frame = contract.read_csv(path, require_target=False)
         except contract.DataError as exc:

@@ -58,7 +58,8 @@ def name_problem(path: Path) -> str | None:
     return None
 
 
-def _candidate(path: Path) -> Candidate:
+def describe(path: Path) -> Candidate:
+    """The entry at `path` as a Candidate: its safe name, fingerprint and problem (never blocks)."""
     name, problem = safe_name(path), name_problem(path)
     try:
         st = path.lstat()
@@ -91,7 +92,7 @@ def candidates(folder: Path) -> list[Candidate]:
         entries = list(folder.iterdir())
     except OSError as exc:
         raise SourceError(f"{folder}: cannot list input folder ({exc.strerror})") from None
-    return [_candidate(p) for p in sorted(
+    return [describe(p) for p in sorted(
         p for p in entries
         if p.suffix.lower() == ".csv"
         and not p.name.startswith(TEMPORARY_PREFIXES)

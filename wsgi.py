@@ -1,7 +1,7 @@
 """The risk API for a production WSGI server: `app`, built from $RISK_CONFIG or config.json here.
 
-    .venv/bin/gunicorn --workers 2 --bind 127.0.0.1:8000 wsgi:app        # from the repo folder
-    /path/to/repo/.venv/bin/gunicorn --chdir /path/to/repo --workers 2 --bind 127.0.0.1:8000 wsgi:app
+    .venv/bin/gunicorn -c gunicorn.conf.py wsgi:app                   # from the repo folder
+    /path/to/repo/.venv/bin/gunicorn -c /path/to/repo/gunicorn.conf.py wsgi:app   # from anywhere
 
 Unlike the other scripts, importing this module does the work: the server
 imports it to get `app`. Each worker imports it, so each loads the model once.

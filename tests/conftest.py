@@ -79,9 +79,8 @@ def cfg(make_config):
     return config.load(make_config())
 
 
-@pytest.fixture
-def deployed_cfg(cfg):
-    """A project folder where ingestion, training, scoring and deployment have run."""
+def deploy_project(cfg, publish: bool = True):
+    """Ingest, train, score and deploy the project of `cfg`, then publish its call list; the release."""
     import deployment
     import ingestion
     import scoring
@@ -90,5 +89,14 @@ def deployed_cfg(cfg):
     ingestion.ingest(cfg)
     training.train(cfg)
     scoring.score(cfg)
-    deployment.deploy(cfg)
+    release = deployment.deploy(cfg)
+    if publish:
+        scoring.publish_call_list(cfg)
+    return release
+
+
+@pytest.fixture
+def deployed_cfg(cfg):
+    """A project folder where ingestion, training, scoring and deployment have run, its call list published."""
+    deploy_project(cfg)
     return cfg

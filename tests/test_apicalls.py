@@ -1,64 +1,39 @@
-"""apicalls.py against the real WSGI server (gunicorn, a subprocess) and in-process; app.py serving."""
+"""apicalls.py against the real WSGI server (gunicorn with the shipped settings, a subprocess) and
+in-process; app.py serving; what the server does with hostile and slow clients."""
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 
+import api_spec
 import apicalls
 import app as risk_api
 import config
 import diagnostics
+import localserver
 from conftest import ROOT
 from test_app import deployed_project
 
 TOKEN = "test-token-123"
 ENDPOINTS = ["health", "prediction", "scoring", "summarystats", "diagnostics", "risk", "openapi"]
-READY_TIMEOUT_S = 60
-
-
-@contextmanager
-def serving(cmd: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run a server command from /, wait until /health answers at all, yield its URL; always stop it."""
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd="/", stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, f"server exited {proc.returncode}:\n{log.read_text()}"
-            try:
-                requests.get(f"{url}/health", timeout=1)
-                break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, f"server not ready in {READY_TIMEOUT_S} s:\n{log.read_text()}"
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def record_diagnostics(cfg: config.Config) -> dict:
     """A real recorded diagnostics run, without its slow parts (timing the scripts, asking PyPI)."""
     mp = pytest.MonkeyPatch()
     try:
-        mp.setattr(diagnostics, "step_timings", lambda cfg, repeats=1: {"ingestion_s": 0.5, "training_s": 0.7})
+        mp.setattr(diagnostics, "recorded_timings", lambda cfg, sha: {"ingestion_s": 0.5, "training_s": 0.7})
         mp.setattr(diagnostics, "dependency_status", lambda *a, **k: [])
         return diagnostics.run_all(cfg)
     finally:
@@ -74,32 +49,43 @@ def project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(project, tmp_path_factory):
-    """The production command: gunicorn, 2 sync workers, wsgi:app, started outside the repo
-    (--chdir), with the bearer token set."""
-    port = apicalls.free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-           "--no-control-socket", "--chdir", str(ROOT), "wsgi:app"]
+    """The production command: gunicorn with gunicorn.conf.py, wsgi:app, started outside the repo,
+    with the bearer token set."""
+    port = localserver.free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    with serving(cmd, port, log, {risk_api.CONFIG_ENV: str(project.path), risk_api.TOKEN_ENV: TOKEN}) as url:
-        yield url
+    env = {api_spec.CONFIG_ENV: str(project.path), api_spec.TOKEN_ENV: TOKEN}
+    with localserver.running(localserver.gunicorn_command(port), port, env=env, log=log) as srv:
+        yield srv.url
 
 
 def run_apicalls(cfg: config.Config, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != risk_api.TOKEN_ENV}
+    env = {k: v for k, v in os.environ.items() if k != api_spec.TOKEN_ENV}
     if token is not None:
-        env[risk_api.TOKEN_ENV] = token
+        env[api_spec.TOKEN_ENV] = token
     return subprocess.run([sys.executable, str(ROOT / "apicalls.py"), "--config", str(cfg.path), *args],
                           capture_output=True, text=True, cwd="/", timeout=120, env=env)
 
 
-def returns(cfg: config.Config) -> dict:
-    return json.loads((cfg.output_model_path / "apireturns.txt").read_text())
+def returns(cfg: config.Config, name: str = apicalls.RETURNS_FILE) -> dict:
+    return json.loads((cfg.output_model_path / name).read_text())
 
 
-def test_apicalls_sends_the_token_the_app_checks():
-    assert apicalls.TOKEN_ENV == risk_api.TOKEN_ENV
+def same_project_config(project: config.Config, folder: Path, **extra) -> config.Config:
+    """A config file in `folder` naming `project`'s folders, with other optional keys."""
+    raw = json.loads(project.path.read_text())
+    path = folder / "config.json"
+    path.write_text(json.dumps({**{k: str(project.path.parent / v) for k, v in raw.items()}, **extra}))
+    return config.load(path)
 
 
+def test_apicalls_needs_none_of_the_data_libraries():
+    run = subprocess.run([sys.executable, "-c", "import apicalls, sys; print(sorted("
+                          "{'pandas', 'sklearn', 'numpy', 'flask'} & set(sys.modules)))"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "[]", run.stderr
+
+
+@pytest.mark.slow
 def test_apicalls_records_every_endpoint_of_the_real_server(project, server):
     before = datetime.now(timezone.utc).replace(microsecond=0)
     run = run_apicalls(project, "--url", server, token=TOKEN)
@@ -115,6 +101,7 @@ def test_apicalls_records_every_endpoint_of_the_real_server(project, server):
     assert {name: r["status"] for name, r in doc["responses"].items()} == dict.fromkeys(ENDPOINTS, 200)
     bodies = {name: r["body"] for name, r in doc["responses"].items()}
     assert bodies["health"]["model_version"] == 1
+    assert bodies["health"]["deployment"] == api_spec.deployment_id(project.prod_deployment_path)
     assert bodies["prediction"]["rows"] == 300
     assert len(bodies["prediction"]["predictions"]) == 300
     assert 0 <= bodies["scoring"]["f1"] <= 1
@@ -124,28 +111,95 @@ def test_apicalls_records_every_endpoint_of_the_real_server(project, server):
     assert set(bodies["openapi"]["paths"]) >= {"/prediction", "/scoring", "/summarystats", "/diagnostics"}
 
 
-def test_apicalls_uses_the_configured_address_by_default(project, server, tmp_path):
-    port = int(server.rsplit(":", 1)[1])
-    raw = json.loads(project.path.read_text())
-    here = tmp_path / "config.json"  # same project folders, the server's port
-    here.write_text(json.dumps({**{k: str(project.path.parent / v) for k, v in raw.items()}, "api_port": port}))
-    run = run_apicalls(config.load(here), token=TOKEN)
+@pytest.mark.slow
+def test_apicalls_uses_the_configured_server_once_it_proves_to_be_this_deployment(project, server, tmp_path,
+                                                                                 monkeypatch):
+    here = same_project_config(project, tmp_path, api_port=int(server.rsplit(":", 1)[1]))
+    run = run_apicalls(here, token=TOKEN)
     assert run.returncode == 0, run.stderr
     assert returns(project)["url"] == server
+    assert apicalls.identity_problem(here, server) is None
+    monkeypatch.setenv(api_spec.TOKEN_ENV, TOKEN)
+    assert apicalls.call_api_of_deployment(here).where == server  # what fullprocess.py's report calls
 
 
-def test_apicalls_without_the_token_fails_naming_the_endpoints(project, server):
+class OtherApp(BaseHTTPRequestHandler):
+    """Another project's API: answers every GET with 200 and a plausible health."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        body = json.dumps({"status": "ok", "model_version": 7, "deployed_at": "2020-01-01"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def other_app():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), OtherApp)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_a_server_of_another_project_at_the_configured_port_is_never_used(deployed_cfg, other_app, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.delenv(api_spec.TOKEN_ENV, raising=False)
+    record_diagnostics(deployed_cfg)
+    cfg = same_project_config(deployed_cfg, tmp_path, api_port=other_app)
+    assert "is not this deployment" in apicalls.identity_problem(cfg, cfg.api_url)
+
+    result = apicalls.call_api_of_deployment(cfg)  # what fullprocess.py's report calls
+    assert result.where == "in-process"
+    doc = returns(cfg)
+    assert doc["url"] == "in-process"
+    assert doc["responses"]["health"]["body"]["model_version"] == 1  # ours, not the other's 7
+
+    assert apicalls.main(["--config", str(cfg.path)]) == 1  # asked for the server: refused, said why
+
+
+@pytest.mark.slow
+def test_apicalls_without_the_token_fails_and_keeps_the_last_good_returns(project, server):
+    assert run_apicalls(project, "--url", server, token=TOKEN).returncode == 0
+    good = (project.output_model_path / apicalls.RETURNS_FILE).read_bytes()
     run = run_apicalls(project, "--url", server)
     assert run.returncode == 1
     error = run.stderr.strip().splitlines()[-1]
     assert error.endswith(
-        f"API call(s) to {server} failed: prediction, scoring, summarystats, diagnostics, risk, openapi "
-        f"(401: missing or wrong bearer token (set by {risk_api.TOKEN_ENV}))")
+        f"API call(s) to {server} failed: prediction, scoring, summarystats, diagnostics, risk "
+        f"(401: {risk_api.UNAUTHORIZED})")
     assert "health" not in error
-    assert returns(project)["responses"]["health"]["status"] == 200  # the file records what came back
-    assert returns(project)["responses"]["scoring"]["status"] == 401
+    assert (project.output_model_path / apicalls.RETURNS_FILE).read_bytes() == good
+    failed = returns(project, apicalls.FAILED_RETURNS_FILE)  # what came back is kept to read
+    assert failed["responses"]["health"]["status"] == 200
+    assert failed["responses"]["scoring"]["status"] == 401
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, ok", [(0o600, True), (0o644, False)])
+def test_apicalls_reads_the_token_file_without_the_environment(project, server, tmp_path, mode, ok):
+    token = tmp_path / "api.token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(mode)
+    cfg = same_project_config(project, tmp_path, api_token_file=str(token))
+    run = run_apicalls(cfg, "--url", server)  # as cron runs it: no token in the environment
+    if ok:
+        assert run.returncode == 0, run.stderr
+    else:
+        assert run.returncode == 1
+        assert run.stderr.strip().splitlines()[-1].endswith(
+            f"{token}: the API token file is readable by others (mode 644); run: chmod 600 {token}")
+
+
+@pytest.mark.slow
 def test_the_real_server_answers_errors_in_json(server, project):
     auth = {"Authorization": f"Bearer {TOKEN}"}
     r = requests.post(f"{server}/prediction", data=b"x" * (risk_api.MAX_BODY_BYTES + 1),
@@ -160,14 +214,102 @@ def test_the_real_server_answers_errors_in_json(server, project):
     assert r.headers["Content-Type"] == "application/json"
     r = requests.options(f"{server}/prediction", timeout=10)
     assert r.status_code == 200
-    assert "POST" in r.headers["Allow"]
+    assert "POST" in r.headers["Allow"] and "POST" in r.json()["allow"]
     r = requests.delete(f"{server}/health", timeout=10)
     assert r.status_code == 405
     assert r.json() == {"error": "method DELETE not allowed on /health"}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("request_head, status", [
+    (b"GET /health?" + b"x" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"NONSENSE\r\n\r\n", 400),
+])
+def test_errors_gunicorn_answers_before_the_app_are_json_too(server, request_head, status):
+    """Issue 13 item 6: the shipped gunicorn.conf.py turns gunicorn's own HTML error pages into JSON."""
+    with socket.create_connection(("127.0.0.1", int(server.rsplit(":", 1)[1])), timeout=10) as sock:
+        sock.sendall(request_head)
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    assert b"Content-Type: application/json" in head
+    assert set(json.loads(body)) == {"error"}
+
+
+@pytest.mark.slow
+def test_a_chunked_body_past_the_limit_is_refused_by_the_real_server(server, project):
+    """Issue 13 item 2: 20 MB sent chunked, without Content-Length; the answer is read while sending
+    (the server answers once past the limit and may close before the rest is sent)."""
+    sock = socket.create_connection(("127.0.0.1", int(server.rsplit(":", 1)[1])), timeout=30)
+    sock.sendall(b"POST /prediction HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                 b"Authorization: Bearer " + TOKEN.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    block = b"corporation,lastmonth_activity,lastyear_activity,number_of_employees\n" + b"abcd,1,2,3\n" * 100_000
+
+    def send():
+        try:
+            for _ in range(20):  # ~20 MB
+                sock.sendall(b"%x\r\n%s\r\n" % (len(block), block))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # closed by the server after its answer
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    answer = b""
+    try:
+        while b"}" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    finally:
+        sender.join()
+        sock.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert json.loads(body) == {"error": f"request body over the {risk_api.MAX_BODY_BYTES}-byte limit"}
+
+
+@pytest.mark.slow
+def test_slow_clients_cannot_starve_the_server(server):
+    """Issue 13 item 3: 50 connections trickling a request a byte at a time for 8 s,
+    10 more sending nothing; /health answers within 1 s throughout."""
+    port = int(server.rsplit(":", 1)[1])
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
+    stop = threading.Event()
+
+    def trickle():
+        for s in slow[:50]:
+            s.sendall(b"POST /prediction HTTP/1.1\r\nHost: x\r\n")
+        while not stop.wait(0.5):
+            for s in slow[:50]:
+                s.sendall(b"X")  # a header line that never ends
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    answered = []
+    try:
+        end = time.monotonic() + 8
+        while time.monotonic() < end:
+            start = time.monotonic()
+            r = requests.get(f"{server}/health", timeout=1)  # raises if not answered within 1 s
+            answered.append((r.status_code, time.monotonic() - start < 1))
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        sender.join()
+        for s in slow:
+            s.close()
+    assert len(answered) >= 20
+    assert set(answered) == {(200, True)}
+
+
 def test_apicalls_reports_an_unreachable_server_and_writes_nothing(deployed_cfg):
-    url = f"http://127.0.0.1:{apicalls.free_port()}"
+    url = f"http://127.0.0.1:{localserver.free_port()}"
     run = run_apicalls(deployed_cfg, "--url", url, "--timeout", "5")
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1].endswith(
@@ -176,7 +318,7 @@ def test_apicalls_reports_an_unreachable_server_and_writes_nothing(deployed_cfg)
 
 
 def test_apicalls_in_process_needs_no_server(deployed_cfg, monkeypatch, capsys):
-    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(api_spec.TOKEN_ENV, raising=False)
     record_diagnostics(deployed_cfg)
     assert apicalls.main(["--config", str(deployed_cfg.path), "--in-process"]) == 0
     doc = returns(deployed_cfg)
@@ -186,7 +328,7 @@ def test_apicalls_in_process_needs_no_server(deployed_cfg, monkeypatch, capsys):
 
 
 def test_call_api_returns_what_it_wrote(deployed_cfg, monkeypatch):
-    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(api_spec.TOKEN_ENV, raising=False)
     record_diagnostics(deployed_cfg)
     result = apicalls.call_api(deployed_cfg)
     assert str(result) == str(deployed_cfg.output_model_path / "apireturns.txt")
@@ -194,9 +336,9 @@ def test_call_api_returns_what_it_wrote(deployed_cfg, monkeypatch):
     result.check()
 
 
-def test_apicalls_names_each_failing_endpoint(cfg, monkeypatch, capsys):
+def test_apicalls_names_each_failing_endpoint_and_writes_them_beside(cfg, monkeypatch, capsys):
     # Nothing ingested or deployed yet: the calls are answered, with errors.
-    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(api_spec.TOKEN_ENV, raising=False)
     monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: {"run_at": "x"})
     assert apicalls.main(["--config", str(cfg.path), "--in-process"]) == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
@@ -204,22 +346,25 @@ def test_apicalls_names_each_failing_endpoint(cfg, monkeypatch, capsys):
         "API call(s) to in-process failed: health, prediction, scoring, risk "
         "(503: prod: no model deployed yet (run deployment.py)); "
         "summarystats (404: ingested data not found: out/finaldata.csv (run ingestion.py))")
-    assert returns(cfg)["responses"]["prediction"]["status"] == 503
+    assert returns(cfg, apicalls.FAILED_RETURNS_FILE)["responses"]["prediction"]["status"] == 503
+    assert not (cfg.output_model_path / apicalls.RETURNS_FILE).exists()
 
 
+@pytest.mark.slow
 def test_app_script_serves_locally_on_the_configured_port(make_config, tmp_path):
-    port = apicalls.free_port()
+    port = localserver.free_port()
     cfg = config.load(make_config(extra={"api_port": port}))
     cmd = [sys.executable, str(ROOT / "app.py"), "--config", str(cfg.path)]
-    with serving(cmd, port, tmp_path / "app.log") as url:
-        r = requests.get(f"{url}/health", timeout=5)
+    with localserver.running(cmd, port, log=tmp_path / "app.log") as srv:
+        r = requests.get(f"{srv.url}/health", timeout=5)
     assert r.status_code == 503  # nothing deployed in this project: served, and says so
     assert r.json()["status"] == "unavailable"
     assert "Debug mode: off" in (tmp_path / "app.log").read_text()
 
 
+@pytest.mark.slow
 def test_app_script_port_option_overrides_the_config(deployed_cfg, tmp_path):
-    port = apicalls.free_port()
+    port = localserver.free_port()
     cmd = [sys.executable, str(ROOT / "app.py"), "--config", str(deployed_cfg.path), "--port", str(port)]
-    with serving(cmd, port, tmp_path / "app.log") as url:
-        assert requests.get(f"{url}/health", timeout=5).json()["model_version"] == 1
+    with localserver.running(cmd, port, log=tmp_path / "app.log") as srv:
+        assert requests.get(f"{srv.url}/health", timeout=5).json()["model_version"] == 1
