@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import artifacts
 import cli
 import config
+import dbsource
 import history
 import sources
 from errors import StepError
@@ -190,17 +191,28 @@ def report(cfg: config.Config, run: Run) -> None:
 def tick(cfg: config.Config, force: bool, run: Run) -> None:
     """One run of the main job, under the lock."""
     manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+    batch = sources.database_batch(cfg)  # new database rows, if a database is configured
     if manifest is None:
         bootstrap(cfg, run)
+        outcome = "redeployed"
     else:
         new = sources.new_files(cfg.input_folder_path, handled_files(cfg, manifest))
+        new += [batch.extract] if batch and batch.extract else []
         if not new and not force:
+            if batch:  # rows came, but every one broke the contract: recorded, not read again
+                run.decide("database rows skipped: all %d break the contract", batch.rows_read)
+                if not run.dry_run:
+                    dbsource.mark_handled(cfg, batch, "rejected")
+                return
             run.decide("no new data in %s (deployed %s)", cfg.input_folder_path,
                        artifacts.version_name(manifest["version"]))
             return
         if new:
             run.decide("new data: %s", ", ".join(p.name for p in new))
-        update(cfg, new, force, run)
+        outcome = "redeployed" if update(cfg, new, force, run) else "no drift"
+    if batch and not run.dry_run:
+        # Only now, the decision carried out: a run killed before reads these rows again.
+        dbsource.mark_handled(cfg, batch, outcome)
     if not run.dry_run:
         report(cfg, run)
 

@@ -28,6 +28,7 @@ import artifacts
 import cli
 import config
 import contract
+import dbsource
 import history
 import sources
 from errors import StepError
@@ -90,6 +91,7 @@ def ingest(cfg: config.Config) -> IngestionResult:
     """Run ingestion as configured; raise DataError if no file holds valid data."""
     started = time.perf_counter()
     paths = sources.input_files(cfg.input_folder_path)
+    paths += dbsource.extract_files(cfg)  # rows read from a database source, one file per batch
     log.info("found %d CSV file(s) in %s", len(paths), cfg.input_folder_path)
     frames, records = read_files(paths)
     run_id = uuid.uuid4().hex
