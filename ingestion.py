@@ -89,6 +89,9 @@ def compile_dataset(frames: list[pd.DataFrame], records: list[FileRecord]) -> pd
 
 def ingest(cfg: config.Config) -> IngestionResult:
     """Run ingestion as configured; raise DataError if no file holds valid data."""
+    if cfg.dask_scheduler:  # the same step on a Dask cluster (scaleout.py imports Dask)
+        import scaleout
+        return scaleout.ingest(cfg)
     started = time.perf_counter()
     paths = sources.input_files(cfg.input_folder_path)
     paths += dbsource.extract_files(cfg)  # rows read from a database source, one file per batch
