@@ -58,7 +58,7 @@ from errors import StepError
 
 log = logging.getLogger("scaleout")
 
-BLOCK_BYTES = 32 * 2**20  # ~1 M client rows per task
+BLOCK_BYTES = 8 * 2**20  # ~250,000 client rows per task: a few hundred MB at its peak
 LOCAL_WORKERS = 2
 LOCAL_MEMORY = "1GB"  # per worker: Dask spills and pauses below it
 # A row's position, in input order: file, block, row (rows per block < 2**24).
@@ -112,7 +112,12 @@ def blocks_of(paths: list[Path], block_bytes: int | None = None) -> list[Block]:
 
 def _read(block: Block) -> tuple[bytes | None, int]:
     """A block as a CSV of its own (the file's header first), and how many lines it holds."""
+    import pyarrow as pa
     from fsspec.utils import read_block
+
+    # pyarrow's default allocator keeps freed memory for reuse; a worker under a
+    # memory limit needs it back (the Nanny has malloc trim freed memory promptly).
+    pa.set_memory_pool(pa.system_memory_pool())
 
     with open(block.path, "rb") as f:
         header = f.readline()
@@ -296,77 +301,89 @@ def ingest(cfg: config.Config) -> ingestion.IngestionResult:
 
 # --- batch scoring -----------------------------------------------------------------------
 
-def _scored(block: Block, model: Any, drop: np.ndarray) -> pd.DataFrame:
-    frame = _parse(block, False)
-    if frame is None:
-        return _scored_meta()
-    frame = frame[~np.isin(frame["_pos"].to_numpy(), drop)]
-    x = contract.feature_matrix(frame)
-    millionths = _millionths(model, frame)
-    predicted = np.asarray(model.predict(x)).astype(np.int64) if len(x) else np.zeros(0, np.int64)
-    return pd.DataFrame({
-        contract.ID: frame[contract.ID].to_numpy(),
-        "millionths": millionths, "predicted_exit": predicted,
-        **{c: frame[c].to_numpy() for c in contract.FEATURES},
-        "_key": ((TOP - millionths) << RISK_SHIFT) | frame["_pos"].to_numpy(),
-    }).astype({contract.ID: "str"})
-
-
-def _scored_meta() -> pd.DataFrame:
-    return pd.DataFrame({contract.ID: pd.Series([], dtype="str"), "millionths": np.zeros(0, np.int64),
-                         "predicted_exit": np.zeros(0, np.int64),
-                         **{c: np.zeros(0) for c in contract.FEATURES}, "_key": np.zeros(0, np.int64)})
-
-
-def _write_ranked(frame: pd.DataFrame, folder: str, offsets: list[int], partition_info: Any = None) -> pd.Series:
+def _ranked_pieces(block: Block, model: Any, drop: np.ndarray, divisions: np.ndarray) -> list[Any]:
+    """A block's kept rows scored, sorted by (risk, position), cut at `divisions` into one piece per range."""
     import pyarrow as pa
 
-    i = partition_info["number"]
-    n = len(frame)
+    frame = _parse(block, False)
+    if frame is not None:
+        frame = frame[~np.isin(frame["_pos"].to_numpy(), drop)]
+    if frame is None or not len(frame):
+        return [None] * (len(divisions) + 1)
+    x = contract.feature_matrix(frame)
+    millionths = _millionths(model, frame)
+    key = ((TOP - millionths) << RISK_SHIFT) | frame["_pos"].to_numpy()
+    order = np.argsort(key)
     table = pa.table({
-        "rank": np.arange(offsets[i] + 1, offsets[i] + n + 1),
-        contract.ID: pa.array(frame[contract.ID], type=pa.string()),
-        # k / 10**6 is the float np.round(p, 6) gives: the same values as the pandas path.
-        "attrition_probability": frame["millionths"].to_numpy() / TOP,
-        "predicted_exit": frame["predicted_exit"].to_numpy(),
-        **{c: pa.array(frame[c].to_numpy(), from_pandas=True).cast(pa.int64()) for c in contract.FEATURES},
+        contract.ID: pa.array(frame[contract.ID], type=pa.string()).take(order),
+        "millionths": millionths[order],
+        "predicted_exit": np.asarray(model.predict(x)).astype(np.int64)[order],
+        **{c: x[order, i] for i, c in enumerate(contract.FEATURES)},
+        "_key": key[order],
     })
-    Path(folder, f"{i:06d}.csv").write_bytes(batchscore.ranking_csv(table, header=i == 0) if n or i == 0
-                                             else b"")
-    return pd.Series([n])
+    cuts = [0, *np.searchsorted(table["_key"].to_numpy(), divisions).tolist(), len(table)]
+    return [table.slice(lo, hi - lo) for lo, hi in zip(cuts[:-1], cuts[1:])]
+
+
+def _write_range(number: int, first_rank: int, part: str, *pieces: Any) -> int:
+    """One range of risk, its pieces merged in order, written as CSV with its ranks."""
+    import pyarrow as pa
+
+    pieces = [p for p in pieces if p is not None and p.num_rows]
+    if not pieces:
+        Path(part).write_bytes(b"" if number else ",".join(batchscore.RANKING_COLUMNS).encode() + b"\n")
+        return 0
+    table = pa.concat_tables(pieces)
+    order = np.argsort(table["_key"].to_numpy())
+    n = table.num_rows
+    ranking = pa.table({
+        "rank": np.arange(first_rank + 1, first_rank + n + 1),
+        contract.ID: table[contract.ID].take(order),
+        # k / 10**6 is the float np.round(p, 6) gives: the same values as the pandas path.
+        "attrition_probability": table["millionths"].to_numpy()[order] / TOP,
+        "predicted_exit": table["predicted_exit"].to_numpy()[order],
+        **{c: pa.array(table[c].to_numpy()[order], from_pandas=True).cast(pa.int64())
+           for c in contract.FEATURES},
+    })
+    Path(part).write_bytes(batchscore.ranking_csv(ranking, header=number == 0))
+    return n
 
 
 def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: int | None = None,
               rows_per_partition: int = 1_000_000) -> int:
     """batchscore.score_csv on the cluster: the same ranked CSV; return its rows."""
-    import dask.dataframe as dd
-
     blocks = blocks_of([source], block_bytes)
     if len(blocks) >= 2 ** (RISK_SHIFT - BLOCK_SHIFT):
         raise ScaleoutError(f"{source}: too large for one ranking ({len(blocks)} blocks)")
+    started = time.perf_counter()
     results, errors = survey(client, blocks, False, (contract.ID,), model)
+    log.info("pass 1 (survey) of %d blocks: %.2f s", len(blocks), time.perf_counter() - started)
     if errors:
         raise contract.DataError(errors[0])
     if not any(r["rows"] for r in results):
         contract.read_csv(source, require_target=False)  # names the problem: header only
     dropped = dropped_positions(client, blocks, results, False, (contract.ID,), "last")
     counts = sum(r["risk"] for r in results if "risk" in r)
-    counts -= np.bincount(_millionths(model, dropped), minlength=TOP + 1)
+    if len(dropped):
+        counts -= np.bincount(_millionths(model, dropped), minlength=TOP + 1)
     # Ranges of risk holding about rows_per_partition rows each, highest risk first; their
     # exact row counts give each range's first rank before anything is sorted.
     from_top = np.cumsum(counts[::-1])
     cuts = sorted({int(np.searchsorted(from_top, k * rows_per_partition))
                    for k in range(1, int(from_top[-1] // rows_per_partition) + 1)} - {0, TOP + 1})
-    divisions = [0, *(c << RISK_SHIFT for c in cuts), ((TOP + 1) << RISK_SHIFT) - 1]
+    divisions = np.array([c << RISK_SHIFT for c in cuts], dtype=np.int64)
     offsets = [0, *(int(from_top[c - 1]) for c in cuts)]
     drop = dropped["_pos"].to_numpy()
-    frame = dd.from_delayed([delayed(_scored)(b, model, drop) for b in blocks], meta=_scored_meta(),
-                            verify_meta=False)
-    ordered = frame.set_index("_key", divisions=divisions)
+    log.info("pass 2 (%d earlier rows of clients listed again): %.2f s", len(drop),
+             time.perf_counter() - started)
+    shared = client.scatter(model, broadcast=True)
+    pieces = [delayed(_ranked_pieces, nout=len(offsets))(b, shared, drop, divisions) for b in blocks]
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".parts-") as tmp:
-        written = ordered.map_partitions(_write_ranked, tmp, offsets, meta=(None, "int64"))
-        rows = int(client.compute(written.sum()).result())
-        _join_parts(sorted(Path(tmp).glob("*.csv")), out)
+        parts = [str(Path(tmp) / f"{k:06d}.csv") for k in range(len(offsets))]
+        written = [delayed(_write_range)(k, offsets[k], parts[k], *(p[k] for p in pieces))
+                   for k in range(len(offsets))]
+        rows = sum(client.gather(client.compute(written)))
+        _join_parts([Path(p) for p in parts], out)
     return rows
 
 
