@@ -10,12 +10,14 @@ bytes of finaldata.csv), partition by partition: each CSV is cut into blocks
 at line ends and every task parses and validates one block with the contract's
 own reader. Exactness without holding the data in one place takes passes over
 the blocks (reading from the OS cache is cheap; memory is not):
- 1. survey: validate each block; return its row count and a 64-bit hash per
-    row (ingestion: of the whole row; scoring: of the client id; the client
-    process holds these 8 bytes per row) and, for scoring, how many rows
-    fall on each rounded probability;
- 2. rows whose hash occurs twice are fetched and compared exactly, which
-    names the rows to drop (duplicates; a client's earlier rows);
+ 1. survey: validate each block; return its row count and, for ingestion, a
+    64-bit hash of each row (the client process holds these 8 bytes per
+    row), for scoring also each row's client id and rounded probability
+    (about 30 bytes per row);
+ 2. ingestion: rows whose hash occurs twice are fetched and compared
+    exactly, which names the duplicates to drop; scoring: the ids of hashes
+    seen twice name each client's earlier rows, and the probabilities count
+    the rows per range;
  3. ingestion writes each block's kept rows to a part file; scoring sorts
     by (risk, position) with one shuffle into ranges whose row counts, hence
     ranks, are known from 1, and writes each range to a part file;
@@ -147,8 +149,10 @@ def _survey(block: Block, require_target: bool, key: tuple[str, ...], model: Any
         return {**out, "error": str(exc)}
     out["rows"] = len(frame)
     out["hashes"] = pd.util.hash_pandas_object(frame[list(key)], index=False).to_numpy()
-    if model is not None:
-        out["risk"] = np.bincount(_millionths(model, frame), minlength=TOP + 1)
+    if model is not None:  # scoring: the ids themselves (short strings) spare a pass to compare them
+        import pyarrow as pa
+        out["ids"] = pa.array(frame[contract.ID], type=pa.string())
+        out["risk"] = _millionths(model, frame).astype(np.int32)
     return out
 
 
@@ -362,10 +366,22 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         raise contract.DataError(errors[0])
     if not any(r["rows"] for r in results):
         contract.read_csv(source, require_target=False)  # names the problem: header only
-    dropped = dropped_positions(client, blocks, results, False, (contract.ID,), "last")
-    counts = sum(r["risk"] for r in results if "risk" in r)
-    if len(dropped):
-        counts -= np.bincount(_millionths(model, dropped), minlength=TOP + 1)
+    # Each client's last row counts: the earlier ones are dropped, and the rest,
+    # counted by rounded risk, give each range's size before anything is sorted.
+    import pyarrow as pa
+    listed = [(b, r) for b, r in zip(blocks, results) if r["rows"]]
+    ids = pa.chunked_array([r["ids"] for _, r in listed], type=pa.string())
+    hashes = pd.Series(np.concatenate([r.pop("hashes") for _, r in listed]))
+    # Integers hash fast; only ids whose hash recurs are compared as text.
+    candidates = np.flatnonzero(hashes.duplicated(keep=False).to_numpy())
+    repeated = ids.take(candidates).to_pandas().duplicated(keep="last").to_numpy()
+    earlier = np.zeros(len(hashes), dtype=bool)
+    earlier[candidates[repeated]] = True
+    del ids, hashes
+    positions = np.concatenate([b.position + np.arange(r["rows"], dtype=np.int64) for b, r in listed])
+    risk = np.concatenate([r.pop("risk") for _, r in listed])
+    counts = np.bincount(risk[~earlier], minlength=TOP + 1)
+    drop = positions[earlier]
     # Ranges of risk holding about rows_per_partition rows each, highest risk first; their
     # exact row counts give each range's first rank before anything is sorted.
     from_top = np.cumsum(counts[::-1])
@@ -373,7 +389,6 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
                    for k in range(1, int(from_top[-1] // rows_per_partition) + 1)} - {0, TOP + 1})
     divisions = np.array([c << RISK_SHIFT for c in cuts], dtype=np.int64)
     offsets = [0, *(int(from_top[c - 1]) for c in cuts)]
-    drop = dropped["_pos"].to_numpy()
     log.info("pass 2 (%d earlier rows of clients listed again): %.2f s", len(drop),
              time.perf_counter() - started)
     shared = client.scatter(model, broadcast=True)
