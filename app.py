@@ -233,13 +233,14 @@ class DeployedModel:
                 self.served, self._tried = None, None
                 self._fail(f"{self.prod_path}: no model deployed yet (run deployment.py)")
                 return
-            key = (manifest.get("version"), manifest.get("release_path"))
+            key = (manifest.get("version"), str(artifacts.current_release(self.prod_path)))
             if key == self._tried:
                 return
             self._tried = key
             try:
-                model, manifest = artifacts.load_deployed_model(self.prod_path)
-                artifacts.verify_release(Path(manifest["release_path"]), manifest)
+                model, live = artifacts.load_deployed(self.prod_path)
+                manifest = live.manifest
+                artifacts.verify_release(live.release, manifest)
             except artifacts.ArtifactError as exc:
                 self._fail(f"deployment v{key[0]} not served: {exc}")
                 return

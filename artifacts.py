@@ -9,6 +9,7 @@ deployment manifest).
 Layout of a deployment folder (`prod_deployment_path`):
 
     releases/v0001/  trainedmodel.pkl latestscore.txt ingestedfiles.txt manifest.json
+    releases/v0001/madelive.txt      written once the release has been live
     current -> releases/v0002        (one symlink: switching it is the deployment)
     trainedmodel.pkl -> current/trainedmodel.pkl   (the course's names, readable directly)
     latestscore.txt, ingestedfiles.txt, manifest.json: likewise
@@ -22,7 +23,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypedDict
 
 from errors import StepError
 
@@ -35,8 +36,10 @@ FINALDATA_FILE = "finaldata.csv"
 INGESTION_RECORD = "ingestion.json"
 TESTDATA_FILE = "testdata.csv"
 MANIFEST = "manifest.json"
+OUTPUTS_STAMP = "outputs.json"  # what the latest reports describe (fullprocess.py)
 RELEASES = "releases"
 CURRENT = "current"
+MADE_LIVE = "madelive.txt"  # in a release: when it was first made live
 DEPLOYED_FILES = (MODEL_FILE, SCORE_FILE, INGESTED_FILES, SIDECAR_FILE)
 
 
@@ -49,25 +52,63 @@ class ArtifactError(StepError):
     """A file the pipeline needs is missing, corrupt or fails its hash check."""
 
 
+class WriteError(ArtifactError):
+    """A file could not be written (disk full, read-only, no permission); nothing was replaced."""
+
+
+def write_error(path: Path, exc: OSError) -> WriteError:
+    """The one-line message for a failed write: 'no space left on device writing PATH'."""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return WriteError(f"{why[:1].lower()}{why[1:]} writing {path}")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+    write_all_atomic({path: data})
+
+
+def write_all_atomic(files: dict[Path, bytes]) -> None:
+    """Write several files, each atomically; a failed write leaves every one of them as it was.
+
+    Every file's content goes to a temporary file first (where a full disk
+    shows), and only once all are written and flushed are they renamed into
+    place: a model and its hash sidecar change together or not at all. Any
+    OSError becomes a WriteError naming the file and the cause.
+    """
     import tempfile  # imported here: the cron tick that finds no new data writes nothing
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Temp file in the target's folder, so os.replace is one rename.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    mode = shared_mode(0o666)
+    temps: list[tuple[str, Path]] = []
+    path = next(iter(files), Path("."))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file 0600; outputs are for the team to read, as
-        # any file they create: the usual mode less the umask.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Temp file in the target's folder, so os.replace is one rename.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            # mkstemp makes the file 0600; outputs are for the team to read, as
+            # any file they create: the usual mode less the umask.
+            os.chmod(tmp, mode)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException as exc:
+        for tmp, _ in temps:
+            try:
+                os.unlink(tmp)
+            except OSError:  # renamed already, or the folder went read-only
+                pass
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from exc
         raise
+
+
+def shared_mode(mode: int) -> int:
+    """`mode` less the umask: what a file or folder gets when created the usual way."""
+    return mode & ~_umask()
 
 
 def _umask() -> int:
@@ -127,8 +168,12 @@ def save_model(model: Any, path: Path, metadata: dict[str, Any]) -> str:
 
     data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     digest = sha256_bytes(data)
-    write_atomic(path, data)
-    write_json_atomic(sidecar_path(path), {**metadata, "sha256": digest, "file": path.name})
+    sidecar = {**metadata, "sha256": digest, "file": path.name}
+    # Together: a full disk never leaves a new model beside the old model's hash.
+    write_all_atomic({
+        path: data,
+        sidecar_path(path): (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode(),
+    })
     return digest
 
 
@@ -177,6 +222,67 @@ def read_score(path: Path) -> float:
 
 
 # --- deployments -------------------------------------------------------------
+# The layout of prod_deployment_path, read and written here only (deployment.py
+# builds releases and decides which goes live; this is where they live).
+
+class Manifest(TypedDict, total=False):
+    """manifest.json of a release: what it holds, how it scored, why it was deployed."""
+    version: int
+    deployed_at: str
+    files: dict[str, str]             # file name -> SHA-256
+    score: float                      # F1 on the test data (latestscore.txt)
+    model_sha256: str
+    source_files: list[dict[str, Any]]    # name, sha256, rows_read, rows_kept
+    rejected_files: list[dict[str, Any]]  # name, sha256, reason
+    finaldata_sha256: str | None
+    training: dict[str, Any]          # training's sidecar, without the data profile
+    reason: str                       # why it was deployed ("" if not said)
+    # deploy(extra=...) adds further keys, e.g. the deployment's reference performance
+
+
+class Deployed(NamedTuple):
+    """The live release: its folder and its manifest."""
+    release: Path
+    manifest: Manifest
+
+
+class Release(NamedTuple):
+    """A complete release folder, releases/vNNNN/."""
+    version: int
+    path: Path
+
+    @property
+    def manifest(self) -> Manifest:
+        return read_json(self.path / MANIFEST)
+
+    @property
+    def name(self) -> str:
+        return version_name(self.version)
+
+
+def parse_version(text: str) -> int | None:
+    """The number in "v0003", "V3" or "3"; None if `text` names no version."""
+    digits = text[1:] if text[:1] in ("v", "V") else text
+    return int(digits) if digits.isascii() and digits.isdigit() else None
+
+
+def release_path(prod_path: Path, version: int) -> Path:
+    return prod_path / RELEASES / version_name(version)
+
+
+def releases(prod_path: Path) -> list[Release]:
+    """The complete releases (those with a manifest) under `prod_path`, oldest first."""
+    folder = prod_path / RELEASES
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        # Only vNNNN: a staging folder (".staging-...") is not a release.
+        version = parse_version(p.name) if p.name.startswith("v") else None
+        if version is not None and (p / MANIFEST).is_file():
+            found.append(Release(version, p))
+    return sorted(found)
+
 
 def current_release(prod_path: Path) -> Path | None:
     """The release folder `current` points to, resolved once, or None if nothing is deployed."""
@@ -187,17 +293,21 @@ def current_release(prod_path: Path) -> Path | None:
     return target if (target / MANIFEST).is_file() else None
 
 
-def read_manifest(prod_path: Path) -> dict[str, Any] | None:
-    """The manifest of the current deployment, or None if nothing is deployed."""
+def deployed(prod_path: Path) -> Deployed | None:
+    """The live release and its manifest, or None if nothing is deployed."""
     release = current_release(prod_path)
     if release is None:
         return None
-    manifest = read_json(release / MANIFEST)
-    manifest["release_path"] = str(release)
-    return manifest
+    return Deployed(release, read_json(release / MANIFEST))
 
 
-def verify_release(release: Path, manifest: dict[str, Any]) -> None:
+def read_manifest(prod_path: Path) -> Manifest | None:
+    """The manifest of the current deployment, or None if nothing is deployed."""
+    live = deployed(prod_path)
+    return None if live is None else live.manifest
+
+
+def verify_release(release: Path, manifest: Manifest) -> None:
     """Check every file of a release against the hashes in its manifest."""
     for name, digest in manifest["files"].items():
         path = release / name
@@ -207,11 +317,68 @@ def verify_release(release: Path, manifest: dict[str, Any]) -> None:
             raise ArtifactError(f"{path}: SHA-256 does not match the deployment manifest")
 
 
-def load_deployed_model(prod_path: Path) -> tuple[Any, dict[str, Any]]:
-    """The current deployment's model (hash-verified) and its manifest."""
-    manifest = read_manifest(prod_path)
-    if manifest is None:
+def load_deployed(prod_path: Path) -> tuple[Any, Deployed]:
+    """The current deployment's model (hash-verified) and the live release."""
+    live = deployed(prod_path)
+    if live is None:
         raise ArtifactError(f"{prod_path}: no model deployed yet (run deployment.py)")
-    release = Path(manifest["release_path"])
-    model = load_model(release / MODEL_FILE, manifest["files"][MODEL_FILE])
-    return model, manifest
+    model = load_model(live.release / MODEL_FILE, live.manifest["files"][MODEL_FILE])
+    return model, live
+
+
+def load_deployed_model(prod_path: Path) -> tuple[Any, Manifest]:
+    """The current deployment's model (hash-verified) and its manifest."""
+    model, live = load_deployed(prod_path)
+    return model, live.manifest
+
+
+def was_live(release: Path) -> bool:
+    """Whether `release` was ever made live (a killed deployment leaves one that never was)."""
+    return (release / MADE_LIVE).is_file()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _symlink_atomic(link: Path, target: str) -> None:
+    """Point `link` at `target` in one rename, replacing whatever `link` was."""
+    tmp = link.parent / f".{link.name}.{os.getpid()}.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def mark_live(release: Path) -> None:
+    """Record, in the release itself, that it has been live (once is enough)."""
+    if not was_live(release):
+        write_text_atomic(release / MADE_LIVE, f"{_now()}\n")
+
+
+def switch(prod_path: Path, release: Path) -> None:
+    """Make `release` the live deployment: one symlink replaced, then the course's names.
+
+    Only after the switch is the release marked as having been live: a run
+    killed between renaming a release into place and switching leaves a
+    release that rollback never goes to. Write failures raise WriteError.
+    """
+    try:
+        _symlink_atomic(prod_path / CURRENT, os.path.relpath(release, prod_path))
+        for name in (*DEPLOYED_FILES, MANIFEST):
+            link = prod_path / name
+            if not link.is_symlink():
+                _symlink_atomic(link, f"{CURRENT}/{name}")
+        fsync_dir(prod_path)
+    except OSError as exc:
+        raise write_error(prod_path / CURRENT, exc) from exc
+    mark_live(release)
+
+
+def _now() -> str:
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())

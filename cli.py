@@ -66,7 +66,10 @@ def setup_logging(log_folder: Path | None, quiet: bool = False, long_running: bo
     root = logging.getLogger()
     for h in [h for h in root.handlers if getattr(h, "_risk", False)]:
         root.removeHandler(h)
-        h.close()
+        try:
+            h.close()
+        except OSError:  # its last lines could not be written: already said once
+            pass
     root.setLevel(logging.INFO)
     handlers: list[logging.Handler] = []
     err = logging.StreamHandler(sys.stderr)
@@ -77,10 +80,30 @@ def setup_logging(log_folder: Path | None, quiet: bool = False, long_running: bo
         log_folder.mkdir(parents=True, exist_ok=True)
         f = log_file_handler(log_folder / "pipeline.log", long_running)
         f.setFormatter(logging.Formatter(LOG_FORMAT))
+        _warn_once_on_failure(f, log_folder / "pipeline.log")
         handlers.append(f)
     for h in handlers:
         h._risk = True  # type: ignore[attr-defined]
         root.addHandler(h)
+
+
+def _warn_once_on_failure(handler: logging.Handler, path: Path) -> None:
+    """On a full or read-only disk, say once that the log file lost lines, not per line.
+
+    logging's default prints a traceback to stderr for every record it could
+    not write. The log file repeats stderr, so the step goes on; the outputs'
+    own writes fail loudly on their own.
+    """
+    def handle_error(record: logging.LogRecord) -> None:
+        if getattr(handler, "_risk_failed", False):
+            return
+        handler._risk_failed = True  # type: ignore[attr-defined]
+        exc = sys.exc_info()[1]
+        why = getattr(exc, "strerror", None) or str(exc)
+        print(f"warning: {why[:1].lower()}{why[1:]} writing {path}; "
+              "the rest of this run's log is on stderr only", file=sys.stderr)
+
+    handler.handleError = handle_error  # type: ignore[method-assign]
 
 
 def start(config_path: Path, quiet: bool = False) -> config.Config | None:

@@ -10,6 +10,7 @@ Standard library only: the cron tick that finds no new data imports this.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,6 +43,19 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "drift_alpha": ((int, float), 0.05),
     "drift_bootstrap_rounds": ((int,), 2000),
     "drift_seed": ((int,), 0),
+    # The call list: clients the team can call per round (precision/recall at N),
+    # and the lowest attrition probability of each risk band above "low".
+    "call_capacity": ((int,), 100),
+    "band_high_from": ((int, float), 0.6),
+    "band_elevated_from": ((int, float), 0.4),
+    "band_moderate_from": ((int, float), 0.2),
+    # The retraining loop (fullprocess.py, challenger.py): see README "The retraining loop".
+    "redeploy_rule": ((str,), "challenger"),
+    "training_window": ((int,), 3),
+    "holdout_fraction": ((int, float), 0.3),
+    "min_labelled_rows": ((int,), 500),
+    "tests_per_year": ((int,), 12),
+    "challenger_min_gain": ((int, float), 0.02),
     # A database as a source (dbsource.py): the URL itself (no password allowed here),
     # or the name of an environment variable / an owner-only file holding it.
     "database_url": ((str,), ""),
@@ -55,6 +69,12 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     # Dask (scaleout.py): "" off (pandas), "local" a LocalCluster, else a scheduler address.
     "dask_scheduler": ((str,), ""),
 }
+# How fullprocess.py decides to redeploy: a significantly better challenger
+# (default), or the course's rule, retrain and redeploy on model drift.
+REDEPLOY_RULES = ("challenger", "drift")
+# More rounds than this buy no precision worth their memory and time (10**10
+# asked for a 298 GiB allocation); 100,000 already pins a p-value to ~0.003.
+MAX_BOOTSTRAP_ROUNDS = 100_000
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
 OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "database_extract_folder")
@@ -114,6 +134,16 @@ class Config(NamedTuple):
     drift_alpha: float
     drift_bootstrap_rounds: int
     drift_seed: int
+    call_capacity: int
+    band_high_from: float
+    band_elevated_from: float
+    band_moderate_from: float
+    redeploy_rule: str
+    training_window: int
+    holdout_fraction: float
+    min_labelled_rows: int
+    tests_per_year: int
+    challenger_min_gain: float
     database_url: str
     database_url_env: str
     database_url_file: str
@@ -122,6 +152,11 @@ class Config(NamedTuple):
     database_order_column: str
     database_extract_folder: Path
     dask_scheduler: str
+
+    @property
+    def monthly_alpha(self) -> float:
+        """The level of each monthly test: drift_alpha a year, spread over tests_per_year tests."""
+        return self.drift_alpha / self.tests_per_year
 
     @property
     def database_configured(self) -> bool:
@@ -159,6 +194,10 @@ class Config(NamedTuple):
         return self.output_model_path / artifacts.SCORE_FILE
 
     @property
+    def outputs_stamp_path(self) -> Path:
+        return self.output_model_path / artifacts.OUTPUTS_STAMP
+
+    @property
     def test_data_file(self) -> Path:
         return self.test_data_path / artifacts.TESTDATA_FILE
 
@@ -172,6 +211,42 @@ def _check_type(key: str, value: Any, types: tuple[type, ...]) -> None:
     if not ok:
         names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
         raise ConfigError(f"key '{key}' must be {names}, got {json.dumps(value)}")
+
+
+def _check_finite(key: str, value: Any) -> None:
+    # json.loads reads NaN, Infinity and 1e999 as floats no check below can order.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"key '{key}' must be a finite number, got {value}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(f"{key}.{k}", v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_finite(key, v)
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    """Whether folder `a` is `b` or lies inside it, or the other way round."""
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def _check_folders(values: dict[str, Any]) -> None:
+    """Reject folders that share files in ways that make silent nonsense.
+
+    The input folder is read as "every CSV here": overlapping any output folder
+    would ingest finaldata.csv or risk_ranking.csv, overlapping the test data
+    would train on the test set. The deployment folder holds symlinks named like
+    the model's files, which would replace them in a shared folder.
+    """
+    for key in PATH_KEYS[1:]:
+        if _overlap(values["input_folder_path"], values[key]):
+            raise ConfigError(
+                f"key 'input_folder_path' must be a folder of its own, not the same as, "
+                f"inside or around '{key}' ({values[key]})"
+            )
+    for key in PATH_KEYS[1:4]:
+        if values["prod_deployment_path"] == values[key]:
+            raise ConfigError(f"key 'prod_deployment_path' must not be the same folder as '{key}'")
 
 
 def _model_params(raw: dict[str, Any]) -> dict[str, Any]:
@@ -221,8 +296,15 @@ def load(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a config: JSON nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must hold a JSON object of keys")
+    try:
+        for key, value in raw.items():
+            _check_finite(key, value)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
     unknown = sorted(set(raw) - set(PATH_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
@@ -259,6 +341,33 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'drift_alpha' must be between 0 and 1")
         if values["drift_bootstrap_rounds"] < 100:
             raise ConfigError("key 'drift_bootstrap_rounds' must be at least 100")
+        if values["drift_bootstrap_rounds"] > MAX_BOOTSTRAP_ROUNDS:
+            raise ConfigError(
+                f"key 'drift_bootstrap_rounds' must be at most {MAX_BOOTSTRAP_ROUNDS:,}"
+            )
+        _check_folders(values)
+        if values["call_capacity"] < 1:
+            raise ConfigError("key 'call_capacity' must be at least 1")
+        if not 0 < values["band_moderate_from"] < values["band_elevated_from"] < values["band_high_from"] < 1:
+            raise ConfigError(
+                "keys 'band_moderate_from' < 'band_elevated_from' < 'band_high_from' "
+                "must rise, each between 0 and 1"
+            )
+        if values["redeploy_rule"] not in REDEPLOY_RULES:
+            raise ConfigError(
+                f"key 'redeploy_rule' must be one of {', '.join(REDEPLOY_RULES)}, "
+                f"got {json.dumps(values['redeploy_rule'])}"
+            )
+        if values["training_window"] < 1:
+            raise ConfigError("key 'training_window' must be at least 1 (extracts)")
+        if not 0 < values["holdout_fraction"] < 1:
+            raise ConfigError("key 'holdout_fraction' must be between 0 and 1")
+        if values["min_labelled_rows"] < 1:
+            raise ConfigError("key 'min_labelled_rows' must be at least 1")
+        if values["tests_per_year"] < 1:
+            raise ConfigError("key 'tests_per_year' must be at least 1")
+        if not 0 <= values["challenger_min_gain"] < 1:
+            raise ConfigError("key 'challenger_min_gain' must be between 0 and 1")
         _check_database(values)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

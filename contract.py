@@ -31,8 +31,14 @@ COLUMNS = (ID, *FEATURES, TARGET)
 # as text: a client may well be called "NA".
 MISSING_MARKERS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 # Features travel as float64, where whole numbers above 2**53 stop being exact:
-# a larger figure is a broken extract, not a client.
-MAX_FEATURE = 2**53
+# a larger figure is a broken extract, not a client. 2**53 itself is refused
+# too, because 2**53 + 1 reads as 2**53 (app.py's JSON check uses the same bound).
+MAX_FEATURE = 2**53 - 1
+# A header is checked before pandas reads anything: a file of a million column
+# names (10 MB) took pandas 103 s and 2.2 GB. The contract has five columns;
+# extra ones are tolerated, up to this many columns and this many header bytes.
+MAX_COLUMNS = 100
+MAX_HEADER_BYTES = 10_000
 
 
 class DataError(StepError):
@@ -40,10 +46,24 @@ class DataError(StepError):
 
 
 def _read_bytes(path: Path) -> bytes:
+    import os
+    import stat
+
     try:
-        return path.read_bytes()
+        # Non-blocking and checked on the open descriptor: a FIFO named x.csv
+        # would otherwise block the reader forever, and a check before the
+        # open could be raced.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise DataError(f"{path}: not a regular file")
+        with open(fd, "rb") as f:
+            return f.read()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
 
@@ -61,6 +81,30 @@ def _checked_text(raw: bytes, source: Path | str) -> bytes:
         raise DataError(f"{source}: not UTF-8 text (bad byte on line {line})") from None
     # Bytes, not the decoded text: pandas would encode the text again to parse it.
     return raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
+
+
+def _check_header(data: bytes, source: Path | str) -> None:
+    """Reject a header that is absurdly long or names a column twice, before any parsing."""
+    # The first line ends at \n or at a lone \r (pandas splits lines at either).
+    ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+    header = data[:min(ends)] if ends else data
+    columns = header.count(b",") + 1
+    if columns > MAX_COLUMNS or len(header) > MAX_HEADER_BYTES:
+        raise DataError(
+            f"{source}: header has {columns:,} columns ({len(header):,} bytes); the contract has "
+            f"{len(COLUMNS)} (at most {MAX_COLUMNS} columns, {MAX_HEADER_BYTES:,} bytes accepted)"
+        )
+    import csv  # the header alone, as pandas will split it (quotes included)
+
+    try:
+        names = [n.strip() for n in next(csv.reader([header.decode("utf-8")]), [])]
+    except csv.Error as exc:
+        raise DataError(f"{source}: malformed CSV header ({exc})") from None
+    seen: set[str] = set()
+    for name in names:
+        if name in seen and name:
+            raise DataError(f"{source}: column {name!r} appears twice in the header")
+        seen.add(name)
 
 
 def _line(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> int:
@@ -158,6 +202,7 @@ def read_csv(path: Path, require_target: bool = True) -> pd.DataFrame:
 def parse_csv(raw: bytes, source: Path | str, require_target: bool = True) -> pd.DataFrame:
     """Parse and validate client CSV bytes (a file's, or a request body); errors name `source`."""
     data = _checked_text(raw, source)
+    _check_header(data, source)
     try:
         with warnings.catch_warnings():
             # Rows longer than the header: pandas would silently drop the extra fields.

@@ -349,6 +349,23 @@ def extract_files(cfg: config.Config) -> list[Path]:
     return sorted(folder.glob(f"{EXTRACT_PREFIX}*.csv"))
 
 
+def extract_candidates(cfg: config.Config) -> list[Any]:
+    """The extracts as sources.Candidate entries, for ingestion beside the input folder's."""
+    import sources
+    if not extract_files(cfg):
+        return []
+    return [c for c in sources.candidates(cfg.database_extract_folder) if c.name.startswith(EXTRACT_PREFIX)]
+
+
+def extract_path(cfg: config.Config, name: str) -> Path:
+    """Where an extract named in the records lies: the database's folder or the input folder."""
+    if cfg.database_configured and name.startswith(EXTRACT_PREFIX):
+        path = cfg.database_extract_folder / name
+        if path.is_file():
+            return path
+    return cfg.input_folder_path / name
+
+
 def mark_handled(cfg: config.Config, batch: Batch, outcome: str) -> None:
     """Advance the watermark past `batch`: call only once its run has carried out its decision."""
     watermark, kind = _encode(batch.watermark)

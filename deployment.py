@@ -2,30 +2,34 @@
 
 Reads  output_model_path/trainedmodel.pkl (hash-checked), output_model_path/latestscore.txt,
        output_folder_path/ingestedfiles.txt and ingestion.json
-Writes prod_deployment_path/releases/vNNNN/   the three files and manifest.json
+Writes prod_deployment_path/releases/vNNNN/   the files, manifest.json, and madelive.txt
+                                              once the release has been live
        prod_deployment_path/current           symlink to the live release (the atomic switch)
        prod_deployment_path/trainedmodel.pkl, latestscore.txt, ingestedfiles.txt,
        manifest.json                          symlinks through `current`, the course's names
        a row in the run history (table `deployments`)
 
 A release is built in a hidden temporary folder, renamed into place, and only
-then made live by replacing the `current` symlink in one rename; a crash at
-any moment leaves the previous deployment whole. The last `keep_deployments`
-releases are kept, so a rollback is one command.
+then made live by replacing the `current` symlink in one rename; a crash or a
+full disk at any moment leaves the previous deployment whole. A model identical
+to the live one (same SHA-256) makes no new release. The last
+`keep_deployments` releases are kept, so going back (or forward again) is one
+command; a release that was never live (its deployment was killed before the
+switch) is never gone to. The layout itself (names, switch, reading) is
+artifacts.py's.
 
     python deployment.py [--config config.json]      deploy the trained model
-    python deployment.py --rollback                  make the previous release live again
-    python deployment.py --list                      list the releases
+    python deployment.py --rollback                  make the previous live release live again
+    python deployment.py --to v0003                  make release 3 live (back or forward)
+    python deployment.py --list                      list the releases and which were live
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,68 +37,18 @@ import artifacts
 import cli
 import config
 import history
-from artifacts import ArtifactError
+from artifacts import ArtifactError, Release, releases
 from errors import StepError
 
 log = logging.getLogger("deployment")
 
-RELEASE_NAME = re.compile(r"^v(\d{4,})$")
-
-
-@dataclass
-class Release:
-    version: int
-    path: Path
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return artifacts.read_json(self.path / artifacts.MANIFEST)
-
-
-def releases(prod: Path) -> list[Release]:
-    """The complete releases under `prod`, oldest first."""
-    folder = prod / artifacts.RELEASES
-    if not folder.is_dir():
-        return []
-    found = []
-    for p in folder.iterdir():
-        m = RELEASE_NAME.match(p.name)
-        if m and (p / artifacts.MANIFEST).is_file():
-            found.append(Release(int(m.group(1)), p))
-    return sorted(found, key=lambda r: r.version)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["Release", "deploy", "go_to", "listing", "prune", "releases", "rollback"]
 
 
 def _copy_durably(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
     with open(dst, "rb") as f:
         os.fsync(f.fileno())
-
-
-def _symlink_atomic(link: Path, target: str) -> None:
-    """Point `link` at `target` in one rename, replacing whatever `link` was."""
-    tmp = link.parent / f".{link.name}.{os.getpid()}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-
-
-def _switch(prod: Path, release: Path) -> None:
-    """Make `release` the live deployment: one symlink replaced, then the course's names."""
-    _symlink_atomic(prod / artifacts.CURRENT, os.path.relpath(release, prod))
-    for name in (*artifacts.DEPLOYED_FILES, artifacts.MANIFEST):
-        link = prod / name
-        if not link.is_symlink():
-            _symlink_atomic(link, f"{artifacts.CURRENT}/{name}")
-    _fsync_dir(prod)
 
 
 def _recorded_model_hash(model_path: Path) -> str:
@@ -105,13 +59,14 @@ def _recorded_model_hash(model_path: Path) -> str:
     return meta["sha256"]
 
 
-def _manifest(cfg: config.Config, version: int, files: dict[str, str]) -> dict[str, Any]:
+def _manifest(cfg: config.Config, version: int, files: dict[str, str], reason: str,
+              extra: dict[str, Any] | None) -> artifacts.Manifest:
     record = (
         artifacts.read_json(cfg.ingestion_record_path)
         if cfg.ingestion_record_path.is_file() else {"files": []}
     )
     training = artifacts.read_json(artifacts.sidecar_path(cfg.model_path))
-    return {
+    manifest: artifacts.Manifest = {
         "version": version,
         "deployed_at": history.now(),
         "files": files,
@@ -129,31 +84,54 @@ def _manifest(cfg: config.Config, version: int, files: dict[str, str]) -> dict[s
         # The data profile stays in the release's trainedmodel.json: the manifest
         # is read on every cron tick and should stay small.
         "training": {k: v for k, v in training.items() if k not in ("sha256", "file", "profile")},
+        "reason": reason,
     }
+    # The caller's keys join the manifest; they never replace what deployment records.
+    return {**(extra or {}), **manifest}  # type: ignore[typeddict-item]
 
 
-def deploy(cfg: config.Config) -> Release:
-    """Deploy the trained model, score and ingestion record as one new live release."""
-    sources = {
+def _sources(cfg: config.Config) -> dict[str, Path]:
+    return {
         artifacts.MODEL_FILE: cfg.model_path,
         artifacts.SCORE_FILE: cfg.score_path,
         artifacts.INGESTED_FILES: cfg.ingestedfiles_path,
         artifacts.SIDECAR_FILE: artifacts.sidecar_path(cfg.model_path),
     }
+
+
+def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None = None) -> Release:
+    """Deploy the trained model, score and ingestion record as one new live release.
+
+    `reason` (why it is deployed) and `extra` (more keys, e.g. the reference
+    performance) go into the manifest. A model identical to the live one makes
+    no new release: the live one is returned.
+    """
+    sources = _sources(cfg)
     for path in sources.values():
         if not path.is_file():
             raise ArtifactError(f"{path}: not found; run the steps before deployment first")
     expected = _recorded_model_hash(cfg.model_path)
 
     prod = cfg.prod_deployment_path
-    folder = prod / artifacts.RELEASES
-    folder.mkdir(parents=True, exist_ok=True)
-    existing = releases(prod)
-    version = (existing[-1].version + 1) if existing else 1
-    final = folder / artifacts.version_name(version)
+    live = artifacts.deployed(prod)
+    if live is not None:
+        # A run killed between the switch and its mark: the live release was live.
+        artifacts.mark_live(live.release)
+        if live.manifest.get("model_sha256") == expected:
+            log.info("model identical to the live %s (SHA-256 %s…): no new release",
+                     live.release.name, expected[:12])
+            return Release(live.manifest["version"], live.release)
 
-    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".staging-{artifacts.version_name(version)}-"))
+    folder = prod / artifacts.RELEASES
+    staging: Path | None = None
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = releases(prod)
+        version = (existing[-1].version + 1) if existing else 1
+        final = artifacts.release_path(prod, version)
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".staging-{artifacts.version_name(version)}-"))
+        # mkdtemp makes the folder 0700; releases are for the team to read, like their files.
+        os.chmod(staging, artifacts.shared_mode(0o777))
         files = {}
         for name, src in sources.items():
             _copy_durably(src, staging / name)
@@ -164,20 +142,26 @@ def deploy(cfg: config.Config) -> Release:
                 f"{cfg.model_path}: SHA-256 does not match "
                 f"{artifacts.sidecar_path(cfg.model_path).name}; refusing to deploy it"
             )
-        manifest = _manifest(cfg, version, files)
+        manifest = _manifest(cfg, version, files, reason, extra)
         artifacts.write_json_atomic(staging / artifacts.MANIFEST, manifest)
-        _fsync_dir(staging)
+        artifacts.fsync_dir(staging)
         os.rename(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        artifacts.fsync_dir(folder)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            # filename2 is the destination of a copy or rename: the file being written.
+            where = exc.filename2 or exc.filename
+            raise artifacts.write_error(Path(where) if where else folder, exc) from exc
         raise
-    _fsync_dir(folder)
-    _switch(prod, final)
+    artifacts.switch(prod, final)
     history.record(cfg.history_path, "deployments", [{
         "action": "deploy", "version": version, "model_sha256": files[artifacts.MODEL_FILE],
         "f1": manifest["score"], "release_path": str(final),
     }])
-    log.info("deployed release %s (F1 %.4f) to %s", artifacts.version_name(version), manifest["score"], prod)
+    log.info("deployed release %s (F1 %.4f) to %s%s", final.name, manifest["score"], prod,
+             f": {reason}" if reason else "")
     prune(prod, cfg.keep_deployments)
     return Release(version, final)
 
@@ -189,69 +173,141 @@ def prune(prod: Path, keep: int) -> list[Path]:
     for release in releases(prod)[:-keep] if keep else []:
         if live is not None and release.path.resolve() == live:
             continue
-        shutil.rmtree(release.path)
+        try:
+            shutil.rmtree(release.path)
+        except OSError as exc:
+            raise artifacts.write_error(release.path, exc) from exc
         removed.append(release.path)
         log.info("removed old release %s", release.path.name)
     return removed
 
 
-def rollback(cfg: config.Config) -> Release:
-    """Make the newest release older than the live one live again, after checking its files."""
-    prod = cfg.prod_deployment_path
+def _live(prod: Path) -> Release:
     live = artifacts.current_release(prod)
     if live is None:
-        raise ArtifactError(f"{prod}: nothing is deployed, nothing to roll back")
-    older = [r for r in releases(prod) if r.path.resolve() != live and r.version < _version(live)]
-    if not older:
-        raise ArtifactError(f"{prod}: no earlier release to roll back to (live: {live.name})")
-    target = older[-1]
+        raise ArtifactError(f"{prod}: nothing is deployed")
+    artifacts.mark_live(live)
+    for r in releases(prod):
+        if r.path.resolve() == live:
+            return r
+    raise ArtifactError(f"{live}: the live release is not named like a release")
+
+
+def go_to(cfg: config.Config, version: int) -> tuple[Release, list[str]]:
+    """Make release `version` live (back or forward), after checking its files.
+
+    Returns the release and notes for the user: what a rollback goes past (a
+    release deployed because of drift answered a real change).
+    """
+    prod = cfg.prod_deployment_path
+    live = _live(prod)
+    by_version = {r.version: r for r in releases(prod)}
+    target = by_version.get(version)
+    if target is None:
+        kept = ", ".join(r.name for r in by_version.values()) or "none"
+        raise ArtifactError(f"{prod}: no release {artifacts.version_name(version)} (kept: {kept})")
+    if target.version == live.version:
+        return live, [f"{live.name} is already live"]
+    if not artifacts.was_live(target.path):
+        raise ArtifactError(
+            f"{target.path}: {target.name} was never made live (its deployment was interrupted); "
+            "deploy again instead"
+        )
     manifest = target.manifest
     artifacts.verify_release(target.path, manifest)
-    _switch(prod, target.path)
+    notes = []
+    if target.version < live.version:
+        for r in releases(prod):
+            if target.version < r.version <= live.version and artifacts.was_live(r.path):
+                why = str(r.manifest.get("reason") or "")
+                if why:
+                    drift = " - because of drift" if "drift" in why.lower() else ""
+                    notes.append(f"going back past {r.name}, deployed{drift}: {why}")
+    artifacts.switch(prod, target.path)
+    action = "rollback" if target.version < live.version else "forward"
     history.record(cfg.history_path, "deployments", [{
-        "action": "rollback", "version": target.version, "model_sha256": manifest["model_sha256"],
+        "action": action, "version": target.version, "model_sha256": manifest["model_sha256"],
         "f1": manifest["score"], "release_path": str(target.path),
     }])
-    log.info("rolled back from %s to %s", live.name, target.path.name)
-    return target
+    log.info("%s from %s to %s", action, live.name, target.name)
+    for note in notes:
+        log.warning("%s", note)
+    return target, notes
 
 
-def _version(release: Path) -> int:
-    m = RELEASE_NAME.match(release.name)
-    return int(m.group(1)) if m else 0
+def rollback(cfg: config.Config) -> Release:
+    """Make the newest release older than the live one that was live before live again."""
+    return rollback_with_notes(cfg)[0]
+
+
+def rollback_with_notes(cfg: config.Config) -> tuple[Release, list[str]]:
+    prod = cfg.prod_deployment_path
+    try:
+        live = _live(prod)
+    except ArtifactError:
+        raise ArtifactError(f"{prod}: nothing is deployed, nothing to roll back") from None
+    older = [r for r in releases(prod) if r.version < live.version and artifacts.was_live(r.path)]
+    if not older:
+        raise ArtifactError(f"{prod}: no earlier release to roll back to (live: {live.name})")
+    return go_to(cfg, older[-1].version)
 
 
 def listing(cfg: config.Config) -> str:
-    """One line per release: version, time, F1, and which one is live."""
+    """One line per release: version, time, F1, whether it is or was live, why it was deployed."""
     live = artifacts.current_release(cfg.prod_deployment_path)
     lines = []
     for r in releases(cfg.prod_deployment_path):
         m = r.manifest
-        mark = "*" if live is not None and r.path.resolve() == live else " "
-        lines.append(f"{mark} {artifacts.version_name(r.version)}  {m['deployed_at']}  F1 {m['score']:.4f}")
+        if live is not None and r.path.resolve() == live:
+            mark, state = "*", "live"
+        else:
+            mark, state = " ", "was live" if artifacts.was_live(r.path) else "never live"
+        why = f"  {m['reason']}" if m.get("reason") else ""
+        lines.append(f"{mark} {r.name}  {m['deployed_at']}  F1 {m['score']:.4f}  {state}{why}")
     return "\n".join(lines) if lines else "nothing deployed"
+
+
+def _version_arg(text: str) -> int:
+    version = artifacts.parse_version(text)
+    if version is None:
+        import argparse
+        raise argparse.ArgumentTypeError(f"not a release version: {text!r} (say v0003 or 3)")
+    return version
 
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--rollback", action="store_true", help="make the previous release live again")
-    group.add_argument("--list", action="store_true", help="list releases (* marks the live one)")
+    group.add_argument("--rollback", action="store_true",
+                       help="make the previous live release live again")
+    group.add_argument("--to", type=_version_arg, metavar="VERSION",
+                       help="make this release live, back or forward (v0003 or 3)")
+    group.add_argument("--list", action="store_true",
+                       help="list releases (* marks the live one) and which were live")
     args = p.parse_args(argv)
 
     cfg = cli.start(args.config)
     if cfg is None:
         return 2
-    if args.list:
-        print(listing(cfg))
-        return 0
     try:
-        release = rollback(cfg) if args.rollback else deploy(cfg)
+        if args.list:
+            print(listing(cfg))
+            return 0
+        if args.rollback or args.to is not None:
+            release, notes = rollback_with_notes(cfg) if args.rollback else go_to(cfg, args.to)
+            verb = "rolled back to" if args.rollback else "now live:"
+            print(f"{verb} {release.name} (F1 {release.manifest['score']:.4f}) -> {cfg.prod_deployment_path}")
+            for note in notes:
+                print(note)
+            return 0
+        before = artifacts.current_release(cfg.prod_deployment_path)
+        release = deploy(cfg)
     except StepError as exc:
         return cli.failed(exc)
-    verb = "rolled back to" if args.rollback else "deployed"
-    print(f"{verb} {artifacts.version_name(release.version)} (F1 {release.manifest['score']:.4f})"
-          f" -> {cfg.prod_deployment_path}")
+    if before is not None and release.path.resolve() == before:
+        print(f"model identical to the live {release.name} (same SHA-256): no new release")
+    else:
+        print(f"deployed {release.name} (F1 {release.manifest['score']:.4f}) -> {cfg.prod_deployment_path}")
     return 0
 
 

@@ -1,69 +1,84 @@
 """Step 3, diagnostics: predictions, data statistics, step timings and dependency status.
 
-Reads  the deployed model (hash-checked), output_folder_path/finaldata.csv,
-       test_data_path/testdata.csv, requirements.txt beside the scripts,
-       the package index (PyPI's JSON API, timeout `pypi_timeout_s`)
+Reads  the deployed model (hash-checked), output_folder_path/finaldata.csv and
+       ingestion.json, test_data_path/testdata.csv, the run history (the
+       training's recorded duration), requirements.txt and the package index
+       (depcheck.py; at most once a day unless asked, timeout `pypi_timeout_s`)
 Writes a row in the run history (table `diagnostics`): the figures plotted as
-       trends, and the whole result as JSON. Nothing else: the timing runs
-       ingestion.py and training.py on a scratch copy of the config, so the live
-       finaldata.csv and model are never touched.
+       trends, and the whole result as JSON.
+
+Step timings are the durations the steps recorded when they really ran
+(training: the run history; ingestion: ingestion.json's `duration_s`), so a
+tick pays nothing for them. `--time-steps N` (and the course's
+`execution_time()`) instead runs ingestion.py and training.py N times as
+subprocesses on a scratch copy of the config: the live finaldata.csv and model
+are never touched.
 
 The course's functions keep the course's names and each works alone, from any
 working directory: `model_predictions`, `dataframe_summary`, `missing_data`,
 `execution_time`, `outdated_packages_list` (each takes `config_path=`).
 `run_all(cfg)` runs them all and records the run.
 
-    python diagnostics.py [--config config.json] [--repeats N]
-
-The index is https://pypi.org/pypi; the environment variable RISK_PYPI_URL
-names another (a mirror; or a closed port, to see the offline behaviour).
+    python diagnostics.py [--config config.json] [--time-steps N]
 """
 from __future__ import annotations
 
 import json
 import logging
-import math
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from importlib import metadata
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import urlsplit
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
-import requests
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 import artifacts
 import cli
 import config
 import contract
+import depcheck
 import history
+# Named here too: bench_api.py names the variable here, and tests replace the check here.
+from depcheck import INDEX_URL_ENV, dependency_status  # noqa: F401
 from errors import StepError
+from scoring import ranked_clients  # noqa: F401  (app.py and bench_batch.py call it here until merge)
 
 log = logging.getLogger("diagnostics")
 
-REQUIREMENTS = config.HERE / "requirements.txt"
-INDEX_URL = "https://pypi.org/pypi"
-INDEX_URL_ENV = "RISK_PYPI_URL"
+REQUIREMENTS = depcheck.REQUIREMENTS
+# The index changes slowly; a tick every 10 minutes needn't ask it each time.
+DEPENDENCY_CHECK_EVERY_S = 24 * 3600
 TIMED_SCRIPTS = ("ingestion.py", "training.py")
 # A timed step that takes this long is stuck, not slow: ingestion and training
 # of the shipped data take about a second each.
 SCRIPT_TIMEOUT_S = 600.0
-UNKNOWN = "unknown"
 
 
 class DiagnosticsError(StepError):
     """A diagnostic could not be made (a timed step failed)."""
+
+
+class DiagnosticsResult(TypedDict):
+    """What `run_all` returns and records (as JSON in the history's `payload`)."""
+    run_at: str
+    model_version: int
+    model_sha256: str
+    model_f1: float
+    data: dict[str, Any]                       # path, rows, sha256 of finaldata.csv
+    predictions: dict[str, Any]                # path, rows, predicted_exits, mean_probability
+    summary_statistics: dict[str, dict[str, float | None]]
+    missing_data: dict[str, float]
+    missing_percent: float
+    execution_time: dict[str, float | None]    # ingestion_s, training_s (None: not recorded)
+    timing_source: str                         # "recorded" or "subprocess"
+    timing_repeats: int
+    dependencies: list[depcheck.Dependency]
+    dependencies_checked_at: str
 
 
 def _config(config_path: str | Path | None) -> config.Config:
@@ -173,26 +188,6 @@ def missing_data(*, config_path: str | Path | None = None) -> dict[str, float]:
     return missing_percent(contract.read_csv(cfg.finaldata_path))
 
 
-def ranked_clients(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """Every client of `frame` with its attrition probability, highest risk first.
-
-    A client listed more than once (it came back in a later extract) keeps its
-    last row: files are ingested in name order, so that is its latest figures.
-    Clients of equal probability keep their order in `frame`.
-    """
-    latest = frame.drop_duplicates(subset=contract.ID, keep="last")
-    predicted, probability = _predicted(model, contract.feature_matrix(latest))
-    probability = np.round(probability, 6)
-    order = np.argsort(-probability, kind="stable")
-    return pd.DataFrame({
-        "rank": np.arange(1, len(order) + 1),
-        contract.ID: latest[contract.ID].to_numpy()[order],
-        "attrition_probability": probability[order],
-        "predicted_exit": predicted[order],
-        **{col: latest[col].to_numpy()[order] for col in contract.FEATURES},
-    })
-
-
 # --- timing ------------------------------------------------------------------
 
 def scratch_config(cfg: config.Config, folder: Path) -> Path:
@@ -262,197 +257,60 @@ def execution_time(*, config_path: str | Path | None = None, repeats: int = 1) -
 
 # --- dependency check ----------------------------------------------------------
 
-def requirements(path: Path) -> list[tuple[str, str | None]]:
-    """(name, pinned version or None) of each requirement in a requirements file, in file order."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DiagnosticsError(f"{path}: cannot read requirements ({exc.strerror})") from None
-    found = []
-    for number, line in enumerate(lines, 1):
-        line = line.split(" #", 1)[0].strip()
-        # Options (-r, --index-url, ...) and comments name no package of ours.
-        if not line or line.startswith(("#", "-")):
-            continue
-        try:
-            req = Requirement(line)
-        except InvalidRequirement as exc:
-            raise DiagnosticsError(f"{path}: line {number} is not a requirement ({exc})") from None
-        if req.marker is not None and not req.marker.evaluate():
-            continue
-        pins = [s.version for s in req.specifier if s.operator in ("==", "===")]
-        found.append((req.name, pins[0] if pins else None))
-    return found
-
-
-def installed_version(name: str) -> str | None:
-    """The version of `name` installed in this environment, or None."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _newest_for_python(releases: dict[str, list[dict[str, Any]]], python: str) -> str | None:
-    """The newest final, unyanked release with a file that installs on `python`."""
-    def installs(file: dict[str, Any]) -> bool:
-        if file.get("yanked"):
-            return False
-        try:
-            return python in SpecifierSet(file.get("requires_python") or "")
-        except InvalidSpecifier:
-            return True  # can't tell; pip would try it too
-
-    best: Version | None = None
-    for text, files in releases.items():
-        try:
-            version = Version(text)
-        except InvalidVersion:
-            continue
-        if version.is_prerelease or (best is not None and version <= best):
-            continue
-        if any(installs(f) for f in files):
-            best = version
-    return str(best) if best is not None else None
-
-
-def index_answer(name: str, index_url: str, timeout_s: float) -> dict[str, str | None]:
-    """Ask the index about `name`: its latest version, and the newest that installs on this Python."""
-    response = requests.get(f"{index_url.rstrip('/')}/{name}/json", timeout=timeout_s)
-    if response.status_code == 404:
-        return {"latest": UNKNOWN, "for_python": None, "reason": f"'{name}' not found on the index"}
-    response.raise_for_status()
-    answer = response.json()
-    latest = str(answer["info"]["version"])
-    needs = answer["info"].get("requires_python") or ""
-    python = platform.python_version()
-    try:
-        fits = python in SpecifierSet(needs)
-    except InvalidSpecifier:
-        fits = True
-    if fits:
-        return {"latest": latest, "for_python": latest, "reason": None}
-    # The index's latest may need a newer Python than ours (numpy's does today);
-    # then the release that matters for an upgrade here is the newest one that installs.
-    for_python = _newest_for_python(answer.get("releases") or {}, python)
-    return {"latest": latest, "for_python": for_python,
-            "reason": f"latest needs Python {needs}; newest for {python}: {for_python or 'none'}"}
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost operating-system reason inside a requests error (e.g. 'Connection refused')."""
-    todo, seen = [exc], set()
-    while todo:
-        e = todo.pop(0)
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, OSError) and e.strerror:
-            return e.strerror
-        todo += [n for n in (e.__cause__, e.__context__, getattr(e, "reason", None), *e.args)
-                 if isinstance(n, BaseException)]
-    return type(exc).__name__
-
-
-def _ask_all(names: list[str], ask: Callable[[str], dict[str, Any]], deadline_s: float,
-             host: str) -> dict[str, dict[str, Any]]:
-    """`ask(name)` for every name at once; a name without an answer by the deadline gets a reason.
-
-    Daemon threads, not a ThreadPoolExecutor: a lookup stuck in DNS (which
-    no socket timeout covers) must not hold up the caller, nor the
-    interpreter's exit, which joins executor threads.
-    """
-    answers: dict[str, dict[str, Any]] = {}
-
-    def work(name: str) -> None:
-        try:
-            answers[name] = ask(name)
-        except requests.Timeout:
-            answers[name] = {"reason": f"no answer from {host} within {deadline_s:g} s"}
-        except requests.HTTPError as exc:
-            answers[name] = {"reason": f"{host} answered HTTP {exc.response.status_code}"}
-        except requests.RequestException as exc:
-            answers[name] = {"reason": f"cannot reach {host}: {_cause(exc)}"}
-        except (ValueError, KeyError, TypeError) as exc:  # not the JSON the API promises
-            answers[name] = {"reason": f"unexpected answer from {host} ({type(exc).__name__})"}
-
-    threads = [threading.Thread(target=work, args=(n,), daemon=True, name=f"index-{n}") for n in names]
-    end = time.monotonic() + deadline_s
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(max(0.0, end - time.monotonic()))
-    late = {"reason": f"no answer from {host} within {deadline_s:g} s"}
-    return {name: dict(answers.get(name, late)) for name in names}
-
-
-def dependency_status(
-    requirements_path: Path = REQUIREMENTS, timeout_s: float = 3.0, index_url: str | None = None
-) -> list[dict[str, Any]]:
-    """For each requirement: name, pinned, installed and latest version, and whether it is outdated.
-
-    `outdated` compares the pin (else the installed version) with the newest
-    release that installs on this Python; it is None when the index gave no
-    answer within `timeout_s` (then `latest` is "unknown" and `reason` says why).
-    """
-    index_url = index_url or os.environ.get(INDEX_URL_ENV) or INDEX_URL
-    reqs = requirements(requirements_path)
-    started = time.perf_counter()
-    host = urlsplit(index_url).netloc or index_url
-    answers = _ask_all([name for name, _ in reqs], lambda n: index_answer(n, index_url, timeout_s),
-                       timeout_s, host)
-    rows = []
-    for name, pinned in reqs:
-        answer = answers[name]
-        installed = installed_version(name)
-        latest = answer.get("latest", UNKNOWN)
-        for_python = answer.get("for_python")
-        reason = answer.get("reason")
-        current = pinned or installed
-        outdated = None
-        if for_python and current:
-            try:
-                outdated = Version(current) < Version(for_python)
-            except InvalidVersion:
-                reason = f"cannot compare versions {current!r} and {for_python!r}"
-        rows.append({
-            "name": name, "pinned": pinned, "installed": installed, "latest": latest,
-            "latest_for_python": for_python, "outdated": outdated, "reason": reason,
-        })
-    unknown = sum(r["outdated"] is None for r in rows)
-    log.info("checked %d requirement(s) against %s in %.2f s: %d outdated, %d unknown",
-             len(rows), host, time.perf_counter() - started, sum(bool(r["outdated"]) for r in rows), unknown)
-    return rows
-
-
-def outdated_packages_list(*, config_path: str | Path | None = None) -> list[dict[str, Any]]:
-    """Status of each package of requirements.txt against the package index (see dependency_status)."""
+def outdated_packages_list(*, config_path: str | Path | None = None) -> list[depcheck.Dependency]:
+    """Status of each package of requirements.txt against the package index (see depcheck.py)."""
     cfg = _config(config_path)
-    return dependency_status(REQUIREMENTS, cfg.pypi_timeout_s)
+    return depcheck.dependency_status(REQUIREMENTS, cfg.pypi_timeout_s)
 
 
 # --- all of them, recorded -----------------------------------------------------
 
-def _json_safe(value: Any) -> Any:
-    """`value` with NaN and infinities as None: JSON has no NaN (a one-row column has no std)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
+def recorded_timings(cfg: config.Config, model_sha256: str) -> dict[str, float | None]:
+    """The durations the steps recorded when they last really ran; None where nothing was recorded.
+
+    training_s: the fit of the deployed model (history table `trainings`);
+    ingestion_s: `duration_s` of ingestion.json, when ingestion records it.
+    """
+    trainings = [r for r in history.rows(cfg.history_path, "trainings") if r["model_sha256"] == model_sha256]
+    try:
+        ingestion_s = artifacts.read_json(cfg.ingestion_record_path).get("duration_s")
+    except artifacts.ArtifactError:
+        ingestion_s = None
+    return {"ingestion_s": ingestion_s, "training_s": trainings[-1]["duration_s"] if trainings else None}
 
 
-def run_all(cfg: config.Config, *, repeats: int = 1) -> dict[str, Any]:
-    """Run every diagnostic, record it in the run history (table `diagnostics`) and return it."""
+def _age_s(when: str) -> float:
+    return (datetime.now(timezone.utc) - datetime.fromisoformat(when)).total_seconds()
+
+
+def dependencies(cfg: config.Config, fresh: bool) -> tuple[list[depcheck.Dependency], str]:
+    """The dependency status and when it was checked: the last recorded one if under a day old."""
+    last = None if fresh else latest_diagnostics(cfg)
+    if last and "dependencies_checked_at" in last and _age_s(last["dependencies_checked_at"]) < DEPENDENCY_CHECK_EVERY_S:
+        return last["dependencies"], last["dependencies_checked_at"]
+    return dependency_status(REQUIREMENTS, cfg.pypi_timeout_s), history.now()
+
+
+def run_all(cfg: config.Config, *, repeats: int | None = None,
+            fresh_dependencies: bool = False) -> DiagnosticsResult:
+    """Run every diagnostic, record it in the run history (table `diagnostics`) and return it.
+
+    Timings are the recorded ones unless `repeats` asks to run the steps as
+    subprocesses; the package index is asked only if the last check is a day
+    old or `fresh_dependencies`.
+    """
     run_at = history.now()
     model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
     data = contract.read_csv(cfg.finaldata_path)
     test = contract.read_csv(cfg.test_data_file, require_target=False)
-    predicted, probability = predict(model, test)
+    predicted, probability = _predicted(model, contract.feature_matrix(test))
     missing = missing_percent(data)
-    result = _json_safe({
+    if repeats is None:
+        timings, source = recorded_timings(cfg, manifest["model_sha256"]), "recorded"
+    else:
+        timings, source = step_timings(cfg, repeats), "subprocess"
+    deps, checked_at = dependencies(cfg, fresh_dependencies)
+    result: DiagnosticsResult = artifacts.json_safe({
         "run_at": run_at,
         "model_version": manifest["version"],
         "model_sha256": manifest["model_sha256"],
@@ -460,17 +318,18 @@ def run_all(cfg: config.Config, *, repeats: int = 1) -> dict[str, Any]:
         "data": {"path": str(cfg.finaldata_path), "rows": len(data),
                  "sha256": artifacts.sha256_file(cfg.finaldata_path)},
         "predictions": {"path": str(cfg.test_data_file), "rows": len(predicted),
-                        "predicted_exits": sum(predicted),
-                        "mean_probability": float(np.mean(probability)) if probability else None},
+                        "predicted_exits": int(predicted.sum()),
+                        "mean_probability": float(probability.mean()) if len(probability) else None},
         "summary_statistics": summary_statistics(data),
         "missing_data": missing,
         # Every column has the same row count, so this is the percent of all cells.
         "missing_percent": float(np.mean(list(missing.values()))),
-        "execution_time": step_timings(cfg, repeats),
-        "timing_repeats": repeats,
-        "dependencies": dependency_status(REQUIREMENTS, cfg.pypi_timeout_s),
+        "execution_time": timings,
+        "timing_source": source,
+        "timing_repeats": repeats or 1,
+        "dependencies": deps,
+        "dependencies_checked_at": checked_at,
     })
-    deps = result["dependencies"]
     history.record(cfg.history_path, "diagnostics", [{
         "run_at": run_at,
         "model_version": result["model_version"],
@@ -479,17 +338,18 @@ def run_all(cfg: config.Config, *, repeats: int = 1) -> dict[str, Any]:
         "rows": len(data),
         "f1": result["model_f1"],
         "missing_percent": result["missing_percent"],
-        "ingestion_s": result["execution_time"]["ingestion_s"],
-        "training_s": result["execution_time"]["training_s"],
+        "ingestion_s": timings["ingestion_s"],
+        "training_s": timings["training_s"],
         "outdated": sum(bool(d["outdated"]) for d in deps),
         "unknown": sum(d["outdated"] is None for d in deps),
         "payload": json.dumps(result, sort_keys=True),
     }])
-    log.info("recorded diagnostics of model v%04d in %s", result["model_version"], cfg.history_path)
+    log.info("recorded diagnostics of model %s in %s", artifacts.version_name(result["model_version"]),
+             cfg.history_path)
     return result
 
 
-def latest_diagnostics(cfg: config.Config) -> dict[str, Any] | None:
+def latest_diagnostics(cfg: config.Config) -> DiagnosticsResult | None:
     """The result of the newest recorded diagnostics run, or None if there is none."""
     newest = history.rows(cfg.history_path, "diagnostics", limit=1)
     return json.loads(newest[0]["payload"]) if newest else None
@@ -501,26 +361,15 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
-def dependency_line(dep: dict[str, Any]) -> str:
-    """One dependency as the user reads it: '<status>' plus the reason, if any."""
-    if dep["outdated"] is None:
-        status = UNKNOWN
-    elif dep["outdated"]:
-        status = f"outdated (-> {dep['latest_for_python']})"
-    else:
-        status = "up to date"
-    if dep["installed"] is None:
-        status += ", not installed"
-    elif dep["pinned"] and dep["installed"] != dep["pinned"]:
-        status += f", installed {dep['installed']} differs from the pin"
-    return status + (f": {dep['reason']}" if dep["reason"] else "")
+def _seconds(value: float | None) -> str:
+    return "not recorded" if value is None else f"{value:.2f} s"
 
 
-def summary(result: dict[str, Any]) -> str:
+def summary(result: DiagnosticsResult) -> str:
     """A readable summary of a `run_all` result."""
     pred, data = result["predictions"], result["data"]
     lines = [
-        f"Diagnostics at {result['run_at']} of deployed model v{result['model_version']:04d} "
+        f"Diagnostics at {result['run_at']} of deployed model {artifacts.version_name(result['model_version'])} "
         f"(F1 {result['model_f1']:.4f})",
         "",
         f"Predictions: {pred['rows']:,} rows of {Path(pred['path']).name}, "
@@ -539,16 +388,17 @@ def summary(result: dict[str, Any]) -> str:
         )
     times = result["execution_time"]
     runs = result.get("timing_repeats", 1)
+    how = ("as recorded when the steps last ran" if result.get("timing_source") == "recorded"
+           else f"{'median of ' + str(runs) + ' runs' if runs > 1 else 'one run'}, as subprocesses")
     lines += [
         f"  missing values: {result['missing_percent']:.2f} % of all cells",
         "",
-        f"Timing ({'median of ' + str(runs) + ' runs' if runs > 1 else 'one run'}, as subprocesses): "
-        f"ingestion.py {times['ingestion_s']:.2f} s, training.py {times['training_s']:.2f} s",
+        f"Timing ({how}): ingestion {_seconds(times['ingestion_s'])}, training {_seconds(times['training_s'])}",
         "",
     ]
     deps = result["dependencies"]
     lines.append(
-        f"Dependencies ({len(deps)} in requirements.txt: "
+        f"Dependencies ({len(deps)} in requirements.txt, checked {result.get('dependencies_checked_at', '?')}: "
         f"{sum(bool(d['outdated']) for d in deps)} outdated, "
         f"{sum(d['outdated'] is None for d in deps)} unknown):"
     )
@@ -556,23 +406,25 @@ def summary(result: dict[str, Any]) -> str:
     for d in deps:
         lines.append(
             f"  {d['name']:<16}{d['pinned'] or '-':>10}{d['installed'] or '-':>11}"
-            f"{d['latest']:>10}  {dependency_line(d)}"
+            f"{d['latest']:>10}  {depcheck.dependency_line(d)}"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser(__doc__)
-    p.add_argument("--repeats", type=int, default=1,
-                   help="time each step this many times and report the median (default: 1)")
+    p.add_argument("--time-steps", type=int, metavar="N",
+                   help="time ingestion.py and training.py by running each N times as subprocesses "
+                        "(default: the durations recorded when they last ran)")
     args = p.parse_args(argv)
-    if args.repeats < 1:
-        p.error("--repeats must be at least 1")
+    if args.time_steps is not None and args.time_steps < 1:
+        p.error("--time-steps must be at least 1")
     cfg = cli.start(args.config)
     if cfg is None:
         return 2
     try:
-        result = run_all(cfg, repeats=args.repeats)
+        # Asked by hand: the package index is asked now, not a day ago.
+        result = run_all(cfg, repeats=args.time_steps, fresh_dependencies=True)
     except StepError as exc:
         return cli.failed(exc)
     print(summary(result))

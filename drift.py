@@ -15,10 +15,17 @@ what it scored before, by one of four tests (config key `drift_test`):
   deployed scores (the run history).
 - `non-parametric`: drift when the new F1 is below Q1 - 1.5 IQR of them.
 
+The reference of the bootstrap test is the deployment's own: the counts of
+its model on the held-out rows it was chosen on (manifest key `reference`),
+or the test data for a deployment without one.
+
 Data drift compares each feature's distribution in the deployed model's
 training data (a profile stored at training time) with the new rows: the
 population stability index over ten quantile bins (PSI > 0.2 is the usual
-"shifted" mark) and the two-sample Kolmogorov-Smirnov test.
+"shifted" mark) and the two-sample Kolmogorov-Smirnov test, its p-values
+Holm-corrected across the features so that "some feature shifted" keeps a
+false-alarm rate of alpha on data of the same law (uncorrected, three tests
+flagged 12.9 % of same-law batches).
 """
 from __future__ import annotations
 
@@ -96,7 +103,7 @@ def bootstrap_test(new: np.ndarray, reference: np.ndarray, alpha: float = 0.05,
     p_value = float(np.mean(difference <= 0))
     return Verdict("bootstrap", p_value < alpha, float(f1_from_counts(new)),
                    float(f1_from_counts(reference)), p_value=p_value, rows=int(new.sum()),
-                   note=f"alpha={alpha}")
+                   note=f"alpha={alpha:.4g}")
 
 
 def raw_test(new_f1: float, deployed_score: float) -> Verdict:
@@ -121,17 +128,25 @@ def nonparametric_test(new_f1: float, scores: list[float]) -> Verdict:
                    threshold=threshold, note=f"{len(scores)} past scores")
 
 
-def model_drift(test: str, model: Any, new: pd.DataFrame, test_data: pd.DataFrame,
+def model_drift(test: str, model: Any, new: pd.DataFrame, test_data: pd.DataFrame | None,
                 deployed_score: float, past_scores: list[float], alpha: float = 0.05,
-                rounds: int = 2000, seed: int = 0) -> Verdict:
-    """Apply drift test `test` to the deployed `model` on the labeled `new` rows."""
+                rounds: int = 2000, seed: int = 0,
+                reference_counts: list[int] | None = None) -> Verdict:
+    """Apply drift test `test` to the deployed `model` on the labeled `new` rows.
+
+    The bootstrap test compares with `reference_counts` ([tp, fp, fn, tn] of the
+    deployment's own reference) when given, else with the model on `test_data`.
+    """
     new_counts = confusion(new[contract.TARGET].to_numpy(),
                            model.predict(contract.feature_matrix(new)))
     new_f1 = float(f1_from_counts(new_counts))
     scores = past_scores or [deployed_score]
     if test == "bootstrap":
-        test_counts = confusion(test_data[contract.TARGET].to_numpy(),
-                                model.predict(contract.feature_matrix(test_data)))
+        if reference_counts is not None:
+            test_counts = np.asarray(reference_counts)
+        else:
+            test_counts = confusion(test_data[contract.TARGET].to_numpy(),
+                                    model.predict(contract.feature_matrix(test_data)))
         return bootstrap_test(new_counts, test_counts, alpha, rounds, seed)
     verdict = {
         "raw": lambda: raw_test(new_f1, deployed_score),
@@ -187,6 +202,20 @@ def data_drift(profile: dict[str, Any], new: pd.DataFrame, alpha: float = 0.05) 
             "psi": round(index, 4),
             "ks_statistic": round(float(ks.statistic), 4),
             "ks_p_value": float(ks.pvalue),
-            "shifted": bool(index > PSI_SHIFTED or ks.pvalue < alpha),
         }
+    adjusted = holm([d["ks_p_value"] for d in result.values()])
+    for d, p_holm in zip(result.values(), adjusted):
+        d["ks_p_holm"] = p_holm
+        d["shifted"] = bool(d["psi"] > PSI_SHIFTED or p_holm < alpha)
     return result
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-adjusted p-values: reject those below alpha and the family errs with odds <= alpha."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted, running = [1.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

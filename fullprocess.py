@@ -1,17 +1,21 @@
-"""The main job, run by cron every 10 minutes: new data? model drift? then retrain and redeploy.
+"""The main job, run by cron every 10 minutes: new data? plausible? a better model? then redeploy.
 
 One run, logging each decision and its reason:
  1. takes an exclusive lock (a second run while one is active exits 0 at once);
  2. with nothing deployed yet, ingests, trains, scores and deploys (bootstrap);
  3. looks for new data: input files whose name or SHA-256 no earlier run has
     handled; none -> "no new data", exit 0 (standard library only: cheap);
- 4. checks the deployed model on the rows of the new files by the configured
-    drift test, and each feature's distribution against the training data;
- 5. ingests the data; on model drift retrains, scores and redeploys;
+ 4. the quality gate quarantines implausible extracts; extracts without
+    outcomes get a label-free estimate; drift is checked on the fresh rows and
+    a challenger is trained on the training window and compared with the
+    deployed champion on held-out rows (loop.py says how);
+ 5. ingests the data (less the quarantined and unlabelled files); deploys the
+    challenger only if the decision says so, with its reference and reason;
  6. runs diagnostics, the report and the API calls on the latest deployment;
  7. records the run in the run history.
 
     python fullprocess.py [--config config.json] [--force-retrain] [--dry-run]
+    python fullprocess.py --release-quarantined clients_2026_12.csv
 """
 from __future__ import annotations
 
@@ -56,129 +60,156 @@ def run_lock(path: Path) -> Iterator[bool]:
     flock locks belong to the open file: the kernel drops them when the process
     ends, however it ends, so a killed run never blocks the next one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only or full disk: one line, exit 1
+        raise artifacts.write_error(path, exc) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            raise artifacts.write_error(path, exc) from exc
         yield True
     finally:
         os.close(fd)
 
 
+def released_files(cfg: config.Config) -> set[tuple[str, str]]:
+    """(name, SHA-256) of the quarantined files an operator has released."""
+    return {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "quarantine")
+            if r["action"] == "released"}
+
+
 def handled_files(cfg: config.Config, manifest: dict[str, Any]) -> set[tuple[str, str]]:
-    """(name, SHA-256) of every input file a finished run has dealt with."""
-    done = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "handled_files")}
+    """(name, SHA-256) of every input file a finished run has dealt with.
+
+    A quarantined file an operator released counts as new again: the next run takes it in.
+    """
+    released = released_files(cfg)
+    done = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "handled_files")
+            if not (r["outcome"] == "quarantined" and (r["name"], r["sha256"]) in released)}
     return done | sources.known_files(manifest)
 
 
-def train_score_deploy(cfg: config.Config, run: Run) -> int:
-    """Train on the ingested data, score, deploy; return the new version."""
-    import deployment
-    import scoring
-    import training
+def held_back(cfg: config.Config) -> set[str]:
+    """Input files that ingestion leaves out: quarantined (not released) or without outcomes yet."""
+    quarantined = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "quarantine")
+                   if r["action"] == "quarantined"} - released_files(cfg)
+    label_free = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "estimates")
+                  if r["kind"] == "estimate"}
+    held = quarantined | label_free
+    names = {name for name, _ in held}
+    return {p.name for p in sources.input_files(cfg.input_folder_path)
+            if p.name in names and (p.name, artifacts.sha256_file(p)) in held}
 
-    trained = training.train(cfg)
-    run.outputs.append(f"trained on {trained.rows} rows -> {trained.model_path}")
-    scored = scoring.score(cfg)
-    run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
-    release = deployment.deploy(cfg)
-    run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
-    return release.version
+
+def release_quarantined(cfg: config.Config, name: str) -> str:
+    """Record that an operator checked and released the quarantined input file `name`."""
+    path = cfg.input_folder_path / name
+    if not path.is_file():
+        raise sources.SourceError(f"{path}: no such input file to release")
+    digest = artifacts.sha256_file(path)
+    held = [r for r in history.rows(cfg.history_path, "quarantine")
+            if r["name"] == name and r["sha256"] == digest]
+    if not held or held[-1]["action"] != "quarantined":
+        raise sources.SourceError(f"{path}: not quarantined (as it is now), nothing to release")
+    history.record(cfg.history_path, "quarantine", [{
+        "name": name, "sha256": digest, "action": "released",
+        "reason": f"released by the operator; was: {held[-1]['reason']}"}])
+    return f"released {name}: the next run ingests it and learns from it"
 
 
 def bootstrap(cfg: config.Config, run: Run) -> None:
-    """Nothing is deployed yet: ingest everything, train, score, deploy."""
+    """Nothing is deployed yet: ingest everything, train on it all, score, deploy."""
+    import deployment
     import ingestion
+    import loop
+    import scoring
+    import training
 
     run.decide("bootstrap: nothing deployed in %s yet", cfg.prod_deployment_path)
     if run.dry_run:
         return
-    result = ingestion.ingest(cfg)
+    result = ingestion.ingest(cfg, exclude=held_back(cfg))
     run.outputs.append(ingestion.summary(result))
-    train_score_deploy(cfg, run)
-    _mark_handled(cfg, result, "redeployed")
+    names = [f.name for f in result.ingested]
+    trained = training.train(cfg, trained_on={
+        "data": cfg.finaldata_path.name, "files": names, "rows": result.rows,
+        "window": "every ingested extract (bootstrap)"})
+    run.outputs.append(f"trained on {trained.rows} rows -> {trained.model_path}")
+    scored = scoring.score(cfg)
+    run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
+    reference = loop.test_reference(cfg)
+    release = deployment.deploy(cfg, reason="bootstrap: nothing was deployed", extra={
+        "reference": reference, "trained_on": names})
+    run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
+    _mark_handled(cfg, result, "redeployed", {})
 
 
-def check_drift(cfg: config.Config, new: list[Path], run: Run) -> bool:
-    """Test the deployed model on the valid new files' rows; record and return the verdict."""
-    import pandas as pd
-
-    import contract
-    import drift
-
-    frames = []
-    for path in new:
-        try:
-            frames.append(contract.read_csv(path))
-        except contract.DataError as exc:
-            run.decide("not checking %s: %s", path.name, exc)
-    if not frames:
-        run.decide("no valid rows in the new files: nothing to check")
-        return False
-    rows = pd.concat(frames, ignore_index=True)
-    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
-    past = [r["f1"] for r in history.rows(cfg.history_path, "deployments")
-            if r["action"] == "deploy" and r["f1"] is not None]
-    verdict = drift.model_drift(
-        cfg.drift_test, model, rows, contract.read_csv(cfg.test_data_file), manifest["score"],
-        past, cfg.drift_alpha, cfg.drift_bootstrap_rounds, cfg.drift_seed,
-    )
-    release = Path(manifest["release_path"])
-    profile = artifacts.read_json(release / artifacts.SIDECAR_FILE).get("profile", {})
-    shifts = drift.data_drift(profile, rows, cfg.drift_alpha)
-    run.decide("model drift check: %s", verdict.describe())
-    for col, d in shifts.items():
-        run.decide("data drift %s: PSI %.3f, KS %.3f (p=%.3g)%s", col, d["psi"],
-                   d["ks_statistic"], d["ks_p_value"], " - shifted" if d["shifted"] else "")
-    if not run.dry_run:
-        history.record(cfg.history_path, "drift_checks", [{
-            "test": verdict.test, "drift": int(verdict.drift), "new_f1": verdict.new_f1,
-            "reference_f1": verdict.reference_f1, "threshold": verdict.threshold,
-            "p_value": verdict.p_value, "rows": verdict.rows, "model_version": manifest["version"],
-            "files": json.dumps([p.name for p in new]), "data_drift": json.dumps(shifts),
-        }])
-    return verdict.drift
-
-
-def _mark_handled(cfg: config.Config, result: Any, outcome: str) -> None:
+def _mark_handled(cfg: config.Config, result: Any, outcome: str,
+                  held: dict[str, tuple[str, str]]) -> None:
     rows = [{"name": f.name, "sha256": f.sha256,
              "outcome": outcome if f.status == "ingested" else "rejected"} for f in result.files]
+    rows += [{"name": name, "sha256": sha, "outcome": why} for name, (sha, why) in held.items()]
     history.record(cfg.history_path, "handled_files", rows)
 
 
 def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
-    """New data (or --force-retrain): check drift, ingest, and retrain on drift; True if redeployed."""
+    """New data (or --force-retrain): gate, drift, champion vs challenger, ingest; True if redeployed."""
+    import deployment
     import ingestion
+    import loop
+    import scoring
+    import training
 
-    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
-    drifted = check_drift(cfg, new, run) if new else False
-    retrain = drifted or force
+    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    accepted, held = loop.gate(cfg, new, model, manifest, run)
+    decision = loop.decide(cfg, accepted, model, manifest, force, run)
     if run.dry_run:
-        run.decide("would ingest%s", " and retrain, score, redeploy" if retrain else "")
+        run.decide("would ingest%s", " and deploy the challenger" if decision.deploy else "")
         return False
-    result = ingestion.ingest(cfg)
+    result = ingestion.ingest(cfg, exclude=held_back(cfg) | set(held))
     run.outputs.append(ingestion.summary(result))
-    if retrain:
-        run.decide("retraining: %s", "model drift" if drifted else "--force-retrain")
-        train_score_deploy(cfg, run)
+    version = None
+    if decision.deploy:
+        run.decide("deploying the challenger: %s", decision.reason)
+        trained = training.train(cfg, decision.training_rows, decision.trained_on)
+        run.outputs.append(f"trained on {trained.rows} rows -> {trained.model_path}")
+        scored = scoring.score(cfg)
+        run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
+        release = deployment.deploy(cfg, reason=decision.reason, extra={
+            "reference": decision.reference or loop.test_reference(cfg),
+            "trained_on": decision.trained_on["files"]})
+        version = release.version
+        run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
     else:
-        run.decide("no model drift: keeping deployed %s", artifacts.version_name(manifest["version"]))
-    _mark_handled(cfg, result, "redeployed" if retrain else "no drift")
-    return retrain
+        run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
+    loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
+    _mark_handled(cfg, result, decision.outcome, held)
+    return decision.deploy
 
 
 def report(cfg: config.Config, run: Run) -> None:
-    """Diagnostics, the report and the API calls on the latest deployment."""
+    """The call list, diagnostics, the report and the API calls on the live deployment.
+
+    Ends by writing the outputs' stamp: a run killed before it leaves the
+    stamp of the previous state, so the next tick redoes them all.
+    """
     import apicalls
     import diagnostics
     import reporting
+    import scoring
 
+    stamp = outputs_stamp(cfg)
+    published = scoring.publish_call_list(cfg)
+    run.outputs.append(f"call list of {len(published.ranking):,} current clients -> {published.csv_path}")
     diagnostics.run_all(cfg)
     run.outputs.append(f"diagnostics recorded in {cfg.history_path}")
     made = reporting.make_report(cfg)
@@ -186,6 +217,28 @@ def report(cfg: config.Config, run: Run) -> None:
     result = apicalls.call_api_or_serve(cfg)
     run.outputs.append(f"API calls to {result.where} -> {result.path}")
     result.check()
+    artifacts.write_json_atomic(cfg.outputs_stamp_path, stamp)
+
+
+def outputs_stamp(cfg: config.Config) -> dict[str, Any]:
+    """What the outputs (call list, report, API answers) must describe: the live model and the data handled."""
+    live = artifacts.read_manifest(cfg.prod_deployment_path)
+    handled = history.rows(cfg.history_path, "handled_files", limit=1)
+    return {"model_sha256": live["model_sha256"] if live else None,
+            "last_handled": handled[0]["id"] if handled else None}
+
+
+def outputs_stale(cfg: config.Config) -> bool:
+    """True if the outputs describe another release or older data than the live ones.
+
+    A run killed after deploying or ingesting but before its reports, or a
+    rollback by hand, leaves them so; the next tick redoes them.
+    """
+    try:
+        done = json.loads(cfg.outputs_stamp_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return done != outputs_stamp(cfg)
 
 
 def tick(cfg: config.Config, force: bool, run: Run) -> None:
@@ -198,18 +251,22 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
     else:
         new = sources.new_files(cfg.input_folder_path, handled_files(cfg, manifest))
         new += [batch.extract] if batch and batch.extract else []
-        if not new and not force:
-            if batch:  # rows came, but every one broke the contract: recorded, not read again
-                run.decide("database rows skipped: all %d break the contract", batch.rows_read)
-                if not run.dry_run:
-                    dbsource.mark_handled(cfg, batch, "rejected")
-                return
+        if new or force:
+            if new:
+                run.decide("new data: %s", ", ".join(sources.safe_name(p) for p in new))
+            outcome = "redeployed" if update(cfg, new, force, run) else "kept"
+        elif batch:  # rows came, but every one broke the contract: recorded, not read again
+            run.decide("database rows skipped: all %d break the contract", batch.rows_read)
+            if not run.dry_run:
+                dbsource.mark_handled(cfg, batch, "rejected")
+            return
+        elif outputs_stale(cfg):
+            run.decide("no new data, but the outputs do not describe the live %s and the data "
+                       "handled: redoing them", artifacts.version_name(manifest["version"]))
+        else:
             run.decide("no new data in %s (deployed %s)", cfg.input_folder_path,
                        artifacts.version_name(manifest["version"]))
             return
-        if new:
-            run.decide("new data: %s", ", ".join(p.name for p in new))
-        outcome = "redeployed" if update(cfg, new, force, run) else "no drift"
     if batch and not run.dry_run:
         # Only now, the decision carried out: a run killed before reads these rows again.
         dbsource.mark_handled(cfg, batch, outcome)
@@ -222,11 +279,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force-retrain", action="store_true",
                    help="retrain and redeploy even without new data or drift")
     p.add_argument("--dry-run", action="store_true", help="say what would happen; change nothing")
+    p.add_argument("--release-quarantined", metavar="NAME",
+                   help="after checking it, let the quarantined input file NAME be ingested and learned from")
     args = p.parse_args(argv)
 
     cfg = cli.start(args.config)
     if cfg is None:
         return 2
+    if args.release_quarantined:
+        try:
+            print(release_quarantined(cfg, args.release_quarantined))
+        except StepError as exc:
+            return cli.failed(exc)
+        return 0
     try:
         with run_lock(cfg.lock_path) as locked:
             if not locked:

@@ -19,7 +19,20 @@ gives the same bytes. How a client is made:
 - `exited`, law `drifted`: after a price change, small companies leave whatever
   their activity (logit = -1.6 - 0.8 log trend - 1.3 log size). A model trained
   on the base law scores an F1 of about 0.27 on it against about 0.56.
+- `exited`, law `base_rate`: the base law with a raised intercept (-0.2):
+  the exit rate about doubles, to about 47 %.
+- `exited`, law `gradual`: the log-odds blend (1 - mix) base + mix drifted
+  (`--mix`, default 0.5): a law on its way from one to the other.
+- law `covariate`: the base law of who leaves, but other clients: more small
+  companies (size median 20) and busier ones (activity x 1.6).
 - about 1 % of rows miss one feature value (left empty).
+
+Broken extracts, for the quality gate (labels from the base law):
+- `units`: both activity figures in another unit (x 1000);
+- `swapped`: `lastmonth_activity` and `lastyear_activity` swapped;
+- `missing`: a missing-value surge, 30 % of each feature empty.
+
+`--no-labels` leaves `exited` empty: an extract whose outcomes are not known yet.
 
 Shipped data (seed 2026): `sourcedata/` holds two monthly extracts of 10,000
 clients in all; 150 rows appear in both (exact duplicates) and 150 clients of
@@ -44,8 +57,12 @@ log = logging.getLogger("generate_data")
 
 HERE = Path(__file__).resolve().parent
 SEED = 2026
-LAWS = ("base", "drifted")
+# Laws of who leaves and which clients there are; then extracts broken on the way.
+LAWS = ("base", "drifted", "covariate", "base_rate", "gradual")
+BROKEN = ("units", "swapped", "missing")
 MISSING_RATE = 0.01
+SURGE_RATE = 0.30
+UNITS_FACTOR = 1000
 CODE_LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 
@@ -64,25 +81,33 @@ def client_codes(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array(codes)
 
 
-def exit_logit(log_trend: np.ndarray, log_size: np.ndarray, law: str) -> np.ndarray:
+def exit_logit(log_trend: np.ndarray, log_size: np.ndarray, law: str, mix: float = 0.5) -> np.ndarray:
     """The attrition law: log-odds of exiting from activity trend and company size."""
-    if law == "base":
+    if law in ("base", "covariate", *BROKEN):
         return -1.8 - 4.0 * log_trend - 0.3 * log_size
     if law == "drifted":
         return -1.6 - 0.8 * log_trend - 1.3 * log_size
-    raise ValueError(f"unknown law {law!r} (known: {', '.join(LAWS)})")
+    if law == "base_rate":
+        return -0.2 - 4.0 * log_trend - 0.3 * log_size
+    if law == "gradual":
+        return ((1 - mix) * exit_logit(log_trend, log_size, "base")
+                + mix * exit_logit(log_trend, log_size, "drifted"))
+    raise ValueError(f"unknown law {law!r} (known: {', '.join(LAWS + BROKEN)})")
 
 
 def clients(
-    rng: np.random.Generator, n: int, law: str = "base", codes: np.ndarray | None = None
+    rng: np.random.Generator, n: int, law: str = "base", codes: np.ndarray | None = None,
+    mix: float = 0.5,
 ) -> pd.DataFrame:
     """`n` simulated clients under `law`, with ~1 % of rows missing one feature."""
-    employees = np.maximum(1, np.round(rng.lognormal(np.log(45), 1.2, n)))
-    lastyear = np.round(rng.lognormal(np.log(1200), 0.35, n) * (employees / 45) ** 0.15)
+    # Covariate shift: more small companies, busier clients; who leaves is unchanged.
+    size_median, busier = (20, 1.6) if law == "covariate" else (45, 1.0)
+    employees = np.maximum(1, np.round(rng.lognormal(np.log(size_median), 1.2, n)))
+    lastyear = np.round(rng.lognormal(np.log(1200 * busier), 0.35, n) * (employees / 45) ** 0.15)
     trend = np.exp(rng.normal(0.0, 0.45, n))
     lastmonth = rng.poisson(lastyear / 12 * trend).astype("float64")
     log_trend = np.log((lastmonth + 1) / (lastyear / 12 + 1))
-    p_exit = 1 / (1 + np.exp(-exit_logit(log_trend, np.log(employees / 45), law)))
+    p_exit = 1 / (1 + np.exp(-exit_logit(log_trend, np.log(employees / 45), law, mix)))
     exited = (rng.random(n) < p_exit).astype("int64")
 
     features = np.c_[lastmonth, lastyear, employees]
@@ -91,6 +116,20 @@ def clients(
     frame = pd.DataFrame(features, columns=list(contract.FEATURES))
     frame.insert(0, contract.ID, codes if codes is not None else client_codes(rng, n))
     frame[contract.TARGET] = exited
+    return broken(rng, frame, law) if law in BROKEN else frame
+
+
+def broken(rng: np.random.Generator, frame: pd.DataFrame, how: str) -> pd.DataFrame:
+    """`frame` broken on its way as extracts break: other units, swapped columns, lost values."""
+    frame = frame.copy()
+    month, year = "lastmonth_activity", "lastyear_activity"
+    if how == "units":
+        frame[[month, year]] = frame[[month, year]] * UNITS_FACTOR
+    elif how == "swapped":
+        frame[[month, year]] = frame[[year, month]].to_numpy()
+    elif how == "missing":
+        for col in contract.FEATURES:
+            frame.loc[rng.random(len(frame)) < SURGE_RATE, col] = np.nan
     return frame
 
 
@@ -117,9 +156,12 @@ def shipped_data(root: Path, seed: int = SEED) -> None:
     write(test, root / "testdata" / "testdata.csv")
 
 
-def extract(path: Path, rows: int, law: str, seed: int) -> None:
-    """Write one later extract of `rows` new clients under `law`."""
-    write(clients(np.random.default_rng(seed), rows, law), path)
+def extract(path: Path, rows: int, law: str, seed: int, mix: float = 0.5, labels: bool = True) -> None:
+    """Write one later extract of `rows` new clients under `law` (outcomes empty without `labels`)."""
+    frame = clients(np.random.default_rng(seed), rows, law, mix=mix)
+    if not labels:
+        frame[contract.TARGET] = np.nan
+    write(frame, path)
 
 
 def extract_seed(path: Path) -> int:
@@ -131,7 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--root", type=Path, default=HERE, help="where the data folders go (default: here)")
     p.add_argument("--extract", type=Path, help="write one new extract to this CSV path instead")
-    p.add_argument("--law", choices=LAWS, default="base", help="attrition law of the extract")
+    p.add_argument("--law", choices=LAWS + BROKEN, default="base",
+                   help="attrition law of the extract, or how it is broken")
+    p.add_argument("--mix", type=float, default=0.5,
+                   help="law gradual: how far from base (0) to drifted (1) (default: 0.5)")
+    p.add_argument("--no-labels", action="store_true",
+                   help="leave exited empty: outcomes not known yet")
     p.add_argument("--rows", type=int, default=2000, help="rows of the extract (default: 2000)")
     p.add_argument("--seed", type=int, default=None,
                    help=f"random seed (default: {SEED}; for an extract, one derived from its file name)")
@@ -141,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--rows must be at least 1")
     if args.extract:
         path = args.extract.resolve()
-        extract(path, args.rows, args.law, extract_seed(path) if args.seed is None else args.seed)
+        extract(path, args.rows, args.law, extract_seed(path) if args.seed is None else args.seed,
+                args.mix, labels=not args.no_labels)
         print(args.extract.resolve())
     else:
         shipped_data(args.root.resolve(), SEED if args.seed is None else args.seed)

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from errors import StepError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingestions (
     id INTEGER PRIMARY KEY,
@@ -41,12 +43,16 @@ CREATE TABLE IF NOT EXISTS scores (
     data_path TEXT NOT NULL,
     data_sha256 TEXT NOT NULL,
     rows INTEGER NOT NULL,
-    f1 REAL NOT NULL
+    f1 REAL NOT NULL,
+    precision_at_n REAL,           -- share of leavers among the N riskiest test clients
+    recall_at_n REAL,              -- share of all test leavers among those N
+    n INTEGER,                     -- N: the config's call_capacity (fewer if the data are smaller)
+    base_rate REAL                 -- share of test clients who left
 );
 CREATE TABLE IF NOT EXISTS deployments (
     id INTEGER PRIMARY KEY,
     run_at TEXT NOT NULL,
-    action TEXT NOT NULL,          -- 'deploy' or 'rollback'
+    action TEXT NOT NULL,          -- 'deploy', 'rollback' or 'forward' (deployment.py --to)
     version INTEGER NOT NULL,
     model_sha256 TEXT NOT NULL,
     f1 REAL,
@@ -61,8 +67,8 @@ CREATE TABLE IF NOT EXISTS diagnostics (
     rows INTEGER NOT NULL,
     f1 REAL,                       -- the deployed model's recorded score
     missing_percent REAL,          -- percent of all cells of finaldata.csv that are NA
-    ingestion_s REAL NOT NULL,     -- median wall time of ingestion.py
-    training_s REAL NOT NULL,      -- median wall time of training.py
+    ingestion_s REAL,              -- seconds ingestion took (NULL: not recorded)
+    training_s REAL,               -- seconds training took (NULL: not recorded)
     outdated INTEGER NOT NULL,     -- requirements behind the package index
     unknown INTEGER NOT NULL,      -- requirements the index gave no answer for
     payload TEXT NOT NULL          -- JSON: the whole result of diagnostics.run_all
@@ -88,6 +94,67 @@ CREATE TABLE IF NOT EXISTS handled_files (
     sha256 TEXT NOT NULL,
     outcome TEXT NOT NULL          -- 'redeployed', 'no drift' or 'rejected'
 );
+CREATE TABLE IF NOT EXISTS call_lists (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,          -- when it was published
+    model_version INTEGER NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    clients INTEGER NOT NULL,      -- current clients ranked
+    left_count INTEGER NOT NULL,   -- on the previous list, not on this one
+    new_count INTEGER NOT NULL,    -- new to the top N
+    n INTEGER NOT NULL             -- N, the call capacity
+);
+CREATE TABLE IF NOT EXISTS client_risk (
+    id INTEGER PRIMARY KEY,
+    list_id INTEGER NOT NULL,      -- call_lists.id
+    published_at TEXT NOT NULL,
+    model_version INTEGER NOT NULL,
+    corporation TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    probability REAL NOT NULL,
+    band TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS client_risk_list ON client_risk (list_id);
+CREATE INDEX IF NOT EXISTS client_risk_corporation ON client_risk (corporation);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    action TEXT NOT NULL,          -- 'quarantined' (by the quality gate) or 'released' (by the operator)
+    reason TEXT NOT NULL           -- one line: what looked implausible, or who released it
+);
+CREATE TABLE IF NOT EXISTS challenger_decisions (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    rule TEXT NOT NULL,            -- redeploy_rule: 'challenger' or 'drift'
+    decision TEXT NOT NULL,        -- 'deploy', 'keep' or 'wait' (too few fresh labelled rows)
+    reason TEXT NOT NULL,
+    champion_version INTEGER NOT NULL,
+    champion_f1 REAL,              -- on the held-out fresh rows
+    challenger_f1 REAL,
+    gain REAL,                     -- challenger minus champion
+    p_value REAL,                  -- one-sided paired bootstrap: gain <= 0
+    rows INTEGER NOT NULL,         -- held-out fresh rows compared on
+    change_found INTEGER NOT NULL, -- model drift or a base-rate shift: the training window restarts
+    base_rate TEXT NOT NULL,       -- JSON: observed and expected exits, z, p
+    window TEXT NOT NULL,          -- JSON: the extracts the challenger was trained on
+    new_files TEXT NOT NULL,       -- JSON: this run's new extracts
+    deployed_version INTEGER       -- the release made, when deployed
+);
+CREATE TABLE IF NOT EXISTS estimates (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL,            -- 'estimate' (labels unknown) or 'realized' (labels arrived)
+    model_version INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    f1 REAL,                       -- estimated (CBPE) or realized F1
+    precision_at_n REAL,
+    top_n INTEGER NOT NULL,
+    estimated_f1 REAL              -- on a 'realized' row: what was estimated before
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     run_at TEXT NOT NULL,          -- start
@@ -111,6 +178,34 @@ CREATE TABLE IF NOT EXISTS source_batches (
 """
 
 
+class HistoryError(StepError):
+    """The run history could not be written or read (disk full, read-only, corrupt file)."""
+
+
+def _failure(path: Path, exc: Exception, doing: str) -> HistoryError:
+    why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.Error) and _disk_full(path):
+        # SQLite says "disk I/O error" when its journal can't grow: say what it is.
+        why = f"no space left on device ({why})"
+    return HistoryError(f"{why[:1].lower()}{why[1:]} {doing} {path}")
+
+
+def _disk_full(path: Path) -> bool:
+    import os
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+# Columns added after a table first shipped: CREATE TABLE IF NOT EXISTS leaves an
+# older history file's table as it was, so connect() adds what is missing.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("scores", "precision_at_n", "REAL"),
+    ("scores", "recall_at_n", "REAL"),
+    ("scores", "n", "INTEGER"),
+    ("scores", "base_rate", "REAL"),
+)
+
+
 def now() -> str:
     """The current UTC time as ISO 8601, the format of every `run_at`."""
     # time, not datetime: the cron tick that finds no new data saves the import.
@@ -125,7 +220,24 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.executescript(SCHEMA)
+    for table, column, kind in ADDED_COLUMNS:
+        if column not in _columns(conn, table):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    _allow_null_timings(conn)
     return conn
+
+
+def _allow_null_timings(conn: sqlite3.Connection) -> None:
+    """Rebuild an older `diagnostics` table whose timings were NOT NULL (SQLite can't alter that)."""
+    info = {r["name"]: r["notnull"] for r in conn.execute("PRAGMA table_info(diagnostics)")}
+    if not info.get("ingestion_s"):
+        return
+    with conn:
+        conn.execute("ALTER TABLE diagnostics RENAME TO diagnostics_old")
+        conn.executescript(SCHEMA)  # the new diagnostics table
+        names = ", ".join(info)
+        conn.execute(f"INSERT INTO diagnostics ({names}) SELECT {names} FROM diagnostics_old")
+        conn.execute("DROP TABLE diagnostics_old")
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
@@ -139,7 +251,18 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
-    """Append `rows` to `table` in one transaction; `run_at` defaults to now."""
+    """Append `rows` to `table` in one transaction; `run_at` defaults to now.
+
+    A full disk or read-only folder raises HistoryError naming the file: the
+    transaction is rolled back, earlier records stay.
+    """
+    try:
+        _record(path, table, rows)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "writing") from exc
+
+
+def _record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
     conn = connect(path)
     try:
         allowed = _columns(conn, table)
@@ -160,6 +283,13 @@ def rows(path: Path, table: str, limit: int | None = None) -> list[dict[str, Any
     """The rows of `table`, oldest first (the newest `limit` if given)."""
     if not path.exists():
         return []
+    try:
+        return _rows(path, table, limit)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _rows(path: Path, table: str, limit: int | None) -> list[dict[str, Any]]:
     conn = connect(path)
     try:
         _columns(conn, table)
@@ -169,6 +299,65 @@ def rows(path: Path, table: str, limit: int | None = None) -> list[dict[str, Any
             sql += " LIMIT ?"
             params.append(limit)
         return [dict(r) for r in reversed(conn.execute(sql, params).fetchall())]
+    finally:
+        conn.close()
+
+
+# --- published call lists (scoring.publish_call_list) ------------------------------
+
+def record_call_list(path: Path, summary: dict[str, Any],
+                     clients: Iterable[tuple[str, int, float, str]]) -> int:
+    """Record one published call list and its clients (corporation, rank, probability, band).
+
+    `summary` holds the columns of `call_lists` (run_at = when published). One
+    transaction: a crash leaves the previous list the latest. Returns the list's id.
+    """
+    conn = connect(path)
+    try:
+        with conn:
+            names = ", ".join(summary)
+            marks = ", ".join("?" for _ in summary)
+            cur = conn.execute(f"INSERT INTO call_lists ({names}) VALUES ({marks})", list(summary.values()))
+            list_id = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO client_risk (list_id, published_at, model_version, corporation, rank,"
+                " probability, band) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((list_id, summary["run_at"], summary["model_version"], *c) for c in clients),
+            )
+        return int(list_id)
+    finally:
+        conn.close()
+
+
+def latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, float, str]]] | None:
+    """The newest published call list: its `call_lists` row and its clients, by rank; or None."""
+    if not path.exists():
+        return None
+    conn = connect(path)
+    try:
+        head = conn.execute("SELECT * FROM call_lists ORDER BY id DESC LIMIT 1").fetchone()
+        if head is None:
+            return None
+        clients = conn.execute(
+            "SELECT corporation, rank, probability, band FROM client_risk WHERE list_id = ? ORDER BY rank",
+            (head["id"],),
+        ).fetchall()
+        return dict(head), [tuple(c) for c in clients]
+    finally:
+        conn.close()
+
+
+def client_risk(path: Path, corporation: str) -> list[dict[str, Any]]:
+    """One client's row of each published call list it was on, oldest first."""
+    if not path.exists():
+        return []
+    conn = connect(path)
+    try:
+        found = conn.execute(
+            "SELECT published_at, model_version, rank, probability, band FROM client_risk"
+            " WHERE corporation = ? ORDER BY list_id", (corporation,),
+        ).fetchall()
+        return [dict(r) for r in found]
     finally:
         conn.close()
 

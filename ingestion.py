@@ -6,8 +6,10 @@ Writes output_folder_path/finaldata.csv      the valid files, exact duplicate ro
        output_folder_path/ingestion.json     each file read: SHA-256, rows, status, reason
        a row per file in the run history (table `ingestions`)
 
-A file that breaks the data contract is skipped with a one-line reason and
-recorded; it is never moved, changed or deleted. With no valid file at all
+A file that breaks the data contract, can't be read (no permission, not a
+regular file) or has a name that can't be recorded (not UTF-8, a line break)
+is skipped with a one-line reason and recorded; it is never moved, changed or
+deleted. With no valid file at all
 the step fails and the previous outputs stay as they were.
 
     python ingestion.py [--config config.json]
@@ -61,20 +63,27 @@ class IngestionResult:
         return [f for f in self.files if f.status == "rejected"]
 
 
-def read_files(paths: list[Path]) -> tuple[list[pd.DataFrame], list[FileRecord]]:
-    """Read and validate each file; return the valid frames and a record for every file."""
+def read_files(files: list[sources.Candidate]) -> tuple[list[pd.DataFrame], list[FileRecord]]:
+    """Read and validate each file; return the valid frames and a record for every file.
+
+    A file that can't be read or named, or breaks the contract, is skipped with
+    its reason: one bad file never stops the others.
+    """
     frames, records = [], []
-    for i, path in enumerate(paths, 1):
-        digest = artifacts.sha256_file(path)
+    for i, file in enumerate(files, 1):
+        if file.problem is not None:
+            log.warning("skipping %s: %s", file.name, file.problem)
+            records.append(FileRecord(file.name, file.fingerprint, "rejected", reason=file.problem))
+            continue
         try:
-            frame = contract.read_csv(path)
+            frame = contract.read_csv(file.path)
         except contract.DataError as exc:
             log.warning("skipping %s", exc)
-            records.append(FileRecord(path.name, digest, "rejected", reason=str(exc)))
+            records.append(FileRecord(file.name, file.fingerprint, "rejected", reason=str(exc)))
             continue
-        log.info("[%d/%d] read %s: %d rows", i, len(paths), path.name, len(frame))
+        log.info("[%d/%d] read %s: %d rows", i, len(files), file.name, len(frame))
         frames.append(frame.assign(_source=len(records)))
-        records.append(FileRecord(path.name, digest, "ingested", rows_read=len(frame)))
+        records.append(FileRecord(file.name, file.fingerprint, "ingested", rows_read=len(frame)))
     return frames, records
 
 
@@ -87,20 +96,25 @@ def compile_dataset(frames: list[pd.DataFrame], records: list[FileRecord]) -> pd
     return combined.drop(columns="_source").reset_index(drop=True)
 
 
-def ingest(cfg: config.Config) -> IngestionResult:
-    """Run ingestion as configured; raise DataError if no file holds valid data."""
+def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> IngestionResult:
+    """Run ingestion as configured; raise DataError if no file holds valid data.
+
+    Files named in `exclude` are left out as if absent (fullprocess.py: extracts
+    the quality gate quarantined, and extracts without outcomes yet).
+    """
     if cfg.dask_scheduler:  # the same step on a Dask cluster (scaleout.py imports Dask)
         import scaleout
-        return scaleout.ingest(cfg)
+        return scaleout.ingest(cfg, exclude)
     started = time.perf_counter()
-    paths = sources.input_files(cfg.input_folder_path)
-    paths += dbsource.extract_files(cfg)  # rows read from a database source, one file per batch
-    log.info("found %d CSV file(s) in %s", len(paths), cfg.input_folder_path)
-    frames, records = read_files(paths)
+    files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
+    # Rows read from a database source, one extract file per batch, after the folder's.
+    files += [c for c in dbsource.extract_candidates(cfg) if c.name not in exclude]
+    log.info("found %d CSV file(s) in %s", len(files), cfg.input_folder_path)
+    frames, records = read_files(files)
     run_id = uuid.uuid4().hex
     if not frames:
         _record_history(cfg, run_id, records)
-        what = "no CSV files" if not paths else "no valid CSV files"
+        what = "no CSV files" if not files else "no valid CSV files"
         raise contract.DataError(
             f"{cfg.input_folder_path}: {what} to ingest; {cfg.finaldata_path.name} left unchanged"
         )
@@ -120,6 +134,7 @@ def ingest(cfg: config.Config) -> IngestionResult:
         "rows": len(data),
         "duplicates_dropped": dropped,
         "files": [vars(r) for r in records],
+        "duration_s": round(time.perf_counter() - started, 4),  # diagnostics reports it
     })
     log.info(
         "wrote %s: %d rows from %d file(s), %d duplicate rows dropped, in %.2f s",

@@ -1,26 +1,27 @@
-"""Step 4, reporting: confusion matrix, PDF report and ranked client risk list of the deployed model.
+"""Step 4, reporting: the managers' report on the published call list, engineering pages after it.
 
-Reads  the deployed model (hash-checked) and its manifest, test_data_path/testdata.csv,
-       output_folder_path/finaldata.csv, the run history (diagnostics, deployments)
+Reads  the deployed model (hash-checked) and its manifest, the published call list
+       (scoring.read_call_list; published first if there is none for this model),
+       test_data_path/testdata.csv, output_folder_path/finaldata.csv and ingestion.json,
+       the run history (deployments, scores, ingestions, diagnostics, drift checks)
 Writes output_model_path/confusionmatrix.png          the deployed model on the test data
-       output_model_path/risk_ranking.csv             every ingested client, highest risk first
-       output_model_path/report.pdf                   the latest report, five pages
+       output_model_path/report.pdf                   the latest report
        output_model_path/report_YYYYmmddTHHMMSS.pdf   the same report, kept (UTC time)
 
-Each file is written atomically. The report shows the latest recorded
-diagnostics (timing, dependency status): run diagnostics.py first.
+Pages 1-4 are for client managers: who to call and why, what the calls can
+achieve, the trends of attrition and of the list's quality, how the model
+did on the test clients. The appendix (pages 5-7, report_appendix.py) is for the engineers:
+data statistics, step timings, dependencies, drift checks. This module
+decides what the pages say; report_pdf.py draws them.
 
     python reporting.py [--config config.json]
 """
 from __future__ import annotations
 
-import io
-import json
 import logging
 import sys
-import textwrap
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,25 +35,24 @@ import config
 import contract
 import diagnostics
 import history
+import report_appendix
+import report_pdf as draw
 import scoring
 from errors import StepError
 
-if TYPE_CHECKING:  # plotting libraries cost a second to import; only drawing needs them
-    from matplotlib.axes import Axes
+if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 log = logging.getLogger("reporting")
 
 LABELS = ("stayed", "exited")
 CONFUSION_MATRIX = "confusionmatrix.png"
-RISK_RANKING = "risk_ranking.csv"
 REPORT = "report.pdf"
 KEPT_REPORT = "report_{:%Y%m%dT%H%M%S}.pdf"
-PAGES = 5
-TOP = 20
+PAGES = 7
+TOP = 20  # clients on the call-list page
 TREND_RUNS = 500  # newest history rows plotted: a page shows no more detail than that
-A4 = (8.27, 11.69)  # inches, portrait
-MARGIN = 0.7
+BAND_COLORS = {"high": "#b2182b", "elevated": "#d6604d", "moderate": "#8c6d1f", "low": "#4d4d4d"}
 
 
 @dataclass
@@ -62,11 +62,15 @@ class ReportData:
     manifest: dict[str, Any]
     f1: float
     counts: np.ndarray  # confusion matrix: rows actual (stayed, exited), columns predicted
-    ranking: pd.DataFrame
+    ranking: pd.DataFrame  # the published call list (scoring.RANKING_COLUMNS)
+    call_list: dict[str, Any]  # its summary (call_list.json)
+    thresholds: tuple[float, float, float]
     statistics: dict[str, dict[str, float]]
     missing: dict[str, float]
+    extracts: list[dict[str, Any]] = field(default_factory=list)
     diagnostics: dict[str, Any] | None = None
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
     diagnostics_runs: list[dict[str, Any]] = field(default_factory=list)
     drift_checks: list[dict[str, Any]] = field(default_factory=list)
 
@@ -79,42 +83,12 @@ def confusion_counts(model: Any, frame: pd.DataFrame) -> np.ndarray:
     return confusion_matrix(frame[contract.TARGET].to_numpy(), predicted, labels=[0, 1])
 
 
-def draw_confusion_matrix(ax: Axes, counts: np.ndarray, title: str) -> None:
-    """Draw `counts` on `ax` as a labeled heatmap with each cell's count and share."""
-    import seaborn as sns
-
-    total = max(int(counts.sum()), 1)
-    annot = [[f"{c:,}\n{c / total:.1%}" for c in row] for row in counts]
-    sns.heatmap(
-        counts, annot=annot, fmt="", cmap="Blues", cbar=False, square=True, ax=ax,
-        xticklabels=LABELS, yticklabels=LABELS, linewidths=2, linecolor="white",
-        annot_kws={"fontsize": 13},
-    )
-    ax.set_xlabel("Predicted by the model", fontsize=11)
-    ax.set_ylabel("What the client did", fontsize=11)
-    ax.tick_params(labelsize=11, length=0)
-    ax.set_yticklabels(LABELS, rotation=0)
-    ax.set_title(title, fontsize=12, pad=10)
-
-
-def _figure(size: tuple[float, float]) -> Figure:
-    # A bare Figure, not pyplot: no global figure registry, no GUI backend, safe in threads.
-    from matplotlib.figure import Figure
-    return Figure(figsize=size)
-
-
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=150)
-    return buf.getvalue()
-
-
 def save_confusion_matrix(counts: np.ndarray, path: Path, title: str) -> Path:
     """Save confusion-matrix counts as a PNG at `path`, atomically."""
-    fig = _figure((5.2, 4.8))
-    draw_confusion_matrix(fig.add_subplot(), counts, title)
+    fig = draw.figure((5.2, 4.8))
+    draw.confusion_matrix(fig.add_subplot(), counts, LABELS, title)
     fig.tight_layout()
-    artifacts.write_atomic(path, _png(fig))
+    artifacts.write_atomic(path, draw.png(fig))
     return path
 
 
@@ -135,373 +109,227 @@ def score_model(*, config_path: str | Path | None = None) -> Path:
     )
 
 
-# --- ranked risk list ----------------------------------------------------------
+# --- facts the pages state -------------------------------------------------------
 
-def write_risk_ranking(ranking: pd.DataFrame, path: Path) -> Path:
-    """Write a ranking (see diagnostics.ranked_clients) as CSV; whole numbers without '.0'."""
-    # Features as nullable integers: pandas writes them in C, where a float_format
-    # would format each of a million values in Python.
-    whole = {c: "Int64" for c in contract.FEATURES if c in ranking.columns}
-    data = ranking.astype(whole).to_csv(index=False, lineterminator="\n").encode()
-    artifacts.write_atomic(path, data)
-    return path
+def extract_attrition(cfg: config.Config, data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per ingested extract, oldest first: file, when it arrived, rows, share of clients who left.
 
-
-# --- the PDF -------------------------------------------------------------------
-
-def _when(text_or_time: str | datetime) -> str:
-    t = datetime.fromisoformat(text_or_time) if isinstance(text_or_time, str) else text_or_time
-    return f"{t.astimezone(timezone.utc):%d %b %Y, %H:%M} UTC"
-
-
-def _wrap(text: str, width_in: float, size: float) -> str:
-    """`text` with each line wrapped to fit `width_in` inches at `size` points.
-
-    matplotlib does not wrap text to a width; about half an em per character
-    is what DejaVu Sans (its default font) averages on English text.
+    finaldata.csv holds the extracts one after the other in ingestion.json's
+    order, `rows_kept` rows each; when the record does not describe this
+    finaldata.csv, there is no trend rather than a wrong one.
     """
-    chars = max(20, int(width_in * 72 / (size * 0.5)))
-    return "\n".join(
-        textwrap.fill(line, chars, subsequent_indent="   " if line.startswith("•") else "")
-        for line in text.splitlines()
-    )
+    try:
+        record = artifacts.read_json(cfg.ingestion_record_path)
+    except artifacts.ArtifactError:
+        return []
+    files = [f for f in record.get("files", []) if f.get("status") == "ingested"]
+    if (record.get("finaldata_sha256") != artifacts.sha256_file(cfg.finaldata_path)
+            or sum(f["rows_kept"] for f in files) != len(data)):
+        return []
+    arrived: dict[tuple[str, str], str] = {}
+    for r in history.rows(cfg.history_path, "ingestions"):
+        if r["status"] == "ingested":
+            arrived.setdefault((r["file"], r["sha256"]), r["run_at"])
+    exited = data[contract.TARGET].to_numpy(dtype=float)
+    out, start = [], 0
+    for f in files:
+        block = exited[start:start + f["rows_kept"]]
+        start += f["rows_kept"]
+        if f["rows_kept"]:
+            out.append({"file": f["name"], "rows": int(f["rows_kept"]),
+                        "arrived_at": arrived.get((f["name"], f["sha256"]), record["ingested_at"]),
+                        "attrition": float(np.nanmean(block)) if np.isfinite(block).any() else None})
+    return out
 
 
-def _text(fig: Figure, top: float, text: str, size: float = 10, linespacing: float = 1.3,
-          **kw: Any) -> float:
-    """Write `text`, wrapped to the page, at `top` inches from the page top.
-
-    Returns the inches below its last line.
-    """
-    width, height = fig.get_figwidth(), fig.get_figheight()
-    text = _wrap(text, width - 2 * MARGIN, size)
-    fig.text(MARGIN / width, 1 - top / height, text, fontsize=size, va="top",
-             linespacing=linespacing, **kw)
-    lines = text.count("\n") + 1
-    return top + lines * size * linespacing * 1.15 / 72
+def quality_per_deployment(data: ReportData) -> list[dict[str, Any]]:
+    """Each deployment with its model's recorded test figures (F1, precision and recall at N, base rate)."""
+    by_model: dict[str, dict[str, Any]] = {}
+    for s in data.scores:  # oldest first: the newest score of a model wins
+        by_model[s["model_sha256"]] = s
+    return [{**by_model.get(d["model_sha256"], {}), **d} for d in data.deployments]
 
 
-def _table(fig: Figure, top: float, header: list[str], rows: list[list[str]],
-           widths: list[float], align: str, row_h: float = 0.25, size: float = 9) -> float:
-    """Draw a table `top` inches from the page top; `align` has an 'l' or 'r' per column.
-
-    A header may break into lines with "\n". Returns the inches below the table.
-    """
-    from matplotlib.table import Table
-
-    w, h = fig.get_figwidth(), fig.get_figheight()
-    header_h = row_h * (1 + 0.6 * max(label.count("\n") for label in header))
-    table_h = row_h * len(rows) + header_h
-    ax = fig.add_axes((MARGIN / w, 1 - (top + table_h) / h, (w - 2 * MARGIN) / w, table_h / h))
-    ax.axis("off")
-    table = Table(ax, bbox=(0, 0, 1, 1))
-    inches = [(w - 2 * MARGIN) * x / sum(widths) for x in widths]
-    for r, row in enumerate([header, *rows]):
-        for c, text in enumerate(row):
-            cell = table.add_cell(
-                r, c, width=inches[c], height=header_h if r == 0 else row_h, text=text,
-                loc="left" if align[c] == "l" else "right",
-                facecolor="#e8eef6" if r == 0 else "#f7f7f7" if r % 2 == 0 else "white",
-                edgecolor="#cccccc",
-            )
-            cell.set_linewidth(0.5)
-            cell.PAD = 0.07 / inches[c]  # a fraction of the cell's width: same inset in every column
-            cell.get_text().set_fontsize(size)
-            if r == 0:
-                cell.get_text().set_fontweight("bold")
-    ax.add_table(table)
-    return top + table_h
+def _band_ranges(thresholds: tuple[float, float, float]) -> dict[str, str]:
+    high, elevated, moderate = (round(t * 100) for t in thresholds)
+    return {"high": f"{high} % or more", "elevated": f"{elevated} % to {high} %",
+            "moderate": f"{moderate} % to {elevated} %", "low": f"under {moderate} %"}
 
 
-def _heading(fig: Figure, top: float, text: str) -> float:
-    return _text(fig, top, text, size=13, fontweight="bold", color="#1f3b63") + 0.08
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
-def _percent(p: float) -> str:
-    return f"{p * 100:.1f} %"
-
-
-def _number(value: float | int | None, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    return f"{value:,.{digits}f}"
-
+# --- the managers' pages ------------------------------------------------------------
 
 def _page_summary(data: ReportData) -> Figure:
-    fig = _figure(A4)
-    m, counts, ranking = data.manifest, data.counts, data.ranking
-    top = _text(fig, MARGIN, "Client attrition risk report", size=20, fontweight="bold", color="#1f3b63")
-    top = _text(fig, top + 0.05, _when(data.created_at), size=11, color="#555555") + 0.3
+    fig = draw.figure()
+    s, m = data.call_list, data.manifest
+    q = s["quality"]
+    n = q["n"]
+    top = draw.text(fig, draw.MARGIN, "Client attrition risk: who to call first", size=20,
+                    fontweight="bold", color=draw.INK)
+    top = draw.text(fig, top + 0.05, f"Report of {draw.when(data.created_at)}; call list published "
+                    f"{draw.when(s['published_at'])} by model v{s['model_version']}",
+                    size=10.5, color=draw.GREY) + 0.3
 
-    likely = int((ranking["attrition_probability"] >= 0.5).sum())
-    _, fp, fn, tp = (int(x) for x in counts.ravel())
-    exited, flagged = tp + fn, tp + fp
-    top = _heading(fig, top, "At a glance")
+    top = draw.heading(fig, top, "At a glance")
+    changed = data.ranking["change"].value_counts()
+    if s["left_count"] or len(changed.drop("", errors="ignore")):
+        changes = (f"• Since the previous list: {changed.get('new', 0):,} new to the top {n}, "
+                   f"{changed.get('up', 0):,} moved up a band, {changed.get('down', 0):,} down; "
+                   f"{s['left_count']:,} left the list (they exited or are no longer listed).")
+    else:
+        changes = "• No change since the previous list (or this is the first one)."
+    bands = ", ".join(f"{s['bands'][b]:,} {b}" for b in scoring.BANDS)
     glance = [
-        f"• {len(ranking):,} clients ranked by their risk of leaving; "
-        f"{likely:,} ({likely / max(len(ranking), 1):.1%}) are more likely to leave than to stay.",
-        f"• Call first: the {min(TOP, len(ranking))} clients on page 2. The full list is {RISK_RANKING}.",
-        f"• Model version {m['version']}, deployed {_when(m['deployed_at'])}, "
-        f"trained on {m.get('training', {}).get('rows', 0):,} client records.",
-        f"• F1 score on {int(counts.sum()):,} test clients whose outcome is known: "
-        f"{data.f1:.3f} (1 is perfect, 0 is useless).",
-        f"• Of the {exited:,} test clients who left, the model flagged {tp:,} "
-        f"({tp / max(exited, 1):.0%}); of the {flagged:,} clients it flagged, {tp:,} did leave "
-        f"({tp / max(flagged, 1):.0%}).",
+        f"• {s['clients']:,} current clients ranked by their risk of leaving: {bands}. "
+        "Clients who have already left are not on the list.",
+        f"• Call first: the clients on page 2, highest risk first, each with the reasons the model "
+        f"gives. The whole list is {scoring.RISK_RANKING}.",
+        changes,
     ]
-    top = _text(fig, top, "\n".join(glance), size=10.5, linespacing=1.5) + 0.1
+    if s["left_count"]:
+        names = ", ".join(s["left_since_previous"][:12])
+        more = f" and {s['left_count'] - 12:,} more" if s["left_count"] > 12 else ""
+        glance.append(f"• Left since the previous list: {names}{more}.")
+    top = draw.text(fig, top, "\n".join(glance), size=10.5, linespacing=1.5) + 0.15
 
-    top = _heading(fig, top, "How the model did on the test clients")
-    top = _text(fig, top, "Each square counts test clients by what the model predicted (columns) "
-                "and what they actually did (rows). The diagonal holds the correct predictions.",
-                size=9.5, color="#333333") + 0.55  # room for the matrix's title
-    w, h = fig.get_figwidth(), fig.get_figheight()
-    size = 4.2
-    ax = fig.add_axes(((w - size) / 2 / w, 1 - (top + size) / h, size / w, size / h))
-    draw_confusion_matrix(ax, counts, f"Model v{m['version']}: {int(counts.sum()):,} test clients")
-    top += size + 0.75  # below the tick and axis labels
-    _text(fig, top,
-          f"Bottom left: {fn:,} clients who left without being flagged (missed). "
-          f"Top right: {fp:,} clients flagged who stayed (a call that was not needed).",
-          size=9.5, color="#333333")
-    return fig
-
-
-def _page_top_clients(data: ReportData) -> Figure:
-    fig = _figure(A4)
-    top = _heading(fig, MARGIN, f"Clients to call first: the {min(TOP, len(data.ranking))} at highest risk")
-    top = _text(fig, top, "Risk is the model's probability that the client leaves. Activity and "
-                "employees are the client's latest figures (a dash marks a figure missing "
-                f"from the data). All {len(data.ranking):,} clients are in {RISK_RANKING}.",
-                size=9.5, color="#333333") + 0.15
-    rows = [
-        [str(r["rank"]), str(r[contract.ID]), _percent(r["attrition_probability"]),
-         _number(r["lastmonth_activity"]), _number(r["lastyear_activity"]),
-         _number(r["number_of_employees"])]
-        for _, r in data.ranking.head(TOP).iterrows()
+    top = draw.heading(fig, top, f"If the team calls the {n} riskiest clients")
+    base = q["base_rate"] or 0.0
+    lines = [
+        f"• On {int(data.counts.sum()):,} test clients whose outcome is known, {_share(q['precision_at_n'])} "
+        f"of the {n} the model ranks riskiest did leave (precision at {n}).",
+        f"• Those {n} calls reach {_share(q['recall_at_n'])} of all the clients who left (recall at {n}).",
+        f"• Without the list, {_share(base)} of clients leave (base rate): {n} calls at random would "
+        f"find about {base * n:.0f} leavers; the list finds about {(q['precision_at_n'] or 0) * n:.0f}.",
+        f"• For the data scientist: F1 {q['f1']:.3f} on the test clients (1 is perfect). Model "
+        f"v{m['version']}, deployed {draw.when(m['deployed_at'])}, trained on "
+        f"{m.get('training', {}).get('rows', 0):,} client records.",
     ]
-    top = _table(fig, top, ["Rank", "Client", "Risk of\nleaving", "Activity\nlast month",
-                            "Activity\nlast year", "Employees"],
-                 rows, [0.7, 1.5, 1.2, 1.2, 1.2, 1.2], "llrrrr", row_h=0.28, size=10) + 0.5
+    top = draw.text(fig, top, "\n".join(lines), size=10.5, linespacing=1.5) + 0.15
 
-    top = _heading(fig, top, "All clients by risk")
-    p = data.ranking["attrition_probability"]
-    bands = [("70 % or more", p >= 0.7), ("50 % to 70 %", (p >= 0.5) & (p < 0.7)),
-             ("30 % to 50 %", (p >= 0.3) & (p < 0.5)), ("under 30 %", p < 0.3)]
-    n = max(len(p), 1)
-    rows = [[name, f"{int(mask.sum()):,}", f"{mask.sum() / n:.1%}"] for name, mask in bands]
-    _table(fig, top, ["Risk of leaving", "Clients", "Share"], rows, [2, 1, 1], "lrr", row_h=0.28, size=10)
+    top = draw.heading(fig, top, "Risk bands")
+    ranges = _band_ranges(data.thresholds)
+    total = max(s["clients"], 1)
+    rows = [[b, ranges[b], f"{s['bands'][b]:,}", f"{s['bands'][b] / total:.1%}"] for b in scoring.BANDS]
+    colors = [[BAND_COLORS[b], None, None, None] for b in scoring.BANDS]
+    top = draw.table(fig, top, ["Band", "Risk of leaving", "Clients", "Share"], rows,
+                     [1.3, 1.8, 1, 1], "llrr", size=10, colors=colors) + 0.3
+    top = draw.heading(fig, top, "How to read the list", size=11.5)
+    draw.note(fig, top, "\n".join([
+        "• Risk: the model's estimate, in whole percent, that the client leaves.",
+        "• Reasons: what in the client's latest figures raises its risk most, against an average "
+        "client, worked out from the model itself (no reasons are invented for a model that can't give them).",
+        f"• Change: new = entered the top {n} since the previous list; up / down = its risk band "
+        "rose / fell; blank = no change.",
+    ]))
     return fig
 
 
-def _dependency_status(dep: dict[str, Any]) -> str:
-    if dep["outdated"] is None:
-        return "unknown"
-    return f"outdated ({dep['latest_for_python']} available)" if dep["outdated"] else "up to date"
-
-
-def _page_health(data: ReportData) -> Figure:
-    fig = _figure(A4)
-    top = _heading(fig, MARGIN, "The data the model learned from")
-    rows = []
-    for col, pct in data.missing.items():
-        s = data.statistics.get(col)
-        cells = [_number(s[k], 2) for k in ("mean", "median", "std")] if s else ["", "", ""]
-        rows.append([col, *cells, f"{pct:.2f} %"])
-    top = _text(fig, top, "Ingested dataset (finaldata.csv): mean, median and standard deviation "
-                "of each numeric column, and the share of missing values.",
-                size=9.5, color="#333333") + 0.12
-    top = _table(fig, top, ["Column", "Mean", "Median", "Std. deviation", "Missing"],
-                 rows, [2.2, 1.2, 1.2, 1.3, 1.0], "lrrrr") + 0.45
-
-    d = data.diagnostics
-    if d is None:
-        _text(fig, top, "No diagnostics recorded yet: run diagnostics.py for step timings and "
-              "the dependency check.", size=10.5, color="#a33")
-        return fig
-    top = _heading(fig, top, "Step timings")
-    t = d["execution_time"]
-    runs = d.get("timing_repeats", 1)
-    top = _text(fig, top, f"Wall time of each step run as a script, as of {_when(d['run_at'])} "
-                f"({'median of ' + str(runs) + ' runs' if runs > 1 else 'one run'}).",
-                size=9.5, color="#333333") + 0.12
-    top = _table(fig, top, ["Step", "Seconds"],
-                 [["Ingestion (ingestion.py)", f"{t['ingestion_s']:.2f}"],
-                  ["Training (training.py)", f"{t['training_s']:.2f}"]], [3, 1], "lr") + 0.45
-
-    top = _heading(fig, top, "Dependencies")
-    deps = d["dependencies"]
-    top = _text(fig, top, f"Packages of requirements.txt against the package index, as of "
-                f"{_when(d['run_at'])}: {sum(bool(x['outdated']) for x in deps)} outdated, "
-                f"{sum(x['outdated'] is None for x in deps)} unknown.",
-                size=9.5, color="#333333") + 0.12
-    rows = [[x["name"], x["pinned"] or "–", x["installed"] or "not installed", x["latest"],
-             _dependency_status(x)] for x in deps]
-    top = _table(fig, top, ["Package", "Pinned", "Installed", "Latest", "Status"],
-                 rows, [1.6, 1.0, 1.1, 1.0, 1.8], "lrrrl") + 0.2
-    notes: dict[str, list[str]] = {}
-    for x in deps:
-        if x["reason"]:
-            notes.setdefault(x["reason"], []).append(x["name"])
-    if notes:
-        text = "\n".join(f"{', '.join(names)}: {reason}" for reason, names in notes.items())
-        _text(fig, top, text, size=8.5, color="#555555")
+def _page_call_list(data: ReportData) -> Figure:
+    fig = draw.figure()
+    head = data.ranking.head(TOP)
+    top = draw.heading(fig, draw.MARGIN, f"Clients to call first: the {len(head)} at highest risk")
+    top = draw.note(fig, top, f"Of {len(data.ranking):,} current clients; all are in "
+                    f"{scoring.RISK_RANKING}. Figures are the client's latest.") + 0.12
+    rows = [[str(r["rank"]), r[contract.ID], r["band"], f"{r['risk_percent']} %", r["change"] or "",
+             r["reasons"]] for r in head.to_dict("records")]
+    colors = [[None, None, BAND_COLORS.get(r[2]), None, None, None] for r in rows]
+    draw.table(fig, top, ["Rank", "Client", "Band", "Risk", "Change", "Why at risk"], rows,
+               [0.45, 0.85, 0.8, 0.55, 0.65, 4.4], "llllll", size=8.5, wrap_cols="5", colors=colors)
     return fig
-
-
-def _dates(rows: list[dict[str, Any]]) -> list[datetime]:
-    return [datetime.fromisoformat(r["run_at"]) for r in rows]
-
-
-def _trend_axes(ax: Axes, title: str, ylabel: str, rows: list[dict[str, Any]]) -> None:
-    """Title, labels and a time axis for a trend of `rows`, or a note that there are none."""
-    import matplotlib.dates as mdates
-
-    ax.set_title(title, fontsize=11, loc="left")
-    ax.set_ylabel(ylabel)
-    ax.grid(True, color="#e5e5e5")
-    ax.spines[["top", "right"]].set_visible(False)
-    if not rows:
-        ax.text(0.5, 0.5, "nothing recorded yet", ha="center", va="center",
-                transform=ax.transAxes, color="#888888")
-        ax.set_xticks([])
-        return
-    times = _dates(rows)
-    if min(times) == max(times):
-        # One moment only: matplotlib would spread the axis over years.
-        ax.set_xlim(min(times) - timedelta(hours=1), max(times) + timedelta(hours=1))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlabel("UTC")
-
-
-def _marker(rows: list[dict[str, Any]], marker: str) -> str | None:
-    """`marker` for a short series; none for a long one, where markers would blot out the line."""
-    return marker if len(rows) <= 40 else None
-
-
-def _label_versions(ax: Axes, deployed: list[dict[str, Any]]) -> None:
-    """Label points with their version, skipping a label that would sit on the one before it."""
-    import matplotlib.dates as mdates
-
-    x = mdates.date2num(_dates(deployed))
-    span = (x[-1] - x[0]) or 1.0
-    last = None
-    # Newest first: the live model's label is the one that must show.
-    for r, xi in reversed(list(zip(deployed, x))):
-        if last is not None and (last - xi) / span < 0.07:
-            continue
-        ax.annotate(f"v{r['version']}", (xi, r["f1"]), textcoords="offset points", xytext=(0, 7),
-                    ha="center", fontsize=8, color="#444444")
-        last = xi
 
 
 def _page_trends(data: ReportData) -> Figure:
-    fig = _figure(A4)
-    _heading(fig, MARGIN, "Trends from the run history")
-    w, h = fig.get_figwidth(), fig.get_figheight()
-    axes = fig.subplots(3, 1, gridspec_kw={
-        "left": 1.1 / w, "right": 1 - MARGIN / w, "top": 1 - 1.35 / h, "bottom": 0.8 / h, "hspace": 0.55,
-    })
+    fig = draw.figure()
+    top = draw.heading(fig, draw.MARGIN, "Trends")
+    ax = draw.axes(fig, top + 0.45, 3.4)
+    ex = [e for e in data.extracts if e["attrition"] is not None]
+    ax.set_title("Share of clients who left, per extract, oldest first", loc="left")
+    ax.set_ylabel("% left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, axis="y", color="#e5e5e5")
+    if ex:
+        # Bars by extract, not a time axis: extracts ingested in one run share a moment.
+        shares = [e["attrition"] * 100 for e in ex]
+        ax.bar(range(len(ex)), shares, color="#d6604d", width=0.6)
+        every = max(1, len(ex) // 10)  # at most ~10 names: they must not overlap
+        ax.set_xticks(range(0, len(ex), every),
+                      [Path(e["file"]).stem for e in ex][::every], rotation=20 if len(ex) > 4 else 0,
+                      ha="right" if len(ex) > 4 else "center")
+        for i, share in enumerate(shares):
+            if len(ex) <= 24:
+                ax.annotate(f"{share:.1f} %", (i, share), textcoords="offset points", xytext=(0, 3),
+                            ha="center", fontsize=7.5)
+        ax.set_ylim(0, max(5.0, 1.2 * max(shares)))
+    else:
+        ax.text(0.5, 0.5, "no extract recorded for the ingested data", ha="center", va="center",
+                transform=ax.transAxes, color="#888888")
+        ax.set_xticks([])
 
-    deployed = [r for r in data.deployments if r.get("f1") is not None]
-    ax = axes[0]
+    ax = draw.axes(fig, top + 4.9, 3.9)
+    deployed = [d for d in quality_per_deployment(data) if d.get("f1") is not None]
+    times = draw.dates(deployed)
     if deployed:
-        # The live model's F1 holds until the next deployment: a step line.
-        ax.plot(_dates(deployed), [r["f1"] for r in deployed], marker=_marker(deployed, "o"),
-                color="#1f77b4", drawstyle="steps-post", label="deployment")
-        rollbacks = [r for r in deployed if r["action"] == "rollback"]
+        n = next((d["n"] for d in reversed(deployed) if d.get("n")), None)
+        style = {"drawstyle": "steps-post", "marker": draw.marker(len(deployed), "o")}
+        ax.plot(times, [d["f1"] for d in deployed], label="F1", color="#1f77b4", **style)
+        for key, label, color in (("precision_at_n", f"precision at {n}", "#2ca02c"),
+                                  ("recall_at_n", f"recall at {n}", "#9467bd"),
+                                  ("base_rate", "base rate (no list)", "#888888")):
+            pts = [(t, d[key]) for t, d in zip(times, deployed) if d.get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), label=label, color=color,
+                        linestyle="--" if key == "base_rate" else "-", **style)
+        rollbacks = [(t, d["f1"]) for t, d in zip(times, deployed) if d["action"] == "rollback"]
         if rollbacks:
-            ax.plot(_dates(rollbacks), [r["f1"] for r in rollbacks], "x", color="#d62728",
-                    markersize=8, markeredgewidth=2, label="rollback")
-            ax.legend(frameon=False, fontsize=9, loc="lower right")
-        _label_versions(ax, deployed)
-        ax.set_ylim(0, 1.05)
-        ax.margins(x=0.08)  # room for the first and last version labels
-    _trend_axes(ax, "F1 score of each deployed model on the test data", "F1 score", deployed)
-
-    runs = data.diagnostics_runs
-    ax = axes[1]
-    if runs:
-        x = _dates(runs)
-        ax.plot(x, [r["ingestion_s"] for r in runs], marker=_marker(runs, "o"), label="ingestion")
-        ax.plot(x, [r["training_s"] for r in runs], marker=_marker(runs, "s"), label="training")
-        ax.set_ylim(bottom=0)
-        ax.legend(frameon=False, fontsize=9, loc="best")
-    _trend_axes(ax, "Time each step takes, per diagnostics run", "seconds", runs)
-
-    ax = axes[2]
-    missing = [r for r in runs if r.get("missing_percent") is not None]
-    if missing:
-        ax.plot(_dates(missing), [r["missing_percent"] for r in missing], marker=_marker(missing, "o"),
-                color="#d62728")
-        ax.set_ylim(bottom=0, top=max(1.0, 1.2 * max(r["missing_percent"] for r in missing)))
-    _trend_axes(ax, "Missing values in the ingested data, per diagnostics run",
-                "% of all cells", missing)
+            ax.plot(*zip(*rollbacks), "x", color="#d62728", markersize=8, markeredgewidth=2,
+                    label="rollback")
+        draw.label_points(ax, times, [d["f1"] for d in deployed], [f"v{d['version']}" for d in deployed])
+        ax.set_ylim(0, 1.08)
+        ax.margins(x=0.08)
+        ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=5)
+    draw.time_axis(ax, "Quality of each deployed model on the test clients", "share", times)
     return fig
 
 
-def _page_drift(data: ReportData) -> Figure:
-    fig = _figure(A4)
-    top = _heading(fig, MARGIN, "Drift checks on new data")
-    top = _text(fig, top, "Before new client data is used, fullprocess.py checks whether the "
-                "deployed model still predicts as well on it (model drift: a lower F1 on the new "
-                "clients) and whether the clients' figures have shifted (data drift, per feature: "
-                "population stability index and a Kolmogorov-Smirnov test). On model drift the "
-                "model is retrained and redeployed.", size=9.5, color="#333333") + 0.3
-    checks = data.drift_checks
-    if not checks:
-        _text(fig, top, "No drift check recorded yet: they run when new data arrives after the "
-              "first deployment.", size=10.5, color="#555555")
-        return fig
-
-    last = checks[-1]
-    files = ", ".join(json.loads(last["files"]))
-    verdict = "model drift found" if last["drift"] else "no model drift"
-    test = [f"{last['test']} test"]
-    if last["p_value"] is not None:
-        test.append(f"p = {last['p_value']:.3f}")
-    if last["threshold"] is not None:
-        test.append(f"threshold {last['threshold']:.3f}")
-    top = _heading(fig, top, f"Latest check: {verdict}")
-    top = _text(fig, top, f"{_when(last['run_at'])}, model v{last['model_version']}, new file(s): "
-                f"{files}. F1 {last['new_f1']:.3f} on the {last['rows']:,} new rows against "
-                f"{last['reference_f1']:.3f} ({', '.join(test)}).", size=10) + 0.15
-    shifts = json.loads(last["data_drift"])
-    rows = [[col, f"{d['psi']:.3f}", f"{d['ks_statistic']:.3f}", f"{d['ks_p_value']:.3g}",
-             "yes" if d["shifted"] else "no"] for col, d in shifts.items()]
-    top = _table(fig, top, ["Feature", "PSI", "KS statistic", "KS p-value", "Shifted"],
-                 rows, [2.4, 1, 1.2, 1.2, 1], "lrrrl") + 0.6
-
-    w, h = fig.get_figwidth(), fig.get_figheight()
-    plot_h = 3.4
-    ax = fig.add_axes((1.1 / w, 1 - (top + plot_h) / h, (w - 1.1 - MARGIN) / w, plot_h / h))
-    x = _dates(checks)
-    ax.plot(x, [c["new_f1"] for c in checks], marker=_marker(checks, "o"), label="F1 on the new rows")
-    ax.plot(x, [c["reference_f1"] for c in checks], linestyle="--", color="#888888",
-            label="reference F1")
-    drifted = [c for c in checks if c["drift"]]
-    if drifted:
-        ax.plot(_dates(drifted), [c["new_f1"] for c in drifted], "x", color="#d62728",
-                markersize=8, markeredgewidth=2, label="drift found")
-    ax.set_ylim(0, 1.05)
-    ax.legend(frameon=False, fontsize=9, loc="lower left")
-    _trend_axes(ax, "Each drift check", "F1 score", checks)
+def _page_confusion(data: ReportData) -> Figure:
+    fig = draw.figure()
+    counts = data.counts
+    tn, fp, fn, tp = (int(x) for x in counts.ravel())
+    top = draw.heading(fig, draw.MARGIN, "How the model did on the test clients")
+    top = draw.note(fig, top, "Each square counts test clients by what the model predicted (columns) "
+                    "and what they actually did (rows). Green squares are right answers, red ones wrong; "
+                    "the darker, the more clients.") + 0.6
+    size = 4.4
+    w = fig.get_figwidth()
+    ax = draw.axes(fig, top, size, left=(w - size) / 2 + 0.2)
+    ax.set_box_aspect(1)
+    draw.confusion_matrix(ax, counts, LABELS,
+                          f"Model v{data.manifest['version']}: {int(counts.sum()):,} test clients")
+    top += size + 0.8
+    exited, flagged = tp + fn, tp + fp
+    draw.note(fig, top, "\n".join([
+        f"• Of the {exited:,} test clients who left, the model flagged {tp:,} ({tp / max(exited, 1):.0%}); "
+        f"{fn:,} left without being flagged (bottom left).",
+        f"• Of the {flagged:,} clients it flagged, {tp:,} did leave ({tp / max(flagged, 1):.0%}); "
+        f"{fp:,} calls would not have been needed (top right).",
+        f"• F1 score {data.f1:.3f} (1 is perfect, 0 is useless). The call list ranks by risk "
+        "instead of a yes/no flag: page 1 says what calling its top clients achieves.",
+    ]), size=10, linespacing=1.5)
     return fig
+
+
+MANAGER_PAGES = (_page_summary, _page_call_list, _page_trends, _page_confusion)
+APPENDIX_PAGES = report_appendix.PAGES
 
 
 def render_pdf(data: ReportData) -> bytes:
-    """The report as PDF bytes: summary, clients to call first, data and system health, trends, drift."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    buf = io.BytesIO()
+    """The report as PDF bytes: the managers' pages, then the engineers' appendix."""
     meta = {"Title": "Client attrition risk report", "Author": "risk assessment system",
             "Subject": f"model v{data.manifest['version']}", "CreationDate": data.created_at}
-    with PdfPages(buf, metadata=meta) as pdf:
-        for page in (_page_summary, _page_top_clients, _page_health, _page_trends, _page_drift):
-            pdf.savefig(page(data))
-    return buf.getvalue()
+    return draw.render([lambda p=page: p(data) for page in (*MANAGER_PAGES, *APPENDIX_PAGES)], meta)
 
 
 def _kept_path(folder: Path, created_at: datetime) -> Path:
@@ -516,29 +344,47 @@ def _kept_path(folder: Path, created_at: datetime) -> Path:
 
 # --- the step ------------------------------------------------------------------
 
+def call_list_of(cfg: config.Config, manifest: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The published call list; published now if there is none of the deployed model."""
+    try:
+        ranking, summary = scoring.read_call_list(cfg)
+        if summary.get("model_sha256") == manifest["model_sha256"]:
+            return ranking, summary
+        log.info("the published call list is of another model: publishing the deployed model's")
+    except scoring.CallListMissing:
+        log.info("no call list published yet: publishing it")
+    published = scoring.publish_call_list(cfg)
+    return published.ranking, published.summary
+
+
 def gather(cfg: config.Config, model: Any, manifest: dict[str, Any]) -> ReportData:
-    """Read what the report shows: test data, ingested data, recorded diagnostics, history."""
+    """Read what the report shows: the call list, test and ingested data, recorded history."""
+    ranking, summary = call_list_of(cfg, manifest)
     test = contract.read_csv(cfg.test_data_file)
-    data = contract.read_csv(cfg.finaldata_path)
+    data = contract.read_csv(cfg.finaldata_path, require_target=False)
     return ReportData(
         created_at=datetime.now(timezone.utc).replace(microsecond=0),
         manifest=manifest,
         f1=scoring.f1_of(model, test),
         counts=confusion_counts(model, test),
-        ranking=diagnostics.ranked_clients(model, data),
+        ranking=ranking,
+        call_list=summary,
+        thresholds=scoring.band_thresholds(cfg),
         statistics=diagnostics.summary_statistics(data),
         missing=diagnostics.missing_percent(data),
+        extracts=extract_attrition(cfg, data),
         diagnostics=diagnostics.latest_diagnostics(cfg),
         deployments=history.rows(cfg.history_path, "deployments", limit=TREND_RUNS),
+        scores=history.rows(cfg.history_path, "scores", limit=TREND_RUNS),
         diagnostics_runs=history.rows(cfg.history_path, "diagnostics", limit=TREND_RUNS),
         drift_checks=history.rows(cfg.history_path, "drift_checks", limit=TREND_RUNS),
     )
 
 
 def make_report(cfg: config.Config) -> dict[str, Path]:
-    """Write the confusion matrix, the ranked risk list and the PDF report of the deployed model.
+    """Write the confusion matrix and the PDF report of the deployed model and its call list.
 
-    Returns where each went: keys "confusion matrix", "risk ranking", "report", "kept report".
+    Returns where each went: keys "confusion matrix", "report", "kept report".
     """
     model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
     data = gather(cfg, model, manifest)
@@ -548,11 +394,8 @@ def make_report(cfg: config.Config) -> dict[str, Path]:
         data.counts, out / CONFUSION_MATRIX,
         f"Model v{manifest['version']} on {int(data.counts.sum()):,} test clients, F1 {data.f1:.3f}",
     )
-    log.info("wrote %s (model v%04d, F1 %.4f on %s)", png, manifest["version"], data.f1,
-             cfg.test_data_file.name)
-
-    ranking = write_risk_ranking(data.ranking, out / RISK_RANKING)
-    log.info("wrote %s: %d clients", ranking, len(data.ranking))
+    log.info("wrote %s (model %s, F1 %.4f on %s)", png, artifacts.version_name(manifest["version"]),
+             data.f1, cfg.test_data_file.name)
 
     pdf = render_pdf(data)
     kept = _kept_path(out, data.created_at)
@@ -561,7 +404,7 @@ def make_report(cfg: config.Config) -> dict[str, Path]:
     log.info("wrote %s and %s (%d pages)", out / REPORT, kept.name, PAGES)
     if data.diagnostics is None:
         log.warning("no diagnostics recorded yet: the report has no timings or dependency status")
-    return {"confusion matrix": png, "risk ranking": ranking, "report": out / REPORT, "kept report": kept}
+    return {"confusion matrix": png, "report": out / REPORT, "kept report": kept}
 
 
 def summary(made: dict[str, Path]) -> str:

@@ -242,24 +242,30 @@ def _write_kept(block: Block, drop: np.ndarray, part: str, header: bool) -> int:
     return len(kept)
 
 
-def compile_files(client: Client, paths: list[Path], out: Path,
+def compile_files(client: Client, files: list[sources.Candidate], out: Path,
                   block_bytes: int | None = None) -> tuple[list[ingestion.FileRecord], int, int]:
     """ingestion.read_files + compile_dataset + writing `out`, on the cluster: (records, rows, dropped)."""
-    blocks = blocks_of(paths, block_bytes)
+    readable = [c for c in files if c.problem is None]
+    blocks = blocks_of([c.path for c in readable], block_bytes)
     results, errors = survey(client, blocks, True, contract.COLUMNS)
-    records = []
-    for f, path in enumerate(paths):
+    by_name: dict[str, ingestion.FileRecord] = {}
+    for f, file in enumerate(readable):
         rows = sum(r["rows"] for b, r in zip(blocks, results) if b.file == f)
         if f in errors or rows == 0:
-            reason = errors.get(f) or f"{path}: header only, no data rows"
+            reason = errors.get(f) or f"{file.path}: header only, no data rows"
             log.warning("skipping %s", reason)
-            records.append(ingestion.FileRecord(path.name, artifacts.sha256_file(path), "rejected",
-                                                reason=reason))
+            by_name[file.name] = ingestion.FileRecord(file.name, file.fingerprint, "rejected", reason=reason)
         else:
-            log.info("[%d/%d] read %s: %d rows", f + 1, len(paths), path.name, rows)
-            records.append(ingestion.FileRecord(path.name, artifacts.sha256_file(path), "ingested",
-                                                rows_read=rows))
-    valid = [(b, r) for b, r in zip(blocks, results) if records[b.file].status == "ingested"]
+            log.info("[%d/%d] read %s: %d rows", f + 1, len(files), file.name, rows)
+            by_name[file.name] = ingestion.FileRecord(file.name, file.fingerprint, "ingested", rows_read=rows)
+    records = []
+    for file in files:  # in the pandas path's order, unreadable ones with their reason
+        if file.problem is not None:
+            log.warning("skipping %s: %s", file.name, file.problem)
+            records.append(ingestion.FileRecord(file.name, file.fingerprint, "rejected", reason=file.problem))
+        else:
+            records.append(by_name[file.name])
+    valid = [(b, r) for b, r in zip(blocks, results) if by_name[readable[b.file].name].status == "ingested"]
     if not valid:
         return records, 0, 0
     drop = dropped_positions(client, [b for b, _ in valid], [r for _, r in valid], True,
@@ -270,25 +276,25 @@ def compile_files(client: Client, paths: list[Path], out: Path,
             [delayed(_write_kept)(b, drop, str(p), i == 0) for i, ((b, _), p) in enumerate(zip(valid, parts))]))
         _join_parts(parts, out)
     for (block, _), n in zip(valid, kept):
-        records[block.file].rows_kept += n
+        by_name[readable[block.file].name].rows_kept += n
     total = sum(kept)
     return records, total, sum(r.rows_read for r in records) - total
 
 
-def ingest(cfg: config.Config) -> ingestion.IngestionResult:
+def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> ingestion.IngestionResult:
     """ingestion.ingest on the Dask cluster of `dask_scheduler`: the same outputs and records."""
     started = time.perf_counter()
-    paths = sources.input_files(cfg.input_folder_path)
-    paths += dbsource.extract_files(cfg)
-    log.info("found %d CSV file(s) in %s; on Dask (%s)", len(paths), cfg.input_folder_path,
+    files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
+    files += [c for c in dbsource.extract_candidates(cfg) if c.name not in exclude]
+    log.info("found %d CSV file(s) in %s; on Dask (%s)", len(files), cfg.input_folder_path,
              cfg.dask_scheduler)
     cfg.finaldata_path.parent.mkdir(parents=True, exist_ok=True)
     with cluster(cfg.dask_scheduler) as client:
-        records, rows, dropped = compile_files(client, paths, cfg.finaldata_path) if paths else ([], 0, 0)
+        records, rows, dropped = compile_files(client, files, cfg.finaldata_path) if files else ([], 0, 0)
     run_id = uuid.uuid4().hex
     ingestion._record_history(cfg, run_id, records)
     if not rows:
-        what = "no CSV files" if not paths else "no valid CSV files"
+        what = "no CSV files" if not files else "no valid CSV files"
         raise contract.DataError(
             f"{cfg.input_folder_path}: {what} to ingest; {cfg.finaldata_path.name} left unchanged")
     artifacts.write_text_atomic(
@@ -297,6 +303,7 @@ def ingest(cfg: config.Config) -> ingestion.IngestionResult:
         "run_id": run_id, "ingested_at": history.now(), "input_folder": str(cfg.input_folder_path),
         "finaldata_sha256": artifacts.sha256_file(cfg.finaldata_path), "rows": rows,
         "duplicates_dropped": dropped, "files": [vars(r) for r in records],
+        "duration_s": round(time.perf_counter() - started, 4),
     })
     log.info("wrote %s: %d rows, %d duplicate rows dropped, in %.2f s on Dask",
              cfg.finaldata_path, rows, dropped, time.perf_counter() - started)

@@ -1,6 +1,7 @@
 """Step 2a, training: fit the attrition model on the ingested dataset.
 
-Reads  output_folder_path/finaldata.csv
+Reads  output_folder_path/finaldata.csv (run alone: the course's compiled dataset; the main
+       job, fullprocess.py, passes its training window instead: the recent extracts)
 Writes output_model_path/trainedmodel.pkl   a scikit-learn Pipeline: median imputation,
                                             standard scaling, LogisticRegression
        output_model_path/trainedmodel.json  its metadata and SHA-256 (checked on every load)
@@ -36,6 +37,7 @@ import config
 import contract
 import drift
 import history
+import quality
 from errors import StepError
 
 log = logging.getLogger("training")
@@ -90,14 +92,24 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def train(cfg: config.Config) -> TrainingResult:
-    """Train on finaldata.csv and save the model atomically with its metadata."""
-    data = contract.read_csv(cfg.finaldata_path)
-    log.info("training on %d rows of %s", len(data), cfg.finaldata_path)
+def train(cfg: config.Config, data: pd.DataFrame | None = None,
+          trained_on: dict[str, Any] | None = None) -> TrainingResult:
+    """Train on `data` (default: finaldata.csv) and save the model atomically with its metadata.
+
+    `trained_on` says in the sidecar what the rows are (fullprocess.py: the
+    training window's extracts, less the held-out rows).
+    """
+    data_sha = None
+    if data is None:
+        data = contract.read_csv(cfg.finaldata_path)
+        data_sha = artifacts.sha256_file(cfg.finaldata_path)
+        trained_on = trained_on or {"data": cfg.finaldata_path.name, "rows": len(data)}
+    log.info("training on %d rows of %s", len(data),
+             ", ".join((trained_on or {}).get("files", [])) or cfg.finaldata_path)
     started = time.perf_counter()
     model = train_model(data, cfg.model_params)
     duration = time.perf_counter() - started
-    data_sha = artifacts.sha256_file(cfg.finaldata_path)
+    data_sha = data_sha or artifacts.sha256_bytes(contract.write_csv(data))
     versions = library_versions()
     digest = artifacts.save_model(model, cfg.model_path, {
         "trained_at": history.now(),
@@ -109,6 +121,9 @@ def train(cfg: config.Config) -> TrainingResult:
         "duration_s": round(duration, 4),
         # Data drift later compares new rows with this picture of the training data.
         "profile": drift.reference_profile(data),
+        # ... and the quality gate judges new extracts against this one.
+        "quality": quality.profile(data),
+        "trained_on": trained_on or {"rows": len(data)},
     })
     history.record(cfg.history_path, "trainings", [{
         "model_path": str(cfg.model_path), "model_sha256": digest, "data_sha256": data_sha,

@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 import batchscore  # noqa: E402
 import contract  # noqa: E402
 import generate_data  # noqa: E402
+import sources  # noqa: E402
 import training  # noqa: E402
 
 SIZES = (1_000_000, 10_000_000)
@@ -98,7 +99,8 @@ def measure(quick: bool = False) -> dict:
                 score[n] = timed(lambda: scaleout.rank_file(client, model, files[n], ranked),
                                  repeats if n == SIZES[0] else 1)
             final = Path(tmp) / "finaldata.csv"
-            ingest_s = timed(lambda: scaleout.compile_files(client, [files[SIZES[-1]]], final), 1)
+            big = [c for c in sources.candidates(Path(tmp)) if c.path == files[SIZES[-1]]]
+            ingest_s = timed(lambda: scaleout.compile_files(client, big, final), 1)
             out["worker_peak_mb"] = sorted(worker_peaks_mb(client).values())
             out["workers_restarted"] = sorted(client.scheduler_info()["workers"]) != workers
     for n in SIZES:

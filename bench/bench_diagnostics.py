@@ -1,10 +1,13 @@
 """Benchmark: the dependency check, online, offline and against an index that never answers.
 
-Times `diagnostics.dependency_status` on requirements.txt (wall time and CPU
+Times `depcheck.dependency_status` on requirements.txt (wall time and CPU
 time of this process) against PyPI (skipped when unreachable), a closed local
 port (offline: refused at once), and a local port that accepts connections and
 never answers (the timeout path); with --pip also `pip list --outdated`, the
 course's way, for comparison. Targets: online <= 3 s, offline <= timeout + 1 s.
+Also `diagnostics.run_all` on a deployed project of 10,000 generated clients,
+as a tick calls it (recorded timings, the index asked at most daily): well
+under a second.
 
     python bench/bench_diagnostics.py [--timeout 3] [--repeats 3] [--pip] [--json PATH]
 """
@@ -23,7 +26,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import diagnostics  # noqa: E402
+import depcheck  # noqa: E402
 
 
 def measure(run: Callable[[], object], repeats: int) -> dict[str, float]:
@@ -38,7 +41,37 @@ def measure(run: Callable[[], object], repeats: int) -> dict[str, float]:
 
 
 def check(index_url: str, timeout: float) -> Callable[[], list]:
-    return lambda: diagnostics.dependency_status(diagnostics.REQUIREMENTS, timeout, index_url)
+    return lambda: depcheck.dependency_status(depcheck.REQUIREMENTS, timeout, index_url)
+
+
+def run_all_s(repeats: int) -> dict[str, float]:
+    """Wall and CPU seconds of diagnostics.run_all on a fresh deployed project (after its first run)."""
+    import tempfile
+
+    import numpy as np
+
+    import config
+    import contract
+    import deployment
+    import diagnostics
+    import generate_data
+    import ingestion
+    import scoring
+    import training
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        rng = np.random.default_rng(5)
+        for folder, name, n in (("in", "a.csv", 6000), ("in", "b.csv", 4000), ("test", "testdata.csv", 2000)):
+            (base / folder).mkdir(exist_ok=True)
+            (base / folder / name).write_bytes(contract.write_csv(generate_data.clients(rng, n)))
+        (base / "config.json").write_text(json.dumps({
+            "input_folder_path": "in", "output_folder_path": "out", "test_data_path": "test",
+            "output_model_path": "models", "prod_deployment_path": "prod"}))
+        cfg = config.load(base / "config.json")
+        for step in (ingestion.ingest, training.train, scoring.score, deployment.deploy, diagnostics.run_all):
+            step(cfg)
+        return measure(lambda: diagnostics.run_all(cfg), repeats)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,20 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     results: dict[str, object] = {"timeout_s": args.timeout,
-                                  "packages": len(diagnostics.requirements(diagnostics.REQUIREMENTS))}
-    online = diagnostics.dependency_status(diagnostics.REQUIREMENTS, args.timeout, diagnostics.INDEX_URL)
+                                  "packages": len(depcheck.requirements(depcheck.REQUIREMENTS))}
+    online = depcheck.dependency_status(depcheck.REQUIREMENTS, args.timeout, depcheck.DEFAULT_INDEX)
     if all(r["outdated"] is None for r in online):
         results["online"] = f"skipped: {online[0]['reason']}"
     else:
-        results["online"] = measure(check(diagnostics.INDEX_URL, args.timeout), args.repeats)
+        results["online"] = measure(check(depcheck.DEFAULT_INDEX, args.timeout), args.repeats)
     with socket.socket() as closed, socket.socket() as silent:
         closed.bind(("127.0.0.1", 0))
         silent.bind(("127.0.0.1", 0))
         silent.listen(64)
         results["offline"] = measure(
-            check(f"http://127.0.0.1:{closed.getsockname()[1]}/pypi", args.timeout), args.repeats)
+            check(f"http://127.0.0.1:{closed.getsockname()[1]}/simple", args.timeout), args.repeats)
         results["no_answer"] = measure(
-            check(f"http://127.0.0.1:{silent.getsockname()[1]}/pypi", args.timeout), 1)
+            check(f"http://127.0.0.1:{silent.getsockname()[1]}/simple", args.timeout), 1)
+    results["run_all"] = run_all_s(args.repeats)
     if args.pip:
         cmd = [sys.executable, "-m", "pip", "list", "--outdated", "--disable-pip-version-check"]
         results["pip_list_outdated"] = measure(

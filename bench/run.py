@@ -14,6 +14,9 @@ Performance section is that table).
 5. ingestion + training + scoring of 10 k, 100 k, 1 M rows bench_pipeline.py
 6. false alarms and detection of every model drift test    bench_drift.py
 7. peak RSS: no-op tick, API worker, training on 1 M rows  bench_tick, bench_api, bench_pipeline
+8. a 1,000,000-column CSV (9.9 MB) rejected from its header bench_wide.py (issue 13)
+9. the call list of 1 M clients: ranking, reasons, changes   bench_calllist.py
+10. the retraining loop over seeded years of extracts      bench_lifecycle.py (issue 12)
 14. Dask on a 2-worker LocalCluster, 1 M and 10 M rows;    bench_dask.py
     the tick with a SQLite source and no new rows          bench_tick.py
 
@@ -21,7 +24,8 @@ Performance section is that table).
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,dask] [--markdown]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle,dask]
+                        [--markdown]
                         [--python-load] [--json bench/run.json]
 """
 from __future__ import annotations
@@ -43,10 +47,13 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_api  # noqa: E402
 import bench_batch  # noqa: E402
+import bench_calllist  # noqa: E402
 import bench_dask  # noqa: E402
 import bench_drift  # noqa: E402
+import bench_lifecycle  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
+import bench_wide  # noqa: E402
 
 # name -> how to run it, given (quick, python_load)
 SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
@@ -56,6 +63,9 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "batch": lambda quick, _: bench_batch.measure(quick),
     "pipeline": lambda quick, _: bench_pipeline.measure(quick),
     "drift": lambda quick, _: bench_drift.measure(200 if quick else 500),
+    "wide": lambda quick, _: bench_wide.measure(3 if quick else 7),
+    "calllist": lambda quick, _: bench_calllist.measure(quick),
+    "lifecycle": lambda quick, _: bench_lifecycle.measure(quick),
     "dask": lambda quick, _: bench_dask.measure(quick),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
@@ -166,6 +176,22 @@ def dask_rows(r: dict) -> list[dict]:
     ]
 
 
+def calllist_rows(r: dict) -> list[dict]:
+    s, ref, w = r["ranking_s"], r["predict_proba_s"], r["write_csv_s"]
+    return [
+        row("9", f"call list of {r['rows'] / 1e6:g} M clients: rank, bands, reasons, changes",
+            spread_of(f"{s['median']:.2f} s", f"{s['min']:.2f}", f"{s['max']:.2f}"),
+            "predict_proba alone " + spread_of(f"{ref['median']:.2f} s", f"{ref['min']:.2f}",
+                                               f"{ref['max']:.2f}"),
+            f"{r['ratio']:.0f}x", f"<= {r['target_s']:g} s", r["holds"]),
+        row("9", "  CPU time of the ranking (this process)",
+            f"{r['ranking_cpu_s']['median']:.2f} s", "-", "-", "(info)", None),
+        row("9", "  and writing it as risk_ranking.csv",
+            spread_of(f"{w['median']:.2f} s", f"{w['min']:.2f}", f"{w['max']:.2f}"),
+            "-", "-", "(info)", None),
+    ]
+
+
 def pipeline_rows(results: list[dict]) -> list[dict]:
     base = results[0]
     out = []
@@ -197,6 +223,15 @@ def drift_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def lifecycle_rows(result: dict) -> list[dict]:
+    out = []
+    for t in result["targets"]:
+        value = f"{t['value']:.3f}" if "MAE" in t["target"] else f"{t['value']:.1%}"
+        reference = t["n"] + (f"; 95% CI up to {t['ci95_high']:.1%}" if "ci95_high" in t else "")
+        out.append(row("10", t["target"], value, reference, "-", t["goal"], t["holds"]))
+    return out
+
+
 def memory_rows(sections: dict[str, Any]) -> list[dict]:
     out = []
     if "tick" in sections:
@@ -218,9 +253,21 @@ def memory_rows(sections: dict[str, Any]) -> list[dict]:
     return out
 
 
+def wide_rows(r: dict) -> list[dict]:
+    value = spread_of(ms(r["reject_median_s"]), f"{r['reject_min_s'] * 1000:.1f}",
+                      f"{r['reject_max_s'] * 1000:.1f}")
+    ref = spread_of(ms(r["parse_median_s"]), f"{r['parse_min_s'] * 1000:.0f}",
+                    f"{r['parse_max_s'] * 1000:.0f}")
+    return [row("8", f"1,000,000-column CSV ({r['wide_bytes'] / 1e6:.1f} MB) rejected", value,
+                f"parsing {r['good_bytes'] / 1e6:.1f} MB of valid rows {ref}",
+                f"{r['reject_median_s'] / r['parse_median_s']:.3f}x",
+                f"<= {r['target_s'] * 1000:.0f} ms", r["reject_median_s"] <= r["target_s"])]
+
+
 def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
-              "drift": drift_rows, "dask": dask_rows}
+              "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows,
+              "lifecycle": lifecycle_rows, "dask": dask_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 

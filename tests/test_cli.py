@@ -26,3 +26,21 @@ def test_a_log_file_below_the_limit_is_appended_to(tmp_path):
     text = (tmp_path / "pipeline.log").read_text()
     assert text.startswith("earlier run\n") and "this run" in text
     assert not (tmp_path / "pipeline.log.1").exists()
+
+
+def test_a_log_file_that_cannot_be_written_warns_once_not_per_line(tmp_path, capsys):
+    # /dev/full: every write fails with ENOSPC, no mount needed.
+    (tmp_path / "pipeline.log").symlink_to("/dev/full")
+    try:
+        cli.setup_logging(tmp_path)
+        for i in range(5):
+            logging.getLogger("test").info("line %d", i)
+    finally:
+        cli.setup_logging(None)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err
+    assert [line for line in err.splitlines() if line.startswith("warning:")] == [
+        f"warning: no space left on device writing {tmp_path / 'pipeline.log'}; "
+        "the rest of this run's log is on stderr only"
+    ]
+    assert "line 4" in err  # stderr still has every line

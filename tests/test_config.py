@@ -53,12 +53,31 @@ def test_model_params_override_the_course_defaults(tmp_path):
     ({**FIVE, "keep_deployments": 0}, "key 'keep_deployments' must be at least 1"),
     ({**FIVE, "model_params": {"penalty": "l2"}}, "unknown key 'model_params.penalty'"),
     ({**FIVE, "model_params": {"C": "big"}}, "key 'model_params.C' must be int or float"),
+    ({**FIVE, "output_folder_path": "sourcedata"}, "key 'input_folder_path' must be a folder of its own"),
+    ({**FIVE, "output_folder_path": "./sourcedata/../sourcedata/"}, "'output_folder_path'"),
+    ({**FIVE, "test_data_path": "sourcedata"}, "key 'input_folder_path' must be a folder of its own"),
+    ({**FIVE, "output_folder_path": "sourcedata/out"}, "'output_folder_path'"),
+    ({**FIVE, "input_folder_path": "models/in"}, "'output_model_path'"),
+    ({**FIVE, "prod_deployment_path": "models"}, "key 'prod_deployment_path' must not be the same folder"),
+    ({**FIVE, "drift_bootstrap_rounds": 10**10}, "key 'drift_bootstrap_rounds' must be at most 100,000"),
+    ('{"drift_alpha": NaN}', "key 'drift_alpha' must be a finite number"),
+    ('{"pypi_timeout_s": Infinity}', "key 'pypi_timeout_s' must be a finite number"),
+    ('{"pypi_timeout_s": 1e999}', "key 'pypi_timeout_s' must be a finite number"),
+    ('{"model_params": {"C": -Infinity}}', "key 'model_params.C' must be a finite number"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"a":' * 100_000 + "1" + "}" * 100_000, "nested too deeply"),
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must hold a JSON object"),
 ])
 def test_bad_config_is_rejected_naming_the_key(tmp_path, obj, message):
     with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         config.load(write(tmp_path, obj))
+
+
+def test_nested_but_separate_folders_are_fine(tmp_path):
+    cfg = config.load(write(tmp_path, {**FIVE, "input_folder_path": "data/in",
+                                       "output_folder_path": "data/out"}))
+    assert cfg.input_folder_path.parent == cfg.output_folder_path.parent
 
 
 def test_missing_config_file_is_named(tmp_path):
@@ -72,6 +91,18 @@ def test_script_exits_2_on_bad_config_with_one_line(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert "unknown key 'colour'" in run.stderr
+
+
+@pytest.mark.parametrize("obj, key", [
+    ({**FIVE, "output_folder_path": "sourcedata"}, "input_folder_path"),
+    ({**FIVE, "drift_bootstrap_rounds": 10**10}, "drift_bootstrap_rounds"),
+    ('{"a":' * 100_000 + "1" + "}" * 100_000, "nested too deeply"),
+])
+def test_silent_nonsense_configs_exit_2_with_one_line(tmp_path, obj, key):
+    run = run_script("ingestion.py", "--config", str(write(tmp_path, obj)))
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and key in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_shipped_configs_load():

@@ -105,10 +105,10 @@ def test_crash_during_deployment_leaves_the_previous_one_whole(deployed_cfg, mon
         "copy": (deployment, "_copy_durably"),
         "manifest": (artifacts, "write_json_atomic"),
         "rename": (os, "rename"),
-        "switch": (deployment, "_symlink_atomic"),
+        "switch": (artifacts, "_symlink_atomic"),
     }[where]
     monkeypatch.setattr(*target, crash)
-    with pytest.raises(OSError, match="crash at"):
+    with pytest.raises(artifacts.WriteError, match="crash at"):
         deployment.deploy(cfg)
     monkeypatch.undo()
 
@@ -125,6 +125,134 @@ def test_old_releases_beyond_keep_deployments_are_pruned(make_config):
     ingestion.ingest(cfg)
     training.train(cfg)
     scoring.score(cfg)
-    for _ in range(4):
+    deployment.deploy(cfg)
+    for seed in range(3):
+        retrain(cfg, 20 + seed)
         deployment.deploy(cfg)
     assert [r.version for r in deployment.releases(cfg.prod_deployment_path)] == [3, 4]
+
+
+def test_release_folders_respect_the_umask_like_their_files(cfg):
+    ingestion.ingest(cfg)
+    training.train(cfg)
+    scoring.score(cfg)
+    old = os.umask(0o022)
+    try:
+        release = deployment.deploy(cfg)
+    finally:
+        os.umask(old)
+    assert release.path.stat().st_mode & 0o777 == 0o755  # was 0700: the team could not read it
+    assert (release.path / "trainedmodel.pkl").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.slow
+def test_a_model_identical_to_the_live_one_makes_no_new_release(deployed_cfg):
+    cfg = deployed_cfg
+    run = run_script("deployment.py", "--config", str(cfg.path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "model identical to the live v0001 (same SHA-256): no new release"
+    assert [r.version for r in deployment.releases(cfg.prod_deployment_path)] == [1]
+    assert len(history.rows(cfg.history_path, "deployments")) == 1
+    # a different model does make one
+    retrain(cfg, 13)
+    assert deployment.deploy(cfg).version == 2
+
+
+def test_deploy_records_the_reason_and_extra_keys_in_the_manifest(cfg):
+    ingestion.ingest(cfg)
+    training.train(cfg)
+    scoring.score(cfg)
+    release = deployment.deploy(cfg, reason="model drift: F1 0.61 below 0.70",
+                                extra={"reference": {"f1": 0.7}, "version": 99})
+    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+    assert manifest["reason"] == "model drift: F1 0.61 below 0.70"
+    assert manifest["reference"] == {"f1": 0.7}
+    assert manifest["version"] == release.version == 1  # extra never replaces a recorded key
+    assert "release_path" not in manifest
+    live = artifacts.deployed(cfg.prod_deployment_path)
+    assert live.release == release.path and live.manifest == manifest
+    model, same = artifacts.load_deployed(cfg.prod_deployment_path)
+    assert same == live and hasattr(model, "predict")
+
+
+def three_releases(cfg, reason2=""):
+    """v0001, v0002 (deployed for `reason2`), v0003, each live in turn."""
+    retrain(cfg, 14)
+    deployment.deploy(cfg, reason=reason2)
+    retrain(cfg, 15)
+    deployment.deploy(cfg)
+
+
+@pytest.mark.slow
+def test_to_goes_back_and_forward_by_version(deployed_cfg):
+    cfg = deployed_cfg
+    three_releases(cfg)
+    prod = cfg.prod_deployment_path
+    back = run_script("deployment.py", "--config", str(cfg.path), "--to", "v0001")
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.startswith("now live: v0001")
+    assert artifacts.read_manifest(prod)["version"] == 1
+    assert deployment.go_to(cfg, 3)[0].version == 3  # forward again
+    assert artifacts.read_manifest(prod)["version"] == 3
+    assert [r["action"] for r in history.rows(cfg.history_path, "deployments")][-2:] == ["rollback", "forward"]
+    missing = run_script("deployment.py", "--config", str(cfg.path), "--to", "7")
+    assert missing.returncode == 1 and "no release v0007 (kept: v0001, v0002, v0003)" in missing.stderr
+    bad = run_script("deployment.py", "--config", str(cfg.path), "--to", "latest")
+    assert bad.returncode == 2 and "not a release version" in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_rollback_past_a_release_made_for_drift_says_so(deployed_cfg):
+    cfg = deployed_cfg
+    three_releases(cfg, reason2="model drift: F1 0.61 below the reference 0.70")
+    run = run_script("deployment.py", "--config", str(cfg.path), "--to", "1")
+    assert run.returncode == 0, run.stderr
+    assert "going back past v0002, deployed - because of drift: model drift: F1 0.61" in run.stdout
+    listing = deployment.listing(cfg).splitlines()
+    assert listing[0].startswith("* v0001") and "was live  model drift" in listing[1]
+
+
+KILL_AT_SWITCH = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import artifacts, deployment
+artifacts.switch = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
+deployment.main(["--config", {config!r}])
+"""
+
+
+@pytest.mark.slow
+def test_a_release_killed_before_it_went_live_is_never_a_rollback_target(deployed_cfg):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    cfg = deployed_cfg
+    prod = cfg.prod_deployment_path
+    retrain(cfg, 16)
+    # A real SIGKILL between renaming v0002 into place and switching to it.
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_SWITCH.format(root=str(ROOT), config=str(cfg.path))])
+    assert killed.returncode == -9
+    assert (prod / "releases" / "v0002" / "manifest.json").is_file()
+    assert artifacts.read_manifest(prod)["version"] == 1
+    retrain(cfg, 17)
+    assert deployment.deploy(cfg).version == 3
+    assert "  v0002" in deployment.listing(cfg) and "never live" in deployment.listing(cfg).splitlines()[1]
+
+    run = run_script("deployment.py", "--config", str(cfg.path), "--rollback")
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("rolled back to v0001")  # not to v0002, which never was live
+    with pytest.raises(artifacts.ArtifactError, match="v0002 was never made live"):
+        deployment.go_to(cfg, 2)
+
+
+def test_a_live_release_killed_before_its_mark_still_counts_as_live(deployed_cfg):
+    cfg = deployed_cfg
+    prod = cfg.prod_deployment_path
+    retrain(cfg, 18)
+    deployment.deploy(cfg)
+    (prod / "releases" / "v0002" / artifacts.MADE_LIVE).unlink()  # killed after the switch
+    retrain(cfg, 19)
+    deployment.deploy(cfg)
+    assert deployment.rollback(cfg).version == 2

@@ -1,13 +1,10 @@
 import csv
-import http.server
 import json
 import math
 import socket
 import statistics
 import subprocess
 import sys
-import threading
-from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -32,41 +29,6 @@ def closed_index(monkeypatch):
         url = f"http://127.0.0.1:{s.getsockname()[1]}/pypi"
         monkeypatch.setenv(diagnostics.INDEX_URL_ENV, url)
         yield url
-
-
-@pytest.fixture
-def silent_index():
-    """An index URL whose server accepts connections and never answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(16)  # the kernel completes the handshakes; nobody reads or replies
-        yield f"http://127.0.0.1:{s.getsockname()[1]}/pypi"
-
-
-@pytest.fixture
-def fake_index():
-    """A local package index serving PyPI-shaped JSON: {name: answer}; unknown names get 404."""
-    answers: dict[str, dict] = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            name = self.path.strip("/").split("/")[-2]
-            body = json.dumps(answers[name]).encode() if name in answers else b"{}"
-            self.send_response(200 if name in answers else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/pypi", answers
-    server.shutdown()
-    server.server_close()
 
 
 def sha(path):
@@ -212,75 +174,6 @@ def test_timing_a_failing_step_names_the_script_and_its_error(make_config):
         diagnostics.step_timings(cfg)
 
 
-# --- dependency check ------------------------------------------------------------
-
-def test_requirements_are_read_with_their_pins(tmp_path):
-    path = tmp_path / "requirements.txt"
-    path.write_text("# runtime\nnumpy==2.4.6\n\n-r other.txt\npandas>=2  # any recent\n"
-                    "Flask == 3.1.3\nwinonly==1.0; sys_platform == 'nonesuch'\n")
-    assert diagnostics.requirements(path) == [("numpy", "2.4.6"), ("pandas", None), ("Flask", "3.1.3")]
-
-
-def test_a_bad_requirement_line_is_named(tmp_path):
-    path = tmp_path / "requirements.txt"
-    path.write_text("numpy==2.4.6\nnot a requirement!\n")
-    with pytest.raises(diagnostics.DiagnosticsError, match="line 2 is not a requirement"):
-        diagnostics.requirements(path)
-
-
-def test_dependency_check_offline_reports_unknown_with_the_reason(closed_index):
-    rows = diagnostics.dependency_status(diagnostics.REQUIREMENTS, timeout_s=2)
-    names = [name for name, _ in diagnostics.requirements(diagnostics.REQUIREMENTS)]
-    assert [r["name"] for r in rows] == names
-    for r in rows:
-        assert r["latest"] == "unknown"
-        assert r["outdated"] is None
-        assert "cannot reach 127.0.0.1" in r["reason"] and "refused" in r["reason"]
-        assert r["installed"] == metadata.version(r["name"])
-
-
-def test_dependency_check_gives_up_on_a_silent_index_at_its_timeout(silent_index, tmp_path):
-    path = tmp_path / "requirements.txt"
-    path.write_text("numpy==2.4.6\npandas==3.1.1\n")
-    rows = diagnostics.dependency_status(path, timeout_s=0.3, index_url=silent_index)
-    assert [r["latest"] for r in rows] == ["unknown", "unknown"]
-    assert all("within 0.3 s" in r["reason"] for r in rows)
-
-
-def test_dependency_check_compares_pins_with_the_index(fake_index, tmp_path):
-    url, answers = fake_index
-    numpy_now = metadata.version("numpy")
-    answers["pandas"] = {"info": {"version": "99.0", "requires_python": ">=3.8"}, "releases": {}}
-    answers["requests"] = {"info": {"version": "0.1", "requires_python": None}, "releases": {}}
-    # The latest numpy needs a future Python: the newest that installs here counts.
-    answers["numpy"] = {
-        "info": {"version": "99.0", "requires_python": ">=99"},
-        "releases": {
-            numpy_now: [{"requires_python": ">=3.9", "yanked": False}],
-            "98.0": [{"requires_python": ">=3.9", "yanked": True}],
-            "99.0": [{"requires_python": ">=99", "yanked": False}],
-            "100.0rc1": [{"requires_python": None, "yanked": False}],
-        },
-    }
-    path = tmp_path / "requirements.txt"
-    path.write_text(f"pandas==1.0\nnumpy=={numpy_now}\nrequests\nno-such-package-xyz==1.0\n")
-
-    rows = {r["name"]: r for r in diagnostics.dependency_status(path, timeout_s=2, index_url=url)}
-
-    assert rows["pandas"] == {
-        "name": "pandas", "pinned": "1.0", "installed": metadata.version("pandas"),
-        "latest": "99.0", "latest_for_python": "99.0", "outdated": True, "reason": None,
-    }
-    assert rows["numpy"]["latest"] == "99.0"
-    assert rows["numpy"]["latest_for_python"] == numpy_now
-    assert rows["numpy"]["outdated"] is False
-    assert "needs Python >=99" in rows["numpy"]["reason"]
-    assert rows["requests"]["pinned"] is None and rows["requests"]["outdated"] is False
-    assert rows["no-such-package-xyz"]["installed"] is None
-    assert rows["no-such-package-xyz"]["latest"] == "unknown"
-    assert "not found on the index" in rows["no-such-package-xyz"]["reason"]
-
-
 # --- all of them, recorded -----------------------------------------------------
 
 def test_run_all_records_the_run_and_latest_diagnostics_returns_it(deployed_cfg, closed_index):
@@ -295,7 +188,8 @@ def test_run_all_records_the_run_and_latest_diagnostics_returns_it(deployed_cfg,
     assert diagnostics.latest_diagnostics(deployed_cfg) == result
     row = history.rows(deployed_cfg.history_path, "diagnostics")[-1]
     assert row["model_version"] == 1
-    assert row["ingestion_s"] == result["execution_time"]["ingestion_s"]
+    assert row["training_s"] == result["execution_time"]["training_s"]
+    assert result["timing_source"] == "recorded"
     assert row["missing_percent"] == pytest.approx(np.mean(list(result["missing_data"].values())))
     assert row["unknown"] == len(result["dependencies"])
     assert result["predictions"]["rows"] == len(contract.read_csv(deployed_cfg.test_data_file))
@@ -303,7 +197,7 @@ def test_run_all_records_the_run_and_latest_diagnostics_returns_it(deployed_cfg,
 
     text = diagnostics.summary(result)
     assert "deployed model v0001" in text
-    assert "lastmonth_activity" in text and "ingestion.py" in text and "unknown" in text
+    assert "lastmonth_activity" in text and "training 0." in text and "unknown" in text
 
 
 def test_latest_diagnostics_is_the_newest_payload(cfg):
@@ -321,7 +215,7 @@ def test_statistics_of_a_one_row_dataset_are_made_valid_json(make_config):
     ingestion.ingest(cfg)
     stats = diagnostics.dataframe_summary(config_path=cfg.path)
     assert math.isnan(stats["lastmonth_activity"]["std"])
-    assert diagnostics._json_safe(stats)["lastmonth_activity"]["std"] is None
+    assert artifacts.json_safe(stats)["lastmonth_activity"]["std"] is None
 
 
 # --- the script ------------------------------------------------------------------
@@ -337,7 +231,7 @@ def test_script_prints_a_summary_and_records_the_run_from_another_folder(
     assert run.returncode == 0, run.stderr
     assert "Diagnostics at" in run.stdout
     assert "number_of_employees" in run.stdout
-    assert "Timing (one run" in run.stdout
+    assert "Timing (as recorded" in run.stdout
     assert "numpy" in run.stdout and "unknown" in run.stdout
     assert len(history.rows(deployed_cfg.history_path, "diagnostics")) == 1
     assert sha(deployed_cfg.model_path) == model
@@ -355,9 +249,68 @@ def test_script_with_nothing_deployed_fails_with_one_line(cfg):
 
 
 def test_script_rejects_a_bad_repeat_count(cfg):
-    run = run_script("diagnostics.py", "--config", str(cfg.path), "--repeats", "0")
+    run = run_script("diagnostics.py", "--config", str(cfg.path), "--time-steps", "0")
     assert run.returncode == 2
-    assert "--repeats must be at least 1" in run.stderr
+    assert "--time-steps must be at least 1" in run.stderr
+
+
+def test_timings_are_the_recorded_durations_not_new_runs(deployed_cfg, closed_index):
+    training = history.rows(deployed_cfg.history_path, "trainings")[-1]["duration_s"]
+    record = artifacts.read_json(deployed_cfg.ingestion_record_path)
+    artifacts.write_json_atomic(deployed_cfg.ingestion_record_path, {**record, "duration_s": 0.25})
+    runs = len(history.rows(deployed_cfg.history_path, "ingestions"))
+
+    result = diagnostics.run_all(deployed_cfg)
+
+    assert result["execution_time"] == {"ingestion_s": 0.25, "training_s": training}
+    assert len(history.rows(deployed_cfg.history_path, "ingestions")) == runs  # nothing re-ran
+
+
+def test_timings_not_recorded_are_none_not_invented(deployed_cfg, closed_index):
+    record = artifacts.read_json(deployed_cfg.ingestion_record_path)
+    del record["duration_s"]  # as written before ingestion recorded its duration
+    artifacts.write_json_atomic(deployed_cfg.ingestion_record_path, record)
+    result = diagnostics.run_all(deployed_cfg)
+    assert result["execution_time"]["ingestion_s"] is None
+    assert history.rows(deployed_cfg.history_path, "diagnostics")[-1]["ingestion_s"] is None
+    assert "ingestion not recorded" in diagnostics.summary(result)
+
+
+def test_asking_for_step_timing_runs_the_scripts(deployed_cfg, closed_index):
+    result = diagnostics.run_all(deployed_cfg, repeats=1)
+    assert result["timing_source"] == "subprocess"
+    assert all(v > 0 for v in result["execution_time"].values())
+
+
+def test_the_package_index_is_asked_at_most_once_a_day_unless_fresh(deployed_cfg, closed_index, monkeypatch):
+    first = diagnostics.run_all(deployed_cfg)
+    asked = []
+    monkeypatch.setattr(diagnostics, "dependency_status",
+                        lambda *a, **k: asked.append(1) or first["dependencies"])
+    again = diagnostics.run_all(deployed_cfg)
+    assert asked == []
+    assert again["dependencies_checked_at"] == first["dependencies_checked_at"]
+    diagnostics.run_all(deployed_cfg, fresh_dependencies=True)
+    assert asked == [1]
+
+
+def test_an_older_history_with_not_null_timings_is_migrated(tmp_path):
+    import sqlite3
+    path = tmp_path / "runs.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE diagnostics (id INTEGER PRIMARY KEY, run_at TEXT NOT NULL, "
+                 "model_version INTEGER NOT NULL, model_sha256 TEXT NOT NULL, data_sha256 TEXT NOT NULL, "
+                 "rows INTEGER NOT NULL, f1 REAL, missing_percent REAL, ingestion_s REAL NOT NULL, "
+                 "training_s REAL NOT NULL, outdated INTEGER NOT NULL, unknown INTEGER NOT NULL, "
+                 "payload TEXT NOT NULL)")
+    conn.execute("INSERT INTO diagnostics VALUES (1, 't', 1, 'a', 'b', 3, 0.5, 0, 1.5, 2.5, 0, 0, '{}')")
+    conn.commit()
+    conn.close()
+    history.record(path, "diagnostics", [{"model_version": 2, "model_sha256": "c", "data_sha256": "d",
+                                          "rows": 1, "ingestion_s": None, "training_s": None,
+                                          "outdated": 0, "unknown": 0, "payload": "{}"}])
+    rows = history.rows(path, "diagnostics")
+    assert [(r["ingestion_s"], r["training_s"]) for r in rows] == [(1.5, 2.5), (None, None)]
 
 
 def test_importing_diagnostics_loads_no_plotting_library():

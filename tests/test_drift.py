@@ -81,3 +81,28 @@ def test_data_drift_flags_a_shifted_feature_only():
     assert all(d["psi"] < 0.1 for d in same.values())
     assert shifted["lastyear_activity"]["shifted"] and shifted["lastyear_activity"]["psi"] > 0.2
     assert not shifted["number_of_employees"]["shifted"]
+
+
+def test_holm_adjusts_p_values_step_down():
+    assert drift.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert drift.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_the_holm_correction_flags_fewer_same_law_batches_than_uncorrected_tests():
+    rng = np.random.default_rng(4)
+    profile = drift.reference_profile(generate_data.clients(rng, 5000))
+    holm = raw = 0
+    for _ in range(60):
+        shifts = drift.data_drift(profile, generate_data.clients(rng, 1000)).values()
+        holm += any(d["shifted"] for d in shifts)
+        raw += any(d["ks_p_value"] < 0.05 for d in shifts)
+        assert all(d["ks_p_holm"] >= d["ks_p_value"] for d in shifts)
+    assert holm < raw
+
+
+def test_the_bootstrap_test_uses_the_deployments_own_reference_counts_when_given():
+    rng = np.random.default_rng(5)
+    model = training.train_model(generate_data.clients(rng, 3000))
+    batch = generate_data.clients(rng, 1000)
+    high = drift.model_drift("bootstrap", model, batch, None, 0.9, [], reference_counts=[450, 50, 50, 450])
+    assert high.drift and high.reference_f1 == pytest.approx(0.9)

@@ -31,7 +31,7 @@ def project(make_config):
     path = make_config(
         inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
         test=client_csv(2000, seed=3),
-        extra={"api_port": apicalls.free_port()},
+        extra={"api_port": apicalls.free_port(), "min_labelled_rows": 200},
     )
     return config.load(path)
 
@@ -65,45 +65,52 @@ def test_bootstrap_then_no_new_data_then_same_law_then_drifted_extract(project):
     assert cfg.finaldata_path.read_bytes() == finaldata and returns.read_bytes() == returned
     assert len(deployment.releases(cfg.prod_deployment_path)) == 1
 
-    # 3. a new extract of the same law: ingested and recorded, model kept
+    # 3. a new extract of the same law: ingested and recorded, champion kept
     add_extract(cfg, "c_same.csv", "base", seed=11)
     run = fullprocess(cfg)
     assert run.returncode == 0, run.stderr
     assert "new data: c_same.csv" in run.stderr
     assert "model drift check: no drift (test=bootstrap" in run.stderr
-    assert "keeping deployed v0001" in run.stderr
+    assert "keeping deployed v0001: challenger not significantly better" in run.stderr
     assert deployed_version(cfg) == 1
     assert "c_same.csv" in cfg.ingestedfiles_path.read_text()
     [check] = history.rows(cfg.history_path, "drift_checks")
     assert check["drift"] == 0 and check["rows"] == 1500
     assert set(json.loads(check["data_drift"])) == {"lastmonth_activity", "lastyear_activity",
                                                      "number_of_employees"}
+    [kept] = history.rows(cfg.history_path, "challenger_decisions")
+    assert kept["decision"] == "keep" and kept["challenger_f1"] is not None and kept["rows"] > 300
     assert "no new data" in fullprocess(cfg).stderr  # handled: not checked again
 
-    # 4. a drifted extract: drift found, retrained, redeployed, report and API calls refreshed
+    # 4. a drifted extract: drift found, a better challenger deployed with its reason and reference
     before_report = report.read_bytes()
-    add_extract(cfg, "d_drifted.csv", "drifted", seed=12)
+    add_extract(cfg, "d_drifted.csv", "drifted", seed=12, rows=5000)
     run = fullprocess(cfg)
     assert run.returncode == 0, run.stderr
     assert "model drift check: drift (test=bootstrap" in run.stderr
-    assert "retraining: model drift" in run.stderr
+    assert "change found: the training window restarts at d_drifted.csv" in run.stderr
+    assert "deploying the challenger: challenger significantly better" in run.stderr
     assert deployed_version(cfg) == 2
+    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+    assert manifest["reason"].startswith("challenger significantly better")
+    assert manifest["reference"]["on"] == "held-out rows of d_drifted.csv"
+    assert manifest["trained_on"] == ["d_drifted.csv"]
     assert report.read_bytes() != before_report
     replies = json.loads(returns.read_text())["responses"]
     assert replies["health"]["body"]["model_version"] == 2
     runs = history.rows(cfg.history_path, "runs")
     assert [r["exit_code"] for r in runs] == [0] * 5
-    assert any("retraining" in d for d in json.loads(runs[-1]["decisions"]))
+    assert any("deploying the challenger" in d for d in json.loads(runs[-1]["decisions"]))
 
 
 def test_dry_run_says_what_would_happen_and_changes_nothing(deployed_cfg):
     cfg = deployed_cfg
-    add_extract(cfg, "new.csv", "drifted", seed=5)
+    add_extract(cfg, "new.csv", "base_rate", seed=5, rows=3000)
     finaldata = cfg.finaldata_path.read_bytes()
     run = fullprocess(cfg, "--dry-run")
     assert run.returncode == 0, run.stderr
-    assert "[dry run] model drift check: drift" in run.stderr
-    assert "would ingest and retrain" in run.stderr
+    assert "[dry run] base-rate check: shifted" in run.stderr
+    assert "would ingest and deploy the challenger" in run.stderr
     assert cfg.finaldata_path.read_bytes() == finaldata
     assert deployed_version(cfg) == 1
     assert history.rows(cfg.history_path, "runs") == []
@@ -146,10 +153,10 @@ def test_a_second_run_while_one_is_active_exits_at_once(project):
     assert len(history.rows(cfg.history_path, "runs")) == 1
 
 
-@pytest.mark.parametrize("kill_after", ["retraining: model drift", "scoring: F1"])
-def test_a_run_killed_while_retraining_is_finished_by_the_next(deployed_cfg, kill_after):
+@pytest.mark.parametrize("kill_after", ["change found", "deploying the challenger", "scoring: F1"])
+def test_a_run_killed_mid_decision_is_redone_by_the_next(deployed_cfg, kill_after):
     cfg = deployed_cfg
-    add_extract(cfg, "new.csv", "drifted", seed=6, rows=3000)
+    add_extract(cfg, "new.csv", "base_rate", seed=6, rows=3000)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(cfg.path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd="/",

@@ -61,3 +61,34 @@ def test_extracts_of_other_names_hold_other_clients_and_the_same_name_the_same_b
     assert (tmp_path / "x.csv").read_bytes() == (tmp_path / "a" / "x.csv").read_bytes()
     x, y = (set(contract.read_csv(tmp_path / n)[contract.ID]) for n in ("x.csv", "y.csv"))
     assert not x & y
+
+
+def test_the_new_laws_change_what_they_promise_and_nothing_else():
+    def batch(law, **kw):
+        return generate_data.clients(np.random.default_rng(0), 20_000, law, **kw)
+
+    base, cov, rate = batch("base"), batch("covariate"), batch("base_rate")
+    assert cov["number_of_employees"].median() < 0.6 * base["number_of_employees"].median()
+    assert cov["lastyear_activity"].median() > 1.3 * base["lastyear_activity"].median()
+    assert 1.7 < rate["exited"].mean() / base["exited"].mean() < 2.3
+    assert (rate["number_of_employees"].fillna(-1) == base["number_of_employees"].fillna(-1)).all()
+    half = batch("gradual", mix=0.5)
+    assert (half["lastmonth_activity"].fillna(-1) == base["lastmonth_activity"].fillna(-1)).all()
+
+
+def test_broken_extracts_break_the_way_they_are_named():
+    base = generate_data.clients(np.random.default_rng(0), 2000)
+    units = generate_data.clients(np.random.default_rng(0), 2000, "units")
+    swapped = generate_data.clients(np.random.default_rng(0), 2000, "swapped")
+    missing = generate_data.clients(np.random.default_rng(0), 2000, "missing")
+    assert (units["lastyear_activity"].dropna() == 1000 * base["lastyear_activity"].dropna()).all()
+    assert swapped["lastmonth_activity"].equals(base["lastyear_activity"].rename("lastmonth_activity"))
+    assert 0.25 < missing["number_of_employees"].isna().mean() < 0.35
+    assert (units["exited"] == base["exited"]).all()
+
+
+def test_an_extract_without_labels_leaves_exited_empty(tmp_path):
+    path = tmp_path / "x.csv"
+    generate_data.main(["--extract", str(path), "--rows", "50", "--no-labels"])
+    frame = contract.read_csv(path, require_target=False)
+    assert frame["exited"].isna().all() and len(frame) == 50

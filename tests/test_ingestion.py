@@ -32,6 +32,19 @@ HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,e
     ("noid.csv", (HEADER + ",1,2,3,0\n").encode(), "column 'corporation' is empty on line 2"),
     ("ragged.csv", (HEADER + "abcd,1,2,3,0,9,9\n").encode(), "malformed CSV"),
     ("latin1.csv", (HEADER + "soci\xe9t\xe9,1,2,3,0\n").encode("latin-1"), "not UTF-8 text (bad byte on line 2)"),
+    ("dup.csv", b"corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited,exited\n"
+     b"abcd,1,2,3,0,1\n", "column 'exited' appears twice in the header"),
+    ("dupspace.csv", b"corporation, exited,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+     b"abcd,0,1,2,3,1\n", "column 'exited' appears twice in the header"),
+    ("wide.csv", (HEADER.strip() + "".join(f",x{i}" for i in range(200)) + "\n").encode(),
+     "header has 205 columns"),
+    ("huge1e30.csv", (HEADER + "abcd,1e30,2,3,0\n").encode(),
+     "column 'lastmonth_activity' value 1e+30 on line 2 is larger than 9,007,199,254,740,991"),
+    ("huge10p25.csv", (HEADER + "abcd,1,10000000000000000000000000,3,0\n").encode(),
+     "column 'lastyear_activity' value 1e+25 on line 2 is larger than"),
+    ("inexact.csv", (HEADER + "abcd,1,2,9007199254740993,0\n").encode(),
+     "column 'number_of_employees' value 9.0072e+15 on line 2 is larger than 9,007,199,254,740,991"),
+    ("crdup.csv", b"exited,corporation,exited\rabcd,1\r", "column 'exited' appears twice"),
     ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
 ])
 def test_bad_file_is_rejected_with_a_reason_naming_it(make_config, name, content, reason):
@@ -40,6 +53,24 @@ def test_bad_file_is_rejected_with_a_reason_naming_it(make_config, name, content
         contract.read_csv(cfg.input_folder_path / name)
     assert name in str(exc.value)
     assert reason in str(exc.value)
+
+
+def test_a_million_columns_are_rejected_from_the_header_alone(monkeypatch):
+    # 1,000,000 column names, 9.9 MB: pandas must never see it (it took 103 s and 2.2 GB).
+    raw = ",".join(f"c{i}" for i in range(1_000_000)).encode() + b"\n" + b"1," * 999_999 + b"1\n"
+    assert len(raw) > 9_000_000
+
+    def no_pandas(*args, **kwargs):
+        raise AssertionError("pandas was asked to parse the file")
+
+    monkeypatch.setattr(pd, "read_csv", no_pandas)
+    with pytest.raises(contract.DataError, match=r"wide\.csv: header has 1,000,000 columns"):
+        contract.parse_csv(raw, "wide.csv")
+
+
+def test_a_few_extra_columns_are_still_accepted():
+    raw = (HEADER.strip() + ",region,notes\n" + "abcd,1,2,3,0,north,x\n").encode()
+    assert list(contract.parse_csv(raw, "extra.csv").columns) == list(contract.COLUMNS)
 
 
 def test_mixed_folder_ingests_good_files_and_records_bad_ones_untouched(make_config):
@@ -64,6 +95,86 @@ def test_mixed_folder_ingests_good_files_and_records_bad_ones_untouched(make_con
     }
     assert all(r["sha256"] for r in rows)
     assert {r["file"]: r["rows_kept"] for r in rows}["good2.csv"] == 50
+
+
+def make_unreadable(path, content=b"x"):
+    """A regular-looking CSV that can't be read. As root, mode 000 still reads, so the
+    file is then a symbolic link to /proc/self/mem, a regular file whose first page
+    fails to read (EIO) for every reader: a real failing read, no patching."""
+    if os.geteuid() != 0:
+        path.write_bytes(content)
+        path.chmod(0)
+    else:
+        path.symlink_to("/proc/self/mem")
+
+
+def add_bad_files(folder):
+    """One input file of each bad kind in `folder`; return {recorded name: reason part}."""
+    (folder / "huge.csv").write_bytes((HEADER + "abcd,1e30,2,3,0\n").encode())
+    (folder / "dup.csv").write_bytes(b"corporation,lastmonth_activity,lastyear_activity,"
+                                     b"number_of_employees,exited,exited\nabcd,1,2,3,0,0\n")
+    (folder / "folder.csv").mkdir()
+    (folder / "gone.csv").symlink_to(folder / "nowhere.csv")
+    os.mkfifo(folder / "pipe.csv")
+    make_unreadable(folder / "locked.csv")
+    # Linux names are bytes: this one is Latin-1, not UTF-8.
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.csv"), "wb") as f:
+        f.write(client_csv(20, seed=8))
+    (folder / "two\nlines.csv").write_bytes(client_csv(20, seed=9))
+    return {
+        "huge.csv": "is larger than 9,007,199,254,740,991",
+        "dup.csv": "column 'exited' appears twice",
+        "folder.csv": "not a regular file",
+        "gone.csv": "symbolic link to nothing",
+        "pipe.csv": "not a regular file",
+        "locked.csv": "cannot read (",
+        "caf\\xe9.csv": "file name is not UTF-8",
+        "two\\nlines.csv": "file name holds a line break",
+    }
+
+
+def folder_state(folder):
+    """What each entry of `folder` is and holds, without reading FIFOs or unreadable files."""
+    state = {}
+    for p in os.scandir(os.fsencode(folder)):
+        st = os.lstat(p.path)
+        state[p.name] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return state
+
+
+def test_one_bad_file_of_each_kind_is_skipped_and_the_good_ones_ingested(make_config):
+    cfg = config.load(make_config())
+    bad = add_bad_files(cfg.input_folder_path)
+    before = folder_state(cfg.input_folder_path)
+
+    result = ingestion.ingest(cfg)
+
+    assert [f.name for f in result.ingested] == ["a.csv", "b.csv"]
+    assert {f.name for f in result.rejected} == set(bad)
+    for f in result.rejected:
+        assert bad[f.name] in f.reason, (f.name, f.reason)
+        assert "\n" not in f.reason and f.sha256
+    assert result.rows == 1000
+    assert cfg.ingestedfiles_path.read_text() == "a.csv\nb.csv\n"
+    assert folder_state(cfg.input_folder_path) == before  # nothing moved, changed or deleted
+    rows = history.rows(cfg.history_path, "ingestions")
+    assert {r["file"]: r["status"] for r in rows if r["status"] == "rejected"} == dict.fromkeys(bad, "rejected")
+    assert len(json.loads(cfg.ingestion_record_path.read_text())["files"]) == 10
+    assert any(line.startswith("rejected caf\\xe9.csv: file name is not UTF-8")
+               for line in ingestion.summary(result).splitlines())
+
+
+@pytest.mark.slow
+def test_ingestion_script_with_bad_files_exits_0_with_one_line_per_bad_file(make_config):
+    cfg = config.load(make_config())
+    bad = add_bad_files(cfg.input_folder_path)
+    run = run_script("ingestion.py", "--config", str(cfg.path))
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr and "Logging error" not in run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("ingested 2 file(s), 1000 rows")
+    assert len(lines) == 1 + len(bad)
+    assert cfg.ingestedfiles_path.read_text() == "a.csv\nb.csv\n"
 
 
 def test_exact_duplicate_rows_across_files_are_dropped_once(make_config):
@@ -150,7 +261,7 @@ def test_failure_while_writing_finaldata_keeps_the_previous_file(make_config, tm
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(artifacts.WriteError, match="disk full writing .*finaldata.csv"):
         ingestion.ingest(cfg)
     assert cfg.finaldata_path.read_bytes() == before
     assert not [p for p in cfg.output_folder_path.iterdir() if p.name.startswith(".")]
@@ -163,3 +274,14 @@ def test_course_starter_practice_files_hold_26_unique_rows(make_config):
     assert result.duplicates_dropped == 10
     data = pd.read_csv(result.finaldata_path)
     assert data["corporation"].str.len().eq(4).all()
+
+
+def test_the_largest_exact_whole_number_is_accepted():
+    frame = contract.parse_csv((HEADER + "abcd,1,2,9007199254740991,0\n").encode(), "edge.csv")
+    assert int(frame["number_of_employees"][0]) == 2**53 - 1
+
+
+def test_a_header_ended_by_a_lone_carriage_return_is_read():
+    # Old Mac line ends: the header check must split where pandas does.
+    raw = (HEADER.strip() + "\r" + "abcd,1,2,3,0\r").encode()
+    assert len(contract.parse_csv(raw, "cr.csv")) == 1

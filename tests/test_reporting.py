@@ -81,33 +81,36 @@ def test_score_model_writes_the_course_confusion_matrix(deployed_cfg):
 
 # --- the report ------------------------------------------------------------------
 
-def test_make_report_writes_the_png_the_ranked_list_and_a_five_page_pdf(deployed_cfg):
+def test_make_report_writes_the_png_and_a_report_managers_first(deployed_cfg):
     result = reporting.make_report(deployed_cfg)
     out = deployed_cfg.output_model_path
 
-    assert set(result) == {"confusion matrix", "risk ranking", "report", "kept report"}
+    assert set(result) == {"confusion matrix", "report", "kept report"}
     assert result["confusion matrix"] == out / "confusionmatrix.png"
     assert result["confusion matrix"].read_bytes().startswith(PNG_SIGNATURE)
-    assert result["risk ranking"] == out / "risk_ranking.csv"
     assert result["report"] == out / "report.pdf"
     kept = result["kept report"]
     assert kept.parent == out and kept.name.startswith("report_") and kept.suffix == ".pdf"
     assert result["report"].read_bytes() == kept.read_bytes()
 
     pages = pdf_pages(result["report"])
-    assert len(pages) == reporting.PAGES == 5
-    assert "Client attrition risk report" in pages[0]
-    # The F1 that scoring.py recorded at deployment, on the same test data.
-    score = artifacts.read_score(deployed_cfg.score_path)
-    assert f"F1 score on {len(contract.read_csv(deployed_cfg.test_data_file)):,} test clients" in pages[0]
-    assert f"{score:.3f} (1 is perfect" in pages[0]
-    ranking = pd.read_csv(result["risk ranking"], dtype={"corporation": str})
-    for client in ranking["corporation"].head(20):
+    assert len(pages) == reporting.PAGES == 7
+    # The call list was published for the report, since none was.
+    ranking, summary = scoring.read_call_list(deployed_cfg)
+    assert "who to call first" in pages[0]
+    assert f"{summary['clients']:,} current clients ranked" in pages[0]
+    q = summary["quality"]
+    assert f"{q['precision_at_n']:.0%} of the 100 the model ranks riskiest did leave" in pages[0]
+    assert "base rate" in pages[0] and f"F1 {q['f1']:.3f}" in pages[0]
+    for client in ranking["corporation"].head(reporting.TOP):
         assert client in pages[1]
-    assert "lastmonth_activity" in pages[2]
-    assert "No diagnostics recorded yet" in pages[2]  # diagnostics.py has not run here
-    assert "F1 score of each deployed model" in pages[3]
-    assert "No drift check recorded yet" in pages[4]
+    assert ranking["reasons"].iloc[0].split(";")[0][:30] in pages[1]
+    assert "per extract" in pages[2] and "Quality of each deployed model" in pages[2]
+    assert "How the model did on the test clients" in pages[3] and "right" in pages[3]
+    assert "Appendix A" in pages[4] and "lastmonth_activity" in pages[4]
+    assert "No diagnostics recorded yet" in pages[4]  # diagnostics.py has not run here
+    assert "Appendix B" in pages[5]
+    assert "No drift check recorded yet" in pages[6]
 
 
 def test_report_shows_the_latest_drift_check(deployed_cfg):
@@ -119,21 +122,42 @@ def test_report_shows_the_latest_drift_check(deployed_cfg):
          "rows": 2000, "model_version": 1, "files": json.dumps(["new.csv"]), "data_drift": json.dumps(shifts)},
     ])
     pages = pdf_pages(reporting.make_report(deployed_cfg)["report"])
-    assert "Latest check: model drift found" in pages[4]
-    assert "new.csv" in pages[4] and "F1 0.270 on the 2,000 new rows against 0.530" in pages[4]
-    assert "lastmonth_activity 0.310 0.200 1e-09 yes" in pages[4]
+    assert "Latest check: model drift found" in pages[6]
+    assert "new.csv" in pages[6] and "F1 0.270 on the 2,000 new rows against 0.530" in pages[6]
+    assert "lastmonth_activity 0.310 0.200 1e-09 yes" in pages[6]
 
 
-def test_risk_ranking_covers_every_client_once_highest_risk_first(deployed_cfg):
-    result = reporting.make_report(deployed_cfg)
-    ranking = pd.read_csv(result["risk ranking"], dtype={"corporation": str})
-    clients = set(contract.read_csv(deployed_cfg.finaldata_path)["corporation"])
+def test_the_report_shows_changes_and_who_left_since_the_previous_list(deployed_cfg):
+    first = scoring.publish_call_list(deployed_cfg)
+    data = contract.read_csv(deployed_cfg.finaldata_path)
+    gone = first.ranking["corporation"].iloc[3]
+    artifacts.write_atomic(deployed_cfg.finaldata_path,
+                           contract.write_csv(data[data["corporation"] != gone]))
+    scoring.publish_call_list(deployed_cfg)
+    pages = pdf_pages(reporting.make_report(deployed_cfg)["report"])
+    assert "1 left the list" in pages[0]
+    assert f"Left since the previous list: {gone}." in pages[0]
 
-    assert set(ranking["corporation"]) == clients
-    assert len(ranking) == len(clients)
-    assert ranking["rank"].tolist() == list(range(1, len(ranking) + 1))
-    assert ranking["attrition_probability"].is_monotonic_decreasing
-    assert ranking["attrition_probability"].between(0, 1).all()
+
+def test_a_call_list_of_another_model_is_republished_for_the_report(deployed_cfg):
+    scoring.publish_call_list(deployed_cfg)
+    path = scoring.call_list_path(deployed_cfg)
+    stale = {**json.loads(path.read_text()), "model_sha256": "another"}
+    path.write_text(json.dumps(stale))
+    reporting.make_report(deployed_cfg)
+    assert scoring.read_call_list(deployed_cfg)[1]["model_sha256"] != "another"
+
+
+def test_attrition_per_extract_comes_from_the_ingested_blocks(deployed_cfg):
+    data = contract.read_csv(deployed_cfg.finaldata_path)
+    extracts = reporting.extract_attrition(deployed_cfg, data)
+    record = artifacts.read_json(deployed_cfg.ingestion_record_path)
+    assert [e["file"] for e in extracts] == [f["name"] for f in record["files"]]
+    first = record["files"][0]["rows_kept"]
+    assert extracts[0]["attrition"] == pytest.approx(data["exited"].iloc[:first].mean())
+    assert extracts[1]["attrition"] == pytest.approx(data["exited"].iloc[first:].mean())
+    # A finaldata.csv the record does not describe: no trend rather than a wrong one.
+    assert reporting.extract_attrition(deployed_cfg, data.iloc[:-1]) == []
 
 
 def test_an_earlier_report_is_kept_beside_the_latest(deployed_cfg):
@@ -149,7 +173,9 @@ def test_an_earlier_report_is_kept_beside_the_latest(deployed_cfg):
 
 def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(deployed_cfg, offline, tmp_path):
     diagnostics.run_all(deployed_cfg)
-    ingestion.ingest(deployed_cfg)  # a second deployment, so F1 has a trend
+    # A second deployment, so F1 has a trend (on new data: an identical model is not redeployed).
+    (deployed_cfg.input_folder_path / "c.csv").write_bytes(client_csv(300, seed=7))
+    ingestion.ingest(deployed_cfg)
     training.train(deployed_cfg)
     scoring.score(deployed_cfg)
     deployment.deploy(deployed_cfg)
@@ -160,19 +186,20 @@ def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(depl
 
     assert run.returncode == 0, run.stderr
     out = deployed_cfg.output_model_path
-    for name in ("confusionmatrix.png", "risk_ranking.csv", "report.pdf"):
+    for name in ("confusionmatrix.png", "report.pdf"):
         assert str(out / name) in run.stdout
         assert (out / name).is_file()
     kept = list(out.glob("report_*.pdf"))
     assert len(kept) == 1 and f"kept report -> {kept[0]}" in run.stdout
     assert list(elsewhere.iterdir()) == []  # nothing written to the working directory
     pages = pdf_pages(out / "report.pdf")
-    assert len(pages) == 5
-    assert "Model version 2" in pages[0]
-    assert "Step timings" in pages[2] and "Ingestion (ingestion.py)" in pages[2]
-    assert "numpy" in pages[2] and "unknown" in pages[2]
-    assert "v1" in pages[3] and "v2" in pages[3]
-    assert "nothing recorded yet" not in pages[3]
+    assert len(pages) == 7
+    assert "by model v2" in pages[0]
+    assert "Step timings" in pages[4] and "Training (training.py)" in pages[4]
+    assert "numpy" in pages[4] and "unknown" in pages[4]
+    # The live model's label always shows (an older one only where it has room).
+    assert "v2" in pages[2]
+    assert "nothing recorded yet" not in pages[2]
 
 
 def test_script_with_nothing_deployed_fails_with_one_line(cfg):

@@ -21,6 +21,7 @@ import contract
 import diagnostics
 import generate_data
 import ingestion
+import sources
 import training
 
 BLOCK = 4_000  # bytes: ~200 rows per task
@@ -57,10 +58,11 @@ def extracts(tmp_path):
 def test_dask_ingestion_keeps_the_same_rows_in_the_same_order(tmp_path, client):
     import scaleout
     paths = extracts(tmp_path)
-    frames, records = ingestion.read_files(paths)
+    files = sources.candidates(tmp_path)
+    frames, records = ingestion.read_files(files)
     expected = contract.write_csv(ingestion.compile_dataset(frames, records))
     out = tmp_path / "finaldata.csv"
-    dask_records, rows, dropped = scaleout.compile_files(client, paths, out, block_bytes=BLOCK)
+    dask_records, rows, dropped = scaleout.compile_files(client, files, out, block_bytes=BLOCK)
     assert len(scaleout.blocks_of(paths, BLOCK)) >= 15  # many tasks per file
     assert out.read_bytes() == expected
     assert [vars(r) for r in dask_records] == [vars(r) for r in records]
@@ -69,15 +71,17 @@ def test_dask_ingestion_keeps_the_same_rows_in_the_same_order(tmp_path, client):
 
 def test_dask_ingestion_rejects_a_bad_file_naming_the_same_line(tmp_path, client):
     import scaleout
-    good = tmp_path / "good.csv"
+    (tmp_path / "in").mkdir()
+    good = tmp_path / "in" / "good.csv"
     good.write_bytes(client_csv(800, seed=1))
     lines = client_csv(3000, seed=2).decode().splitlines(keepends=True)
     lines[2500] = "badco,5,-7,3,0\n"  # deep in a later block
-    bad = tmp_path / "bad.csv"
+    bad = tmp_path / "in" / "bad.csv"
     bad.write_text("".join(lines))
     with pytest.raises(contract.DataError) as pandas_error:
         contract.read_csv(bad)
-    records, rows, _ = scaleout.compile_files(client, [bad, good], tmp_path / "out.csv", block_bytes=BLOCK)
+    records, rows, _ = scaleout.compile_files(client, sources.candidates(tmp_path / "in"), tmp_path / "out.csv",
+                                              block_bytes=BLOCK)
     assert records[0].status == "rejected"
     assert records[0].reason == str(pandas_error.value)
     assert "line 2501" in records[0].reason

@@ -95,8 +95,17 @@ def test_failure_while_writing_the_model_keeps_the_previous_one(cfg, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(artifacts.WriteError):
         training.train(cfg)
     after = cfg.model_path.read_bytes(), artifacts.sidecar_path(cfg.model_path).read_bytes()
     assert after == before
     artifacts.load_model(cfg.model_path)  # still loads: hash and file agree
+
+
+def test_training_on_a_window_records_what_it_was_trained_on(cfg):
+    frame = pd.read_csv(pd.io.common.StringIO(client_csv(300, seed=4).decode()))
+    result = training.train(cfg, frame, {"files": ["x.csv"], "rows": 300, "window": "last 3 extracts"})
+    meta = json.loads(artifacts.sidecar_path(cfg.model_path).read_text())
+    assert result.rows == 300 and meta["trained_on"]["files"] == ["x.csv"]
+    assert meta["quality"]["rows"] == 300 and "lastyear_activity" in meta["quality"]["features"]
+    assert not cfg.finaldata_path.exists()  # the window, not finaldata.csv

@@ -1,0 +1,181 @@
+"""The retraining loop in-process: quality gate, quarantine and release, label-free estimates,
+held-out rows, references in the manifests, the redeploy rules."""
+import json
+
+import pytest
+
+import artifacts
+import challenger
+import config
+import contract
+import fullprocess
+import generate_data
+import history
+import training
+from conftest import client_csv
+
+
+@pytest.fixture
+def project(make_config, monkeypatch):
+    """A bootstrapped project (3,000 base clients), report step off: no decision depends on it."""
+    monkeypatch.setattr(fullprocess, "report", lambda cfg, run: None)
+    path = make_config(inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
+                       test=client_csv(2000, seed=3), extra={"min_labelled_rows": 200})
+    cfg = config.load(path)
+    tick(cfg)
+    return cfg
+
+
+def tick(cfg, force=False):
+    run = fullprocess.Run()
+    fullprocess.recorded_run(cfg, force, run)
+    return run.decisions
+
+
+def add(cfg, name, law, seed, rows=2000, labels=True):
+    generate_data.extract(cfg.input_folder_path / name, rows, law, seed, labels=labels)
+    return cfg.input_folder_path / name
+
+
+def version(cfg):
+    return artifacts.read_manifest(cfg.prod_deployment_path)["version"]
+
+
+def test_bootstrap_manifest_holds_its_reference_reason_and_training_record(project):
+    manifest = artifacts.read_manifest(project.prod_deployment_path)
+    ref = manifest["reference"]
+    assert ref["on"] == "testdata.csv" and ref["rows"] == 2000 and sum(ref["counts"]) == 2000
+    assert ref["f1"] == pytest.approx(manifest["score"])
+    assert manifest["reason"].startswith("bootstrap")
+    sidecar = artifacts.read_json(artifacts.current_release(project.prod_deployment_path)
+                                  / artifacts.SIDECAR_FILE)
+    assert sidecar["trained_on"]["files"] == ["a.csv", "b.csv"]
+    assert "quality" in sidecar
+
+
+@pytest.mark.parametrize("law, reason", [("units", "scale jumped"), ("swapped", "look swapped"),
+                                         ("missing", "missing-value surge")])
+def test_a_broken_extract_is_quarantined_not_ingested_untouched_and_released_on_request(
+        project, law, reason, capsys):
+    cfg = project
+    path = add(cfg, "bad.csv", law, seed=7)
+    content = path.read_bytes()
+    decisions = tick(cfg)
+    [line] = [d for d in decisions if d.startswith("quarantined bad.csv")]
+    assert reason in line
+    assert path.read_bytes() == content
+    assert "bad.csv" not in cfg.ingestedfiles_path.read_text()
+    assert version(cfg) == 1
+    [row] = history.rows(cfg.history_path, "quarantine")
+    assert row["action"] == "quarantined" and reason in row["reason"]
+    assert any("no new data" in d for d in tick(cfg))  # handled: not judged again each tick
+
+    assert fullprocess.main(["--config", str(cfg.path), "--release-quarantined", "bad.csv"]) == 0
+    assert "released bad.csv" in capsys.readouterr().out
+    decisions = tick(cfg)
+    assert "quality gate: bad.csv released by the operator, not checked" in decisions
+    assert "bad.csv" in cfg.ingestedfiles_path.read_text()
+
+
+def test_releasing_a_file_that_is_not_quarantined_fails_naming_it(project):
+    assert fullprocess.main(["--config", str(project.path), "--release-quarantined", "a.csv"]) == 1
+
+
+def test_covariate_shift_is_not_quarantined(project):
+    add(project, "shifted.csv", "covariate", seed=8)
+    decisions = tick(project)
+    assert not any(d.startswith("quarantined") for d in decisions)
+    assert "shifted.csv" in project.ingestedfiles_path.read_text()
+
+
+def test_held_out_rows_never_reach_training(project, monkeypatch):
+    cfg = project
+    seen = []
+    fit = training.train_model
+
+    def spy(frame, params=None):
+        seen.append(frame)
+        return fit(frame, params)
+
+    monkeypatch.setattr(training, "train_model", spy)
+    add(cfg, "c.csv", "base_rate", seed=9, rows=3000)
+    add(cfg, "d.csv", "base_rate", seed=10, rows=3000)
+    tick(cfg)
+    assert version(cfg) == 2  # the challenger was trained, compared and deployed
+    new = {n: contract.read_csv(cfg.input_folder_path / n) for n in ("c.csv", "d.csv")}
+    held = set().union(*(set(f[contract.ID][challenger.held_out(f[contract.ID], cfg.holdout_fraction)])
+                         for f in new.values()))
+    assert len(held) > 1500
+    assert len(seen) == 2  # the challenger, then the deployed model
+    for frame in seen:
+        assert not set(frame[contract.ID]) & held
+    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+    assert manifest["reference"]["on"] == "held-out rows of c.csv, d.csv"
+    assert manifest["reference"]["rows"] == sum(manifest["reference"]["counts"]) == pytest.approx(
+        0.3 * 6000, rel=0.1)
+    [decision] = history.rows(cfg.history_path, "challenger_decisions")
+    assert decision["decision"] == "deploy" and decision["deployed_version"] == 2
+    assert json.loads(decision["base_rate"])["shifted"]
+
+
+def test_drift_is_judged_against_the_deployments_own_reference(project):
+    cfg = project
+    add(cfg, "c.csv", "base_rate", seed=9, rows=3000)
+    tick(cfg)
+    assert version(cfg) == 2
+    reference = artifacts.read_manifest(cfg.prod_deployment_path)["reference"]
+    add(cfg, "e.csv", "base_rate", seed=11, rows=3000)
+    tick(cfg)
+    check = history.rows(cfg.history_path, "drift_checks")[-1]
+    assert check["reference_f1"] == pytest.approx(reference["f1"])
+
+
+def test_too_few_fresh_labelled_rows_wait_and_accumulate(project):
+    cfg = project
+    add(cfg, "small1.csv", "base", seed=12, rows=400)
+    decisions = tick(cfg)
+    assert any("< min_labelled_rows 200: waiting" in d for d in decisions)
+    add(cfg, "small2.csv", "base", seed=13, rows=400)
+    decisions = tick(cfg)
+    assert any(d.startswith("challenger (trained on") and "held-out fresh rows" in d for d in decisions)
+    [wait, keep] = history.rows(cfg.history_path, "challenger_decisions")
+    assert wait["decision"] == "wait" and keep["decision"] == "keep" and keep["rows"] > 200
+
+
+def test_an_extract_without_outcomes_is_estimated_not_trained_on_then_realized(project):
+    cfg = project
+    add(cfg, "nolabels.csv", "base", seed=14, labels=False)
+    decisions = tick(cfg)
+    assert any(d.startswith("no outcomes in nolabels.csv yet: 2000 clients scored; estimated F1")
+               for d in decisions)
+    assert "nolabels.csv" not in cfg.ingestedfiles_path.read_text()
+    [est] = history.rows(cfg.history_path, "estimates")
+    assert est["kind"] == "estimate" and 0.3 < est["f1"] < 0.8 and est["top_n"] == 100
+    add(cfg, "nolabels.csv", "base", seed=14)  # the same clients, outcomes known
+    decisions = tick(cfg)
+    assert any(d.startswith("outcomes arrived for nolabels.csv: F1") for d in decisions)
+    real = history.rows(cfg.history_path, "estimates")[-1]
+    assert real["kind"] == "realized" and real["estimated_f1"] == est["f1"]
+    assert abs(real["f1"] - est["f1"]) < 0.1
+    assert "nolabels.csv" in cfg.ingestedfiles_path.read_text()
+
+
+def test_the_courses_rule_redeploys_on_drift_when_configured(make_config, monkeypatch):
+    monkeypatch.setattr(fullprocess, "report", lambda cfg, run: None)
+    cfg = config.load(make_config(
+        inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
+        test=client_csv(2000, seed=3), extra={"min_labelled_rows": 200, "redeploy_rule": "drift"}))
+    tick(cfg)
+    add(cfg, "d.csv", "drifted", seed=15, rows=3000)
+    decisions = tick(cfg)
+    assert any(d.startswith("model drift check: drift") for d in decisions)
+    assert "deploying the challenger: model drift (redeploy_rule drift)" in decisions
+    assert version(cfg) == 2
+
+
+def test_an_extract_removed_from_the_input_folder_leaves_the_training_window(project):
+    (project.input_folder_path / "b.csv").unlink()
+    add(project, "c.csv", "base", seed=16)
+    decisions = tick(project)
+    [line] = [d for d in decisions if d.startswith("challenger (trained on")]
+    assert "a.csv, c.csv" in line and "b.csv" not in line
