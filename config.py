@@ -59,6 +59,18 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     # A file holding the API's bearer token (owner-only): cron starts jobs without
     # the caller's environment, so the server and apicalls.py both read it here.
     "api_token_file": ((str, type(None)), None),
+    # A database as a source (dbsource.py): the URL itself (no password allowed here),
+    # or the name of an environment variable / an owner-only file holding it.
+    "database_url": ((str,), ""),
+    "database_url_env": ((str,), ""),
+    "database_url_file": ((str,), ""),
+    "database_table": ((str,), ""),
+    "database_query": ((str,), ""),
+    "database_order_column": ((str,), ""),
+    # Where the rows read from the database are kept as extract files (ingestion reads them all).
+    "database_extract_folder": ((str,), "database_extracts"),
+    # Dask (scaleout.py): "" off (pandas), "local" a LocalCluster, else a scheduler address.
+    "dask_scheduler": ((str,), ""),
 }
 # How fullprocess.py decides to redeploy: a significantly better challenger
 # (default), or the course's rule, retrain and redeploy on model drift.
@@ -68,7 +80,7 @@ REDEPLOY_RULES = ("challenger", "drift")
 MAX_BOOTSTRAP_ROUNDS = 100_000
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
-OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file")
+OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file", "database_extract_folder")
 
 # LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
 # l1_ratio=0.0 is the L2 penalty (`penalty` is deprecated, `multi_class` gone).
@@ -136,11 +148,24 @@ class Config(NamedTuple):
     tests_per_year: int
     challenger_min_gain: float
     api_token_file: Path | None
+    database_url: str
+    database_url_env: str
+    database_url_file: str
+    database_table: str
+    database_query: str
+    database_order_column: str
+    database_extract_folder: Path
+    dask_scheduler: str
 
     @property
     def monthly_alpha(self) -> float:
         """The level of each monthly test: drift_alpha a year, spread over tests_per_year tests."""
         return self.drift_alpha / self.tests_per_year
+
+    @property
+    def database_configured(self) -> bool:
+        """Whether a database is a source besides the input folder (dbsource.py)."""
+        return bool(self.database_url or self.database_url_env or self.database_url_file)
 
     @property
     def lock_path(self) -> Path:
@@ -240,6 +265,29 @@ def _model_params(raw: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _check_database(values: dict[str, Any]) -> None:
+    urls = [k for k in ("database_url", "database_url_env", "database_url_file") if values[k]]
+    if len(urls) > 1:
+        raise ConfigError(f"keys '{urls[0]}' and '{urls[1]}' both set; give the database URL once")
+    if values["database_url"]:
+        from urllib.parse import urlsplit  # only when a database is configured
+        try:
+            secret = urlsplit(values["database_url"]).password
+        except ValueError:
+            secret = None
+        if secret:
+            raise ConfigError("key 'database_url' holds a password; put the URL in the file named "
+                              "by 'database_url_file' or the variable named by 'database_url_env'")
+    sources = [k for k in ("database_table", "database_query") if values[k]]
+    if urls and len(sources) != 1:
+        raise ConfigError("a database source needs exactly one of 'database_table', 'database_query'")
+    if urls and not values["database_order_column"]:
+        raise ConfigError("a database source needs 'database_order_column' (an increasing id or time)")
+    if not urls and (sources or values["database_order_column"]):
+        raise ConfigError(f"key '{(sources or ['database_order_column'])[0]}' needs a database URL "
+                          "('database_url', 'database_url_env' or 'database_url_file')")
+
+
 def load(path: str | Path | None = None) -> Config:
     """Read, validate and resolve the config file at `path` (default: config.json here)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
@@ -328,6 +376,7 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'challenger_min_gain' must be between 0 and 1")
         if isinstance(raw.get("api_token_file"), str) and not raw["api_token_file"].strip():
             raise ConfigError("key 'api_token_file' must not be empty (leave it out for no file)")
+        _check_database(values)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

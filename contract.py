@@ -238,11 +238,24 @@ def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
 def write_csv(frame: pd.DataFrame) -> bytes:
     """The frame as CSV bytes in the contract's column order, whole numbers without '.0'."""
     cols = [c for c in COLUMNS if c in frame.columns]
-    # Nullable integers print as "12" and missing as "", and pandas writes them
-    # in C; a float_format would format every value in Python (4x slower).
+    # Nullable integers print as "12" and missing as "" (a float_format would format
+    # every value in Python, 4x slower).
     numeric = {c: "Int64" for c in (*FEATURES, TARGET) if c in frame.columns}
     out = frame[cols].astype(numeric)
-    return out.to_csv(index=False, lineterminator="\n").encode()
+    import pyarrow as pa  # here: only writers pay for the import
+    import pyarrow.csv as pacsv
+
+    data = io.BytesIO()
+    data.write(",".join(cols).encode() + b"\n")
+    try:
+        # pyarrow's writer runs in C++, 5x faster than pandas'; unquoted, as pandas writes
+        # when no value needs quotes. pyarrow refuses if one does...
+        pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), data,
+                        pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    except pa.ArrowInvalid:
+        # ... then pandas writes it, quoting only those values.
+        return out.to_csv(index=False, lineterminator="\n").encode()
+    return data.getvalue()
 
 
 def is_feature_value(value: object) -> bool:

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 import artifacts
 import cli
 import config
+import dbsource
 import history
 import sources
 from errors import StepError
@@ -237,14 +238,22 @@ def outputs_stale(cfg: config.Config) -> bool:
 def tick(cfg: config.Config, force: bool, run: Run) -> None:
     """One run of the main job, under the lock."""
     manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+    batch = sources.database_batch(cfg)  # new database rows, if a database is configured
     if manifest is None:
         bootstrap(cfg, run)
+        outcome = "redeployed"
     else:
         new = sources.new_files(cfg.input_folder_path, handled_files(cfg, manifest))
+        new += [batch.extract] if batch and batch.extract else []
         if new or force:
             if new:
                 run.decide("new data: %s", ", ".join(sources.safe_name(p) for p in new))
-            update(cfg, new, force, run)
+            outcome = "redeployed" if update(cfg, new, force, run) else "kept"
+        elif batch:  # rows came, but every one broke the contract: recorded, not read again
+            run.decide("database rows skipped: all %d break the contract", batch.rows_read)
+            if not run.dry_run:
+                dbsource.mark_handled(cfg, batch, "rejected")
+            return
         elif outputs_stale(cfg):
             run.decide("no new data, but the outputs do not describe the live %s and the data "
                        "handled: redoing them", artifacts.version_name(manifest["version"]))
@@ -252,6 +261,9 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
             run.decide("no new data in %s (deployed %s)", cfg.input_folder_path,
                        artifacts.version_name(manifest["version"]))
             return
+    if batch and not run.dry_run:
+        # Only now, the decision carried out: a run killed before reads these rows again.
+        dbsource.mark_handled(cfg, batch, outcome)
     if not run.dry_run:
         # The stamp is written last: a run killed before it leaves the previous
         # state's stamp, so the next tick redoes every output.

@@ -163,6 +163,18 @@ CREATE TABLE IF NOT EXISTS runs (
     dry_run INTEGER NOT NULL,
     decisions TEXT NOT NULL        -- JSON: each decision and its reason, in order
 );
+CREATE TABLE IF NOT EXISTS source_batches (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    source TEXT NOT NULL,          -- the database (password masked), table or query, order column
+    extract TEXT,                  -- the extract file its valid rows were written to, if any
+    watermark TEXT NOT NULL,       -- JSON: the largest ordering value handled (the next batch is past it)
+    kind TEXT NOT NULL,            -- the watermark's type: int, float, str, datetime, date
+    rows_read INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL,
+    rejected TEXT NOT NULL,        -- JSON: [{key, corporation, reason}] of each row skipped
+    outcome TEXT NOT NULL          -- 'redeployed', 'no drift' or 'rejected'
+);
 """
 
 
@@ -346,5 +358,23 @@ def client_risk(path: Path, corporation: str) -> list[dict[str, Any]]:
             " WHERE corporation = ? ORDER BY list_id", (corporation,),
         ).fetchall()
         return [dict(r) for r in found]
+    finally:
+        conn.close()
+
+
+def last_row(path: Path, table: str, **equal: Any) -> dict[str, Any] | None:
+    """The newest row of `table` whose columns equal `equal` (None if none)."""
+    if not path.exists():
+        return None
+    conn = connect(path)
+    try:
+        cols = _columns(conn, table)
+        bad = set(equal) - cols
+        if bad:
+            raise ValueError(f"history table '{table}' has no column {sorted(bad)[0]}")
+        where = " AND ".join(f"{name} = ?" for name in equal) or "1"
+        row = conn.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY id DESC LIMIT 1",
+                           list(equal.values())).fetchone()
+        return dict(row) if row else None
     finally:
         conn.close()

@@ -30,6 +30,7 @@ import artifacts
 import cli
 import config
 import contract
+import dbsource
 import history
 import sources
 from errors import StepError
@@ -101,8 +102,13 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
     Files named in `exclude` are left out as if absent (fullprocess.py: extracts
     the quality gate quarantined, and extracts without outcomes yet).
     """
+    if cfg.dask_scheduler:  # the same step on a Dask cluster (scaleout.py imports Dask)
+        import scaleout
+        return scaleout.ingest(cfg, exclude)
     started = time.perf_counter()
     files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
+    # Rows read from a database source, one extract file per batch, after the folder's.
+    files += [c for c in dbsource.extract_candidates(cfg) if c.name not in exclude]
     log.info("found %d CSV file(s) in %s", len(files), cfg.input_folder_path)
     frames, records = read_files(files)
     run_id = uuid.uuid4().hex

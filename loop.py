@@ -36,6 +36,7 @@ import artifacts
 import challenger
 import config
 import contract
+import dbsource
 import drift
 import history
 import quality
@@ -150,7 +151,7 @@ def labels_arrived(cfg: config.Config, name: str, frame: pd.DataFrame, model: An
                est["precision_at_n"])
     if not run.dry_run:
         history.record(cfg.history_path, "estimates", [{
-            "name": name, "sha256": artifacts.sha256_file(cfg.input_folder_path / name),
+            "name": name, "sha256": artifacts.sha256_file(dbsource.extract_path(cfg, name)),
             "kind": "realized", "model_version": manifest["version"], "rows": real["rows"],
             "f1": real["f1"], "precision_at_n": real["precision_at_n"], "top_n": real["top_n"],
             "estimated_f1": est["f1"]}])
@@ -160,7 +161,7 @@ def calibration_rows(cfg: config.Config, rows: int = CALIBRATION_ROWS) -> pd.Dat
     """The most recent labelled rows (latest extracts first, about `rows`), else the test data."""
     frames, total = [], 0
     for name in reversed(arrival_order(cfg, [])):
-        path = cfg.input_folder_path / name
+        path = dbsource.extract_path(cfg, name)
         if total >= rows or not path.is_file():
             break
         frames.append(contract.read_csv(path))
@@ -180,7 +181,7 @@ def arrival_order(cfg: config.Config, accepted: list[Batch]) -> list[str]:
         first_seen.setdefault(r["name"], r["id"])
     now = [b.name for b in accepted]
     # A file removed from the input folder since is out of every window, as out of ingestion.
-    before = sorted((n for n in ingested if n not in now and (cfg.input_folder_path / n).is_file()),
+    before = sorted((n for n in ingested if n not in now and dbsource.extract_path(cfg, n).is_file()),
                     key=lambda n: (first_seen.get(n, -1), n))
     return before + now
 
@@ -203,7 +204,7 @@ def last_restart(cfg: config.Config) -> tuple[str | None, int | None]:
 
 def frames_of(cfg: config.Config, names: list[str], accepted: list[Batch]) -> dict[str, pd.DataFrame]:
     here = {b.name: b.frame for b in accepted}
-    return {n: here[n] if n in here else contract.read_csv(cfg.input_folder_path / n) for n in names}
+    return {n: here[n] if n in here else contract.read_csv(dbsource.extract_path(cfg, n)) for n in names}
 
 
 # --- 3-5. drift, challenger, decision -------------------------------------------

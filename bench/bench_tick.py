@@ -6,6 +6,8 @@ the "standard-library floor" (`python -c "import json, pathlib, sqlite3, …"`:
 the modules the tick cannot do without) alternately, and reports medians,
 min-max, the ratios to the bare interpreter and the peak RSS of the tick and
 of the bare interpreter. Target (issue 7): ratio <= 4.
+The same tick with a SQLite database as the source (issue 14; dbsource.py),
+no new rows past the watermark, is timed alongside. Target: ratio <= 6.
 
 The commands run without PYTHONDONTWRITEBYTECODE, as cron and users run them:
 with it set, every start would compile the project's modules again.
@@ -32,16 +34,25 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 STDLIB_FLOOR = "import json, pathlib, sqlite3, hashlib, fcntl, logging, argparse"
 
 
-def deployed_project(folder: Path) -> Path:
-    """A project on a copy of the shipped practice data, deployed by one full run."""
-    (folder / "in").mkdir()
-    for p in (ROOT / "practicedata").glob("*.csv"):
-        (folder / "in" / p.name).write_bytes(p.read_bytes())
+def deployed_project(folder: Path, database: bool = False) -> Path:
+    """A project on a copy of the shipped practice data (in files or a SQLite table), deployed by one full run."""
+    (folder / "in").mkdir(parents=True)
+    extra = {}
+    if database:
+        sys.path.insert(0, str(ROOT))
+        import dbsource
+        dbsource.load_sqlite(folder / "db" / "clients.sqlite", sorted((ROOT / "practicedata").glob("*.csv")))
+        extra = {"database_url": "sqlite:///db/clients.sqlite", "database_table": dbsource.SQLITE_TABLE,
+                 "database_order_column": "id"}
+    else:
+        for p in (ROOT / "practicedata").glob("*.csv"):
+            (folder / "in" / p.name).write_bytes(p.read_bytes())
     config_path = folder / "config.json"
     config_path.write_text(json.dumps({
         "input_folder_path": "in", "output_folder_path": "out",
         "test_data_path": str(ROOT / "testdata"), "output_model_path": "models",
         "prod_deployment_path": "prod", "api_port": 1,  # no API there: apicalls starts its own
+        **extra,
     }))
     with socket.socket() as closed:  # the run's dependency check: refused at once, no network
         closed.bind(("127.0.0.1", 0))
@@ -68,9 +79,11 @@ def peak_rss_mb(cmd: list[str]) -> float:
 
 def measure(repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        config_path = deployed_project(Path(tmp))
+        config_path = deployed_project(Path(tmp) / "files")
+        db_config_path = deployed_project(Path(tmp) / "database", database=True)
         cmds = {
             "tick": [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(config_path)],
+            "db_tick": [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(db_config_path)],
             "bare": [sys.executable, "-c", "pass"],
             "floor": [sys.executable, "-c", STDLIB_FLOOR],
         }
@@ -80,14 +93,16 @@ def measure(repeats: int) -> dict:
         for _ in range(repeats):
             for name, cmd in cmds.items():
                 runs[name].append(wall(cmd))
-        rss = {name: peak_rss_mb(cmds[name]) for name in ("tick", "bare")}
+        rss = {name: peak_rss_mb(cmds[name]) for name in ("tick", "db_tick", "bare")}
     out = {"repeats": repeats, "stdlib_floor": STDLIB_FLOOR}
     for name, times in runs.items():
         out.update({f"{name}_median_s": statistics.median(times), f"{name}_min_s": min(times),
                     f"{name}_max_s": max(times)})
     out["ratio"] = out["tick_median_s"] / out["bare_median_s"]
     out["floor_ratio"] = out["floor_median_s"] / out["bare_median_s"]
+    out["db_ratio"] = out["db_tick_median_s"] / out["bare_median_s"]
     out["tick_peak_rss_mb"], out["bare_peak_rss_mb"] = rss["tick"], rss["bare"]
+    out["db_tick_peak_rss_mb"] = rss["db_tick"]
     return out
 
 
@@ -99,12 +114,15 @@ def table(r: dict) -> str:
     return "\n".join([
         f"{'':<34} {'median ms':>9} {'min-max ms':>15} {'vs bare':>7}",
         line("fullprocess.py, no new data", "tick"),
+        line("the same, SQLite source, no new rows", "db_tick"),
         line("python -c pass", "bare"),
         line("standard-library floor (below)", "floor"),
         f"floor: python -c \"{r['stdlib_floor']}\"",
         f"ratio {r['ratio']:.2f} (target <= 4: {'holds' if r['ratio'] <= 4 else 'MISSED'}); "
         f"peak RSS of the tick {r['tick_peak_rss_mb']:.0f} MB, "
         f"of python -c pass {r['bare_peak_rss_mb']:.0f} MB",
+        f"database tick ratio {r['db_ratio']:.2f} (target <= 6: {'holds' if r['db_ratio'] <= 6 else 'MISSED'}); "
+        f"peak RSS {r['db_tick_peak_rss_mb']:.0f} MB",
     ])
 
 

@@ -17,12 +17,14 @@ Performance section is that table).
 8. a 1,000,000-column CSV (9.9 MB) rejected from its header bench_wide.py (issue 13)
 9. the call list of 1 M clients: ranking, reasons, changes   bench_calllist.py
 10. the retraining loop over seeded years of extracts      bench_lifecycle.py (issue 12)
+14. Dask on a 2-worker LocalCluster, 1 M and 10 M rows;    bench_dask.py
+    the tick with a SQLite source and no new rows          bench_tick.py
 
 `--quick` (about 2 minutes on the project's 2-core machine) uses fewer
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle,dask]
                         [--markdown]
                         [--python-load] [--json bench/run.json]
 """
@@ -46,6 +48,7 @@ sys.path.insert(0, str(HERE.parent))
 import bench_api  # noqa: E402
 import bench_batch  # noqa: E402
 import bench_calllist  # noqa: E402
+import bench_dask  # noqa: E402
 import bench_drift  # noqa: E402
 import bench_lifecycle  # noqa: E402
 import bench_pipeline  # noqa: E402
@@ -63,6 +66,7 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "wide": lambda quick, _: bench_wide.measure(3 if quick else 7),
     "calllist": lambda quick, _: bench_calllist.measure(quick),
     "lifecycle": lambda quick, _: bench_lifecycle.measure(quick),
+    "dask": lambda quick, _: bench_dask.measure(quick),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -104,6 +108,8 @@ def tick_rows(r: dict) -> list[dict]:
             f"python -c pass {timed('bare')}", f"{r['ratio']:.2f}x", "<= 4x", r["ratio"] <= 4),
         row("1", "  of which: standard-library imports alone", timed("floor"),
             f"python -c pass {timed('bare')}", f"{r['floor_ratio']:.2f}x", "(floor)", None),
+        row("14", "fullprocess.py tick, SQLite source, no new rows", timed("db_tick"),
+            f"python -c pass {timed('bare')}", f"{r['db_ratio']:.2f}x", "<= 6x", r["db_ratio"] <= 6),
     ]
 
 
@@ -144,11 +150,33 @@ def api_rows(r: dict) -> list[dict]:
 def batch_rows(r: dict) -> list[dict]:
     e2e, ref = r["rows_per_s"], r["predict_proba_rows_per_s"]
     return [row(
-        "4", f"batch scoring {r['rows'] / 1e6:g} M rows: read CSV, rank, write CSV",
+        "4", f"batch scoring {r['rows'] / 1e6:g} M rows: read CSV, rank, write CSV (batchscore.py)",
         spread_of(rate(e2e["median"]), f"{e2e['min'] / 1e6:.2f}", f"{e2e['max'] / 1e6:.2f}"),
         "predict_proba alone " + spread_of(rate(ref["median"]), f"{ref['min'] / 1e6:.1f}",
                                            f"{ref['max'] / 1e6:.1f}"),
-        f"{r['ratio']:.3f}", ">= 1 M rows/s", r["holds"])]
+        f"{r['ratio']:.3f}", ">= 1 M rows/s", r["holds"]),
+        row("4", "  the same path before (pandas CSV I/O, report ranking), once",
+            rate(r["before_rows_per_s"]), "batchscore.py above", f"{r['before_rows_per_s'] / e2e['median']:.2f}",
+            "(info)", None)]
+
+
+def dask_rows(r: dict) -> list[dict]:
+    big, small = r["sizes"][-1], r["sizes"][0]
+    pandas = f"pandas batchscore {small / 1e6:g} M rows {rate(r['pandas_1m_rows_per_s'])}"
+    return [
+        row("14", f"Dask batch scoring {small / 1e6:g} M rows (2-worker LocalCluster)",
+            rate(r["dask_score_1m_rows_per_s"]), pandas,
+            f"{r['dask_score_1m_rows_per_s'] / r['pandas_1m_rows_per_s']:.2f}", "(info)", None),
+        row("14", f"Dask batch scoring {big / 1e6:g} M rows", rate(r["dask_score_10m_rows_per_s"]), pandas,
+            f"{r['ratio_vs_pandas']:.2f}", f">= {bench_dask.TARGET_RATIO}", r["holds_throughput"]),
+        row("14", f"  Dask cost per row, {big / 1e6:g} M vs {small / 1e6:g} M rows",
+            f"{r['cost_per_row_10m_vs_1m']:.2f}x", f"Dask {small / 1e6:g} M rows", "-", "(info)", None),
+        row("14", f"Dask ingestion {big / 1e6:g} M rows", rate(r["dask_ingest_10m_rows_per_s"]), pandas,
+            f"{r['dask_ingest_10m_rows_per_s'] / r['pandas_1m_rows_per_s']:.2f}", "(info)", None),
+        row("14", "Dask peak RSS per worker (10 M rows scored and ingested)",
+            f"{max(r['worker_peak_mb']):.0f} MB", f"limit {r['memory_limit']}", "-",
+            f"<= {bench_dask.TARGET_PEAK_MB} MB", r["holds_memory"]),
+    ]
 
 
 def calllist_rows(r: dict) -> list[dict]:
@@ -242,7 +270,7 @@ def wide_rows(r: dict) -> list[dict]:
 def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
               "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows,
-              "lifecycle": lifecycle_rows}
+              "lifecycle": lifecycle_rows, "dask": dask_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 
