@@ -45,6 +45,7 @@ import cli
 import config
 import contract
 import diagnostics
+import page
 import scoring
 from errors import StepError
 
@@ -542,6 +543,8 @@ def check_token(svc: Service) -> None:
     token = svc.token
     if token is None or request.method == "OPTIONS" or request.path in OPEN_ENDPOINTS:
         return
+    if request.blueprint == "page":  # the managers' page: its own login (page.py)
+        return
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     # Bytes, not str: compare_digest refuses non-ASCII strings, and a header may hold them.
     if scheme.lower() != "bearer" or not hmac.compare_digest(
@@ -610,6 +613,7 @@ def create_app(config_path: str | Path | None = None, *, reload_check_s: float =
     ):
         app.add_url_rule(rule, endpoint, view_func=partial(view, svc), methods=methods)
 
+    app.register_blueprint(page.bp)
     app.before_request(partial(check_token, svc))
     app.register_error_handler(HTTPException, partial(http_error, svc))
     app.register_error_handler(StepError, partial(step_error, svc))

@@ -58,6 +58,40 @@ def score(cfg: config.Config, model_path: Path | None = None, data_path: Path | 
     return ScoreResult(f1, len(data), cfg.score_path, model_sha)
 
 
+# --- the published call list: MINIMAL STAND-INS for the page's development -----------
+# The call-list helper's scoring.py replaces these two at merge (same names and
+# return shapes); they only read what publish_call_list writes.
+
+RANKING_FILE = "risk_ranking.csv"
+CALL_LIST_FILE = "call_list.json"
+
+
+class CallListError(StepError):
+    """No call list has been published yet, or its files are unreadable."""
+
+
+def read_call_list(cfg: config.Config) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The published ranking (risk_ranking.csv) and its summary (call_list.json)."""
+    csv_path = cfg.output_model_path / RANKING_FILE
+    json_path = cfg.output_model_path / CALL_LIST_FILE
+    if not csv_path.is_file() or not json_path.is_file():
+        raise CallListError(f"{csv_path}: no call list published yet")
+    frame = pd.read_csv(csv_path, dtype={"corporation": str, "reasons": str, "change": str,
+                                         "band": str}, keep_default_na=False,
+                        na_values={c: [""] for c in contract.FEATURES})
+    return frame, artifacts.read_json(json_path)
+
+
+def client_history(cfg: config.Config, corporation: str) -> list[dict[str, Any]]:
+    """The client's risk at each past publication, oldest first (empty without history)."""
+    try:
+        rows = history.rows(cfg.history_path, "client_risk")
+    except ValueError:  # no such table yet
+        return []
+    keys = ("published_at", "model_version", "rank", "probability", "band")
+    return [{k: r[k] for k in keys} for r in rows if r["corporation"] == corporation]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = cli.parser(__doc__).parse_args(argv)
 
