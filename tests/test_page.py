@@ -74,6 +74,13 @@ def client(published, monkeypatch):
     return risk_api.create_app(published[0].path).test_client()
 
 
+def record_drift(cfg, checks) -> None:
+    """Drift checks in the run history: (drift found, F1 on new data) each."""
+    history.record(cfg.history_path, "drift_checks", [
+        {"test": "raw", "drift": d, "new_f1": f, "reference_f1": 0.52, "threshold": None, "p_value": None,
+         "rows": 100, "model_version": 1, "files": "[]", "data_drift": "{}"} for d, f in checks])
+
+
 def _csv(text: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text), dtype={"corporation": str}, keep_default_na=False,
                        na_values={c: [""] for c in contract.FEATURES})
@@ -104,9 +111,7 @@ def test_header_says_model_version_quality_in_words_and_drift(client, published)
 
 def test_header_shows_the_last_drift_check(client, published):
     cfg, _ = published
-    history.record(cfg.history_path, "drift_checks", [{
-        "test": "raw", "drift": 1, "new_f1": 0.31, "reference_f1": 0.52, "threshold": None, "p_value": None,
-        "rows": 100, "model_version": 1, "files": "[]", "data_drift": "{}"}])
+    record_drift(cfg, [(1, 0.31)])
     assert "Drift found at the last check" in client.get("/").text
 
 
@@ -236,9 +241,7 @@ def test_the_list_is_read_again_when_it_is_republished(client, published):
 
 def test_trends_draw_attrition_per_extract_quality_and_drift_as_svg(client, published):
     cfg, _ = published
-    history.record(cfg.history_path, "drift_checks", [
-        {"test": "raw", "drift": d, "new_f1": f, "reference_f1": 0.52, "threshold": None, "p_value": None,
-         "rows": 100, "model_version": 1, "files": "[]", "data_drift": "{}"} for d, f in ((0, 0.5), (1, 0.3))])
+    record_drift(cfg, [(0, 0.5), (1, 0.3)])
     r = client.get("/trends")
     assert r.status_code == 200
     assert r.text.count("<svg") == 3
@@ -319,3 +322,152 @@ def test_logout_forgets_the_cookie(guarded):
 
 def test_without_a_token_login_goes_straight_to_the_list(client, published):
     assert client.get("/login").status_code == 302
+
+
+# --- in a real browser: Debian's Chromium driven by Playwright ------------------------------
+
+def _browser_missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def serve(flask_app):
+    """Serve `flask_app` with werkzeug's threaded server on a free port; return (base URL, stop)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        thread.join(5)
+    return f"http://127.0.0.1:{server.server_port}", stop
+
+
+@pytest.fixture
+def site(published, monkeypatch):
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    url, stop = serve(risk_api.create_app(published[0].path))
+    yield url
+    stop()
+
+
+@pytest.fixture
+def tab(browser):
+    """A fresh browser tab that collects console errors and uncaught page errors."""
+    context = browser.new_context(accept_downloads=True)
+    t = context.new_page()
+    t.errors = []
+    t.on("console", lambda m: t.errors.append(m.text) if m.type == "error" else None)
+    t.on("pageerror", lambda exc: t.errors.append(str(exc)))
+    yield t
+    context.close()
+
+
+def _rows(tab) -> list[str]:
+    return tab.locator("table.calllist td.client a").all_inner_texts()
+
+
+@pytest.mark.slow
+def test_browser_list_loads_without_console_errors(tab, site, published):
+    cfg, frame = published
+    record_drift(cfg, [(0, 0.5), (1, 0.3)])
+    response = tab.goto(site + "/")
+    assert response.status == 200
+    assert _rows(tab) == frame["corporation"].head(page.PAGE_SIZE).tolist()
+    assert tab.locator("link[rel=stylesheet]").count() == 1
+    # the stylesheet applied: bands are coloured badges
+    assert tab.locator("span.band-high").first.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    tab.goto(site + "/trends")
+    assert tab.locator("svg.chart").count() == 3
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_band_filter_and_search_change_what_is_shown(tab, site, published):
+    _, frame = published
+    tab.goto(site + "/")
+    with tab.expect_navigation():
+        tab.select_option("#band", "moderate")  # page.js submits on change
+    moderate = frame.loc[frame["band"] == "moderate", "corporation"].tolist()
+    assert _rows(tab) == moderate[:page.PAGE_SIZE]
+    needle = moderate[3]
+    tab.fill("#q", needle)
+    with tab.expect_navigation():
+        tab.click("button[type=submit]")
+    assert _rows(tab) == [c for c in moderate if needle in c]
+    assert "band=moderate" in tab.url and tab.input_value("#band") == "moderate"
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_client_page_opens_from_the_list(tab, site, published):
+    _, frame = published
+    tab.goto(site + "/")
+    first = frame.iloc[0]
+    with tab.expect_navigation():
+        tab.click(f"text={first['corporation']}")
+    assert tab.locator("h1").inner_text() == first["corporation"]
+    assert f"{first['risk_percent']} %" in tab.locator(".headline").inner_text()
+    assert tab.locator("ul.why li").all_inner_texts() == first["reasons"].split("; ")
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_csv_download_matches_what_is_shown(tab, site, published):
+    cfg, frame = published
+    tab.goto(site + "/?band=elevated")
+    with tab.expect_download() as info:
+        tab.click("#download")
+    got = _csv(Path(info.value.path()).read_text())
+    want, _ = scoring.read_call_list(cfg)
+    want = want[want["band"] == "elevated"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want[list(page.COLUMNS)], check_dtype=False)
+    assert got["corporation"].tolist()[:page.PAGE_SIZE] == _rows(tab)
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_with_a_token_refuses_until_the_login_form(tab, published, monkeypatch):
+    _, frame = published
+    monkeypatch.setenv(risk_api.TOKEN_ENV, TOKEN)
+    url, stop = serve(risk_api.create_app(published[0].path))
+    try:
+        tab.goto(url + "/?band=high")
+        assert "/login" in tab.url and _rows(tab) == []
+        tab.fill("#token", "wrong")
+        with tab.expect_navigation():
+            tab.click("button[type=submit]")
+        assert "not the token" in tab.locator(".error").inner_text() and _rows(tab) == []
+        tab.fill("#token", TOKEN)
+        with tab.expect_navigation():
+            tab.click("button[type=submit]")
+        assert _rows(tab) == frame.loc[frame["band"] == "high", "corporation"].head(page.PAGE_SIZE).tolist()
+        cookie = next(c for c in tab.context.cookies() if c["name"] == page.COOKIE)
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
+        assert tab.evaluate("document.cookie") == ""  # scripts cannot read it
+        # the wrong token's 401 is the only console error: the browser reports the status
+        assert all("401" in e for e in tab.errors)
+    finally:
+        stop()
