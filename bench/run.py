@@ -14,12 +14,13 @@ Performance section is that table).
 5. ingestion + training + scoring of 10 k, 100 k, 1 M rows bench_pipeline.py
 6. false alarms and detection of every model drift test    bench_drift.py
 7. peak RSS: no-op tick, API worker, training on 1 M rows  bench_tick, bench_api, bench_pipeline
+8. the managers' page GET / with 10,000 ranked clients     bench_page.py
 
 `--quick` (about 2 minutes on the project's 2-core machine) uses fewer
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift] [--markdown]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,page] [--markdown]
                         [--python-load] [--json bench/run.json]
 """
 from __future__ import annotations
@@ -42,6 +43,7 @@ sys.path.insert(0, str(HERE.parent))
 import bench_api  # noqa: E402
 import bench_batch  # noqa: E402
 import bench_drift  # noqa: E402
+import bench_page  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
 
@@ -53,6 +55,7 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "batch": lambda quick, _: bench_batch.measure(quick),
     "pipeline": lambda quick, _: bench_pipeline.measure(quick),
     "drift": lambda quick, _: bench_drift.measure(200 if quick else 500),
+    "page": lambda quick, _: bench_page.measure(**(bench_page.QUICK if quick else {})),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -169,6 +172,17 @@ def drift_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def page_rows(r: dict) -> list[dict]:
+    def p50(name: str) -> str:
+        s = r["p50_ms"][name]
+        return spread_of(f"{s['median']:.1f} ms", f"{s['min']:.1f}", f"{s['max']:.1f}")
+    return [
+        row("8", f"managers' page GET /, {r['clients']:,} ranked clients, p50", p50("GET /"),
+            f"/health {p50('GET /health')}", f"{r['ratio_vs_health']:.1f}x", "<= 50 ms", r["holds"]),
+        row("8", "  GET / with band, search and page 2", p50("GET / filtered"), "-", "-", "(info)", None),
+    ]
+
+
 def memory_rows(sections: dict[str, Any]) -> list[dict]:
     out = []
     if "tick" in sections:
@@ -192,7 +206,7 @@ def memory_rows(sections: dict[str, Any]) -> list[dict]:
 
 def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
-              "drift": drift_rows}
+              "drift": drift_rows, "page": page_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 
