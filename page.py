@@ -54,6 +54,8 @@ COOKIE = "risk_page"
 COOKIE_MAX_AGE_S = 12 * 3600  # a working day: log in once each morning
 COLUMNS = ("rank", "corporation", "risk_percent", "band", "reasons", "change", "probability",
            *contract.FEATURES)
+FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity": "activity last year",
+                 "number_of_employees": "employees"}
 CHANGE_WORDS = {"new": "new", "up": "▲ up", "down": "▼ down", "": ""}
 
 bp = Blueprint("page", __name__, template_folder="templates", static_folder="static",
@@ -298,7 +300,7 @@ def client_view(corporation: str) -> str:
     chart = line_chart([(_date(p["published_at"]), 100 * float(p["probability"])) for p in past],
                        "risk %", y_max=100) if len(past) > 1 else None
     return render_template("client.html", head=header(cfg, cl.meta), c=row, past=past, chart=chart,
-                           features=contract.FEATURES, total=len(cl.frame))
+                           features=FEATURE_WORDS, total=len(cl.frame))
 
 
 @bp.get("/trends")
@@ -313,7 +315,7 @@ def trends_view() -> str:
     attrition = attrition_by_extract(cfg)
     return render_template(
         "trends.html", head=header(cfg, meta),
-        attrition=bar_chart([(name, 100 * rate) for name, rate in attrition], "% left")
+        attrition=bar_chart([(name, 100 * rate) for name, rate in attrition], "% of clients who left")
         if attrition else None,
         quality=line_chart([(f"{artifacts.version_name(d['version'])} {_date(d['run_at'])}", d["f1"])
                             for d in deployments], "F1", y_max=1) if deployments else None,
@@ -351,7 +353,7 @@ def attrition_by_extract(cfg: Any) -> list[tuple[str, float]]:
 
 # --- inline SVG charts ------------------------------------------------------------------
 
-W, H, LEFT, BOTTOM, TOP, RIGHT = 640, 220, 44, 46, 12, 12
+W, H, LEFT, BOTTOM, TOP, RIGHT = 720, 210, 44, 46, 12, 12
 
 
 def _frame_svg(labels: list[str], y_max: float, unit: str, xs: list[float]) -> list[str]:
@@ -391,7 +393,7 @@ def line_chart(points: list[tuple[str, float]], unit: str, y_max: float,
 
 def bar_chart(points: list[tuple[str, float]], unit: str) -> Markup:
     n = len(points)
-    y_max = max(10.0, math.ceil(max(v for _, v in points) / 10) * 10)
+    y_max = max(20.0, math.ceil(max(v for _, v in points) / 20) * 20)  # ticks at round numbers
     slot = (W - LEFT - RIGHT) / n
     xs = [LEFT + slot * (i + 0.5) for i in range(n)]
     parts = _frame_svg([p[0] for p in points], y_max, unit, xs)

@@ -98,7 +98,7 @@ def test_list_shows_the_first_page_of_the_published_ranking_in_rank_order(client
     r = client.get("/")
     assert r.status_code == 200
     assert _listed(r.text) == frame["corporation"].head(page.PAGE_SIZE).tolist()
-    assert f"Clients 1–{page.PAGE_SIZE} of {len(frame)}" in r.text
+    assert f"Clients 1–{page.PAGE_SIZE} of {len(frame):,}" in r.text
     assert "2</strong> clients left since the previous list: gonecorp1, gonecorp2" in r.text
 
 
@@ -147,7 +147,7 @@ def test_band_filter_shows_only_that_band_in_rank_order(client, published, band)
     assert want, f"fixture has no {band} client"
     r = client.get(f"/?band={band}")
     assert _listed(r.text) == want[:page.PAGE_SIZE]
-    assert f"of {len(want)} matching" in r.text
+    assert f"of {len(want):,} matching" in r.text
 
 
 def test_search_finds_clients_by_part_of_their_name_any_case(client, published):
@@ -201,7 +201,7 @@ def test_client_page_shows_figures_reasons_and_risk_history(client, published, m
     r = client.get(f"/client/{row['corporation']}")
     assert r.status_code == 200
     assert f"<strong>{row['risk_percent']} %</strong>" in r.text
-    assert f"rank {row['rank']} of {len(frame)}" in r.text
+    assert f"rank {row['rank']} of {len(frame):,}" in r.text
     for reason in row["reasons"].split("; "):
         assert f"<li>{reason}</li>" in r.text
     assert f"{row['lastyear_activity']:,.0f}" in r.text
