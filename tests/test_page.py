@@ -269,6 +269,9 @@ def test_with_a_token_the_page_asks_for_it(guarded):
     for path in ("/", "/calllist.csv", "/trends", "/client/x"):
         r = guarded.get(path)
         assert r.status_code == 302 and r.headers["Location"].startswith("/login"), path
+    # after signing in, the manager lands where they were going
+    assert guarded.get("/?band=high&q=ab").headers["Location"] == "/login?next=/?band%3Dhigh%26q%3Dab"
+    assert guarded.get("/").headers["Location"] == "/login?next=/"
     assert guarded.get("/static/page.css").status_code == 200  # the login form needs its style
 
 
