@@ -56,6 +56,8 @@ COLUMNS = ("rank", "corporation", "risk_percent", "band", "reasons", "change", "
            *contract.FEATURES)
 FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity": "activity last year",
                  "number_of_employees": "employees"}
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 CHANGE_WORDS = {"new": "new", "up": "▲ up", "down": "▼ down", "": ""}
 
 bp = Blueprint("page", __name__, template_folder="templates", static_folder="static",
@@ -402,6 +404,15 @@ def bar_chart(points: list[tuple[str, float]], unit: str) -> Markup:
         parts.append(f'<rect x="{x - slot * 0.3:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" '
                      f'height="{H - BOTTOM - y:.1f}" class="bar"><title>{escape(label)}: {v:.1f}</title></rect>')
     return Markup("".join(parts) + "</svg>")
+
+
+@bp.after_request
+def locked_down(response: Response) -> Response:
+    # The browser itself then refuses anything from elsewhere, and framing by other sites.
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 # --- errors as pages, not JSON ----------------------------------------------------------

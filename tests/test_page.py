@@ -102,6 +102,12 @@ def test_list_shows_the_first_page_of_the_published_ranking_in_rank_order(client
     assert "2</strong> clients left since the previous list: gonecorp1, gonecorp2" in r.text
 
 
+def test_page_tells_the_browser_to_load_nothing_from_elsewhere(client, published):
+    r = client.get("/")
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert not re.search(r'(src|href)="(https?:)?//', r.text)
+
+
 def test_header_says_model_version_quality_in_words_and_drift(client, published):
     text = client.get("/").text
     assert "Model v0001, deployed" in text
