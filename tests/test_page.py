@@ -231,7 +231,7 @@ def test_no_published_list_is_a_page_saying_so(deployed_cfg, monkeypatch):
     monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
     r = risk_api.create_app(deployed_cfg.path).test_client().get("/")
     assert r.status_code == 503 and r.mimetype == "text/html"
-    assert "no call list published yet" in r.text
+    assert "No call list yet" in r.text  # the page's words, whatever scoring's message
     assert str(deployed_cfg.path.parent) not in r.text
 
 
