@@ -47,6 +47,7 @@ import cli
 import config
 import contract
 import diagnostics
+import page
 import scoring
 import serving
 from api_input import NO_INPUT, public_message  # noqa: F401 (NO_INPUT: tests)
@@ -447,6 +448,7 @@ def create_app(config_path: str | Path | None = None, *,
     app.register_blueprint(docs_blueprint())
     document.update(api_spec.openapi_document(app))  # once the routes it describes are all there
 
+    app.register_blueprint(page.bp)
     app.before_request(partial(check_token, svc))
     app.after_request(options_as_json)
     app.register_error_handler(HTTPException, partial(http_error, svc))

@@ -1,4 +1,4 @@
-"""Every performance target of issue 7 in one run, each beside a reference measured in the same run.
+"""Every performance target in one run, each beside a reference measured in the same run.
 
 Runs the benchmarks below in this process, one after the other, and prints one
 table: each figure (median and min-max over the repeats), the reference it is
@@ -17,16 +17,16 @@ Performance section is that table).
 8. a 1,000,000-column CSV (9.9 MB) rejected from its header bench_wide.py (issue 13)
 9. the call list of 1 M clients: ranking, reasons, changes   bench_calllist.py
 10. the retraining loop over seeded years of extracts      bench_lifecycle.py (issue 12)
-14. Dask on a 2-worker LocalCluster, 1 M and 10 M rows;    bench_dask.py
+11. Dask on a 2-worker LocalCluster, 1 M and 10 M rows;    bench_dask.py
     the tick with a SQLite source and no new rows          bench_tick.py
+12. the managers' page GET / with 10,000 ranked clients    bench_page.py
 
 `--quick` (about 2 minutes on the project's 2-core machine) uses fewer
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle,dask]
-                        [--markdown]
-                        [--python-load] [--json bench/run.json]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle,dask,page]
+                        [--markdown] [--python-load] [--json bench/run.json]
 """
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ import bench_calllist  # noqa: E402
 import bench_dask  # noqa: E402
 import bench_drift  # noqa: E402
 import bench_lifecycle  # noqa: E402
+import bench_page  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
 import bench_wide  # noqa: E402
@@ -67,6 +68,7 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "calllist": lambda quick, _: bench_calllist.measure(quick),
     "lifecycle": lambda quick, _: bench_lifecycle.measure(quick),
     "dask": lambda quick, _: bench_dask.measure(quick),
+    "page": lambda quick, _: bench_page.measure(**(bench_page.QUICK if quick else {})),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -108,7 +110,7 @@ def tick_rows(r: dict) -> list[dict]:
             f"python -c pass {timed('bare')}", f"{r['ratio']:.2f}x", "<= 4x", r["ratio"] <= 4),
         row("1", "  of which: standard-library imports alone", timed("floor"),
             f"python -c pass {timed('bare')}", f"{r['floor_ratio']:.2f}x", "(floor)", None),
-        row("14", "fullprocess.py tick, SQLite source, no new rows", timed("db_tick"),
+        row("11", "fullprocess.py tick, SQLite source, no new rows", timed("db_tick"),
             f"python -c pass {timed('bare')}", f"{r['db_ratio']:.2f}x", "<= 6x", r["db_ratio"] <= 6),
     ]
 
@@ -164,16 +166,16 @@ def dask_rows(r: dict) -> list[dict]:
     big, small = r["sizes"][-1], r["sizes"][0]
     pandas = f"pandas batchscore {small / 1e6:g} M rows {rate(r['pandas_1m_rows_per_s'])}"
     return [
-        row("14", f"Dask batch scoring {small / 1e6:g} M rows (2-worker LocalCluster)",
+        row("11", f"Dask batch scoring {small / 1e6:g} M rows (2-worker LocalCluster)",
             rate(r["dask_score_1m_rows_per_s"]), pandas,
             f"{r['dask_score_1m_rows_per_s'] / r['pandas_1m_rows_per_s']:.2f}", "(info)", None),
-        row("14", f"Dask batch scoring {big / 1e6:g} M rows", rate(r["dask_score_10m_rows_per_s"]), pandas,
+        row("11", f"Dask batch scoring {big / 1e6:g} M rows", rate(r["dask_score_10m_rows_per_s"]), pandas,
             f"{r['ratio_vs_pandas']:.2f}", f">= {bench_dask.TARGET_RATIO}", r["holds_throughput"]),
-        row("14", f"  Dask cost per row, {big / 1e6:g} M vs {small / 1e6:g} M rows",
+        row("11", f"  Dask cost per row, {big / 1e6:g} M vs {small / 1e6:g} M rows",
             f"{r['cost_per_row_10m_vs_1m']:.2f}x", f"Dask {small / 1e6:g} M rows", "-", "(info)", None),
-        row("14", f"Dask ingestion {big / 1e6:g} M rows", rate(r["dask_ingest_10m_rows_per_s"]), pandas,
+        row("11", f"Dask ingestion {big / 1e6:g} M rows", rate(r["dask_ingest_10m_rows_per_s"]), pandas,
             f"{r['dask_ingest_10m_rows_per_s'] / r['pandas_1m_rows_per_s']:.2f}", "(info)", None),
-        row("14", "Dask peak RSS per worker (10 M rows scored and ingested)",
+        row("11", "Dask peak RSS per worker (10 M rows scored and ingested)",
             f"{max(r['worker_peak_mb']):.0f} MB", f"limit {r['memory_limit']}", "-",
             f"<= {bench_dask.TARGET_PEAK_MB} MB", r["holds_memory"]),
     ]
@@ -233,6 +235,15 @@ def lifecycle_rows(result: dict) -> list[dict]:
         reference = t["n"] + (f"; 95% CI up to {t['ci95_high']:.1%}" if "ci95_high" in t else "")
         out.append(row("10", t["target"], value, reference, "-", t["goal"], t["holds"]))
     return out
+def page_rows(r: dict) -> list[dict]:
+    def p50(name: str) -> str:
+        s = r["p50_ms"][name]
+        return spread_of(f"{s['median']:.1f} ms", f"{s['min']:.1f}", f"{s['max']:.1f}")
+    return [
+        row("12", f"managers' page GET /, {r['clients']:,} ranked clients, p50", p50("GET /"),
+            f"/health {p50('GET /health')}", f"{r['ratio_vs_health']:.1f}x", "<= 50 ms", r["holds"]),
+        row("12", "  GET / with band, search and page 2", p50("GET / filtered"), "-", "-", "(info)", None),
+    ]
 
 
 def memory_rows(sections: dict[str, Any]) -> list[dict]:
@@ -270,7 +281,7 @@ def wide_rows(r: dict) -> list[dict]:
 def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
               "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows,
-              "lifecycle": lifecycle_rows, "dask": dask_rows}
+              "lifecycle": lifecycle_rows, "dask": dask_rows, "page": page_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 

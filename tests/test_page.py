@@ -1,0 +1,498 @@
+"""The managers' page: the call list, filters, paging, CSV, a client's page, trends, login.
+
+Flask test-client tests check the logic; the `slow` ones drive Debian's
+Chromium through Playwright against the page served by a real server.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import app as risk_api
+import artifacts
+import contract
+import history
+import page
+import scoring
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TOKEN = "s3cret-token"
+CUTS = ((0.6, "high"), (0.35, "elevated"), (0.15, "moderate"), (0.0, "low"))
+
+
+def publish(cfg, changes=("", "new", "up", "down", "")) -> pd.DataFrame:
+    """Write risk_ranking.csv and call_list.json in scoring's format from the deployed model's
+    predictions, with every kind of change and two clients who left, so the page shows them all
+    (a real first publication has no changes; tests/test_scoring.py checks the real ones)."""
+    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    data = contract.read_csv(cfg.finaldata_path, require_target=False)
+    current = data.drop_duplicates("corporation", keep="last")
+    current = current[current[contract.TARGET] != 1].copy()
+    current["probability"] = model.predict_proba(contract.feature_matrix(current))[:, 1]
+    current = current.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)
+    current["rank"] = np.arange(1, len(current) + 1)
+    current["risk_percent"] = (100 * current["probability"]).round().astype(int)
+    current["band"] = [next(b for cut, b in CUTS if p >= cut) for p in current["probability"]]
+    current["reasons"] = [f"activity last month {m:.0f}; large account: {e:.0f} employees"
+                          if m == m and e == e else "activity unknown"
+                          for m, e in zip(current["lastmonth_activity"], current["number_of_employees"])]
+    current["change"] = [changes[i % len(changes)] for i in range(len(current))]
+    frame = current[list(page.COLUMNS)]
+    artifacts.write_text_atomic(cfg.output_model_path / "risk_ranking.csv", frame.to_csv(index=False))
+    test = contract.read_csv(cfg.test_data_file)
+    top = test.assign(p=model.predict_proba(contract.feature_matrix(test))[:, 1]).nlargest(100, "p")
+    leavers = int(test[contract.TARGET].sum())
+    artifacts.write_json_atomic(cfg.output_model_path / "call_list.json", {
+        "published_at": "2026-11-30T08:00:00+00:00", "model_version": manifest["version"],
+        "model_sha256": manifest["files"][artifacts.MODEL_FILE], "clients": len(frame),
+        "bands": frame["band"].value_counts().to_dict(),
+        "left_since_previous": ["gonecorp1", "gonecorp2"], "left_count": 2,
+        "new_to_top": frame.loc[frame["change"] == "new", "corporation"].tolist(),
+        "quality": {"f1": scoring.f1_of(model, test), "precision_at_n": float(top[contract.TARGET].mean()),
+                    "recall_at_n": float(top[contract.TARGET].sum() / leavers), "n": 100,
+                    "base_rate": float(test[contract.TARGET].mean())},
+        "reasons_available": True,
+    })
+    return frame
+
+
+@pytest.fixture
+def published(deployed_cfg):
+    return deployed_cfg, publish(deployed_cfg)
+
+
+@pytest.fixture
+def client(published, monkeypatch):
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    return risk_api.create_app(published[0].path).test_client()
+
+
+def record_drift(cfg, checks) -> None:
+    """Drift checks in the run history: (drift found, F1 on new data) each."""
+    history.record(cfg.history_path, "drift_checks", [
+        {"test": "raw", "drift": d, "new_f1": f, "reference_f1": 0.52, "threshold": None, "p_value": None,
+         "rows": 100, "model_version": 1, "files": "[]", "data_drift": "{}"} for d, f in checks])
+
+
+def _csv(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), dtype={"corporation": str}, keep_default_na=False,
+                       na_values={c: [""] for c in contract.FEATURES})
+
+
+def _listed(html: str) -> list[str]:
+    """The client names the list page shows, in order."""
+    return re.findall(r'<td class="client"><a href="[^"]*">([^<]*)</a>', html)
+
+
+# --- the list: filter, search, paging ---------------------------------------------------
+
+def test_list_shows_the_first_page_of_the_published_ranking_in_rank_order(client, published):
+    _, frame = published
+    r = client.get("/")
+    assert r.status_code == 200
+    assert _listed(r.text) == frame["corporation"].head(page.PAGE_SIZE).tolist()
+    assert f"Clients 1–{page.PAGE_SIZE} of {len(frame):,}" in r.text
+    assert "2</strong> clients left since the previous list: gonecorp1, gonecorp2" in r.text
+
+
+def test_page_tells_the_browser_to_load_nothing_from_elsewhere(client, published):
+    r = client.get("/")
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert not re.search(r'(src|href)="(https?:)?//', r.text)
+
+
+def test_header_says_model_version_quality_in_words_and_drift(client, published):
+    text = client.get("/").text
+    assert "Model v0001, deployed" in text
+    assert re.search(r"F1 0\.\d\d on the test clients\. Of the top 100 clients called, \d+ would leave", text)
+    assert "No drift check yet." in text
+
+
+def test_header_shows_the_last_drift_check(client, published):
+    cfg, _ = published
+    record_drift(cfg, [(1, 0.31)])
+    assert "Drift found at the last check" in client.get("/").text
+
+
+def test_paging_walks_every_client_once(client, published):
+    _, frame = published
+    seen, number = [], 1
+    while True:
+        r = client.get(f"/?page={number}")
+        names = _listed(r.text)
+        if not names or number > 100:
+            break
+        seen += names
+        if 'rel="next"' not in r.text:
+            break
+        number += 1
+    assert seen == frame["corporation"].tolist()
+
+
+@pytest.mark.parametrize("raw, expected", [("0", 1), ("-3", 1), ("abc", 1), ("999", "last")])
+def test_a_page_number_out_of_range_shows_the_nearest_page(client, published, raw, expected):
+    _, frame = published
+    last = -(-len(frame) // page.PAGE_SIZE)
+    want = last if expected == "last" else expected
+    names = _listed(client.get(f"/?page={raw}").text)
+    start = (want - 1) * page.PAGE_SIZE
+    assert names == frame["corporation"].iloc[start:start + page.PAGE_SIZE].tolist()
+
+
+@pytest.mark.parametrize("band", page.BANDS)
+def test_band_filter_shows_only_that_band_in_rank_order(client, published, band):
+    _, frame = published
+    want = frame.loc[frame["band"] == band, "corporation"].tolist()
+    assert want, f"fixture has no {band} client"
+    r = client.get(f"/?band={band}")
+    assert _listed(r.text) == want[:page.PAGE_SIZE]
+    assert f"of {len(want):,} matching" in r.text
+
+
+def test_search_finds_clients_by_part_of_their_name_any_case(client, published):
+    _, frame = published
+    needle = frame["corporation"].iloc[7][1:4]
+    want = frame.loc[frame["corporation"].str.contains(needle, regex=False), "corporation"].tolist()
+    assert _listed(client.get(f"/?q={needle.upper()}").text) == want[:page.PAGE_SIZE]
+    assert "No client matches." in client.get("/?q=no-such-client-anywhere").text
+
+
+def test_unknown_band_shows_all(client, published):
+    _, frame = published
+    assert _listed(client.get("/?band=purple").text) == frame["corporation"].head(page.PAGE_SIZE).tolist()
+
+
+# --- CSV download -------------------------------------------------------------------------
+
+def test_csv_download_unfiltered_is_the_published_list(client, published):
+    cfg, _ = published
+    r = client.get("/calllist.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert "attachment" in r.headers["Content-Disposition"]
+    got = _csv(r.text)
+    want, _ = scoring.read_call_list(cfg)
+    pd.testing.assert_frame_equal(got, want[list(page.COLUMNS)], check_dtype=False)
+
+
+def test_csv_download_has_the_rows_and_order_the_filter_and_search_show(client, published):
+    _, frame = published
+    band = "moderate"
+    needle = frame.loc[frame["band"] == band, "corporation"].iloc[0][:1]
+    got = _csv(client.get(f"/calllist.csv?band={band}&q={needle}").text)
+    want = frame[(frame["band"] == band) & frame["corporation"].str.contains(needle, regex=False)]
+    assert got["corporation"].tolist() == want["corporation"].tolist()
+    assert got["rank"].is_monotonic_increasing
+    # every page, not only the first: the same rows the pages show one after the other
+    shown = _listed(client.get(f"/?band={band}&q={needle}").text)
+    assert got["corporation"].tolist()[:page.PAGE_SIZE] == shown
+
+
+# --- a client's page ------------------------------------------------------------------------
+
+def test_client_page_shows_figures_reasons_and_risk_history(client, published, monkeypatch):
+    _, frame = published
+    row = frame.iloc[2]
+    past = [{"published_at": "2026-10-01T08:00:00+00:00", "model_version": 1, "rank": 40,
+             "probability": 0.31, "band": "moderate"},
+            {"published_at": "2026-11-01T08:00:00+00:00", "model_version": 1, "rank": 9,
+             "probability": 0.55, "band": "elevated"}]
+    monkeypatch.setattr(scoring, "client_history", lambda cfg, corp: past if corp == row["corporation"] else [])
+    r = client.get(f"/client/{row['corporation']}")
+    assert r.status_code == 200
+    assert f"<strong>{row['risk_percent']} %</strong>" in r.text
+    assert f"rank {row['rank']} of {len(frame):,}" in r.text
+    for reason in row["reasons"].split("; "):
+        assert f"<li>{reason}</li>" in r.text
+    assert f"{row['lastyear_activity']:,.0f}" in r.text
+    assert "2026-10-01 08:00" in r.text and "31 %" in r.text and "55 %" in r.text
+    assert "<svg" in r.text and r.text.count('class="dot') == 2
+
+
+def test_client_page_shows_its_risk_at_each_real_publication(deployed_cfg, monkeypatch):
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    scoring.publish_call_list(deployed_cfg)  # a second list (deployed_cfg published the first)
+    ranking, _ = scoring.read_call_list(deployed_cfg)
+    corp = ranking["corporation"].iloc[0]
+    past = scoring.client_history(deployed_cfg, corp)
+    assert len(past) == 2
+    text = risk_api.create_app(deployed_cfg.path).test_client().get(f"/client/{corp}").text
+    assert text.count('class="dot') == 2
+    assert f"{round(100 * past[-1]['probability'])} %" in text
+
+
+def test_client_page_without_history_says_so(client, published, monkeypatch):
+    _, frame = published
+    monkeypatch.setattr(scoring, "client_history", lambda cfg, corp: [])
+    text = client.get(f"/client/{frame['corporation'].iloc[0]}").text
+    assert "first list with this client" in text
+
+
+def test_unknown_client_is_a_404_page(client, published):
+    r = client.get("/client/no-such-corp")
+    assert r.status_code == 404
+    assert r.mimetype == "text/html" and "not on the published call list" in r.text
+
+
+def test_no_published_list_is_a_page_saying_so(deployed_cfg, monkeypatch):
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    scoring.call_list_path(deployed_cfg).unlink()
+    r = risk_api.create_app(deployed_cfg.path).test_client().get("/")
+    assert r.status_code == 503 and r.mimetype == "text/html"
+    assert "No call list yet" in r.text  # the page's words, whatever scoring's message
+    assert str(deployed_cfg.path.parent) not in r.text
+
+
+def test_the_list_is_read_again_when_it_is_republished(client, published):
+    cfg, frame = published
+    assert _listed(client.get("/").text)[0] == frame["corporation"].iloc[0]
+    reordered = frame.iloc[::-1].assign(rank=range(1, len(frame) + 1))
+    artifacts.write_text_atomic(cfg.output_model_path / "risk_ranking.csv", reordered.to_csv(index=False))
+    assert _listed(client.get("/").text)[0] == frame["corporation"].iloc[-1]
+
+
+# --- trends -----------------------------------------------------------------------------------
+
+def test_trends_draw_attrition_per_extract_quality_and_drift_as_svg(client, published):
+    cfg, _ = published
+    record_drift(cfg, [(0, 0.5), (1, 0.3)])
+    r = client.get("/trends")
+    assert r.status_code == 200
+    assert r.text.count("<svg") == 3
+    # one bar per ingested extract, its height the share who left
+    for name in ("a.csv", "b.csv"):
+        rate = contract.read_csv(cfg.input_folder_path / name)[contract.TARGET].mean()
+        assert f"<title>{name}: {100 * rate:.1f}</title>" in r.text
+    assert r.text.count('class="dot alert"') == 1
+
+
+def test_svg_chart_escapes_labels():
+    svg = page.line_chart([("<b>x</b>", 0.5), ("y", 0.7)], "F1", y_max=1)
+    assert "<b>" not in svg and "&lt;b&gt;" in svg
+
+
+# --- token auth -------------------------------------------------------------------------------
+
+@pytest.fixture
+def guarded(published, monkeypatch):
+    monkeypatch.setenv(risk_api.TOKEN_ENV, TOKEN)
+    return risk_api.create_app(published[0].path).test_client()
+
+
+def test_with_a_token_the_page_asks_for_it(guarded):
+    for path in ("/", "/calllist.csv", "/trends", "/client/x"):
+        r = guarded.get(path)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/login"), path
+    # after signing in, the manager lands where they were going
+    assert guarded.get("/?band=high&q=ab").headers["Location"] == "/login?next=/?band%3Dhigh%26q%3Dab"
+    assert guarded.get("/").headers["Location"] == "/login?next=/"
+    assert guarded.get("/static/page.css").status_code == 200  # the login form needs its style
+
+
+def test_wrong_token_is_refused_and_sets_no_cookie(guarded):
+    r = guarded.post("/login", data={"token": "wrong", "next": "/"})
+    assert r.status_code == 401 and "not the token" in r.text
+    assert "Set-Cookie" not in r.headers
+    assert guarded.get("/").status_code == 302
+
+
+def test_login_sets_an_httponly_strict_cookie_without_the_token_itself(guarded):
+    r = guarded.post("/login", data={"token": TOKEN, "next": "/?band=high"})
+    assert r.status_code == 302 and r.headers["Location"] == "/?band=high"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert TOKEN not in cookie and page.cookie_value(TOKEN) in cookie
+    assert guarded.get("/").status_code == 200
+    assert guarded.get("/calllist.csv").status_code == 200
+
+
+def test_a_forged_cookie_is_refused(guarded):
+    guarded.set_cookie(page.COOKIE, page.cookie_value("another token"))
+    assert guarded.get("/").status_code == 302
+    guarded.set_cookie(page.COOKIE, TOKEN)  # the token itself is not the cookie
+    assert guarded.get("/").status_code == 302
+
+
+def test_login_never_redirects_to_another_site(guarded):
+    r = guarded.post("/login", data={"token": TOKEN, "next": "https://evil.example/"})
+    assert r.headers["Location"] == "/"
+    r = guarded.post("/login", data={"token": TOKEN, "next": "//evil.example/x"})
+    assert r.headers["Location"] == "/"
+
+
+def test_a_bearer_header_opens_the_page_too(guarded):
+    assert guarded.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_the_api_bearer_rule_is_unchanged_by_the_page_cookie(guarded):
+    guarded.post("/login", data={"token": TOKEN})
+    assert guarded.get("/summarystats").status_code == 401  # a page cookie does not open the API
+    assert guarded.get("/summarystats", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert guarded.get("/health").status_code == 200
+
+
+def test_logout_forgets_the_cookie(guarded):
+    guarded.post("/login", data={"token": TOKEN})
+    guarded.post("/logout")
+    assert guarded.get("/").status_code == 302
+
+
+def test_without_a_token_login_goes_straight_to_the_list(client, published):
+    assert client.get("/login").status_code == 302
+
+
+# --- in a real browser: Debian's Chromium driven by Playwright ------------------------------
+
+def _browser_missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def serve(flask_app):
+    """Serve `flask_app` with werkzeug's threaded server on a free port; return (base URL, stop)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        thread.join(5)
+    return f"http://127.0.0.1:{server.server_port}", stop
+
+
+@pytest.fixture
+def site(published, monkeypatch):
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    url, stop = serve(risk_api.create_app(published[0].path))
+    yield url
+    stop()
+
+
+@pytest.fixture
+def tab(browser):
+    """A fresh browser tab that collects console errors and uncaught page errors."""
+    context = browser.new_context(accept_downloads=True)
+    t = context.new_page()
+    t.errors = []
+    t.on("console", lambda m: t.errors.append(m.text) if m.type == "error" else None)
+    t.on("pageerror", lambda exc: t.errors.append(str(exc)))
+    yield t
+    context.close()
+
+
+def _rows(tab) -> list[str]:
+    return tab.locator("table.calllist td.client a").all_inner_texts()
+
+
+@pytest.mark.slow
+def test_browser_list_loads_without_console_errors(tab, site, published):
+    cfg, frame = published
+    record_drift(cfg, [(0, 0.5), (1, 0.3)])
+    response = tab.goto(site + "/")
+    assert response.status == 200
+    assert _rows(tab) == frame["corporation"].head(page.PAGE_SIZE).tolist()
+    assert tab.locator("link[rel=stylesheet]").count() == 1
+    # the stylesheet applied: bands are coloured badges
+    assert tab.locator("span.band-high").first.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    tab.goto(site + "/trends")
+    assert tab.locator("svg.chart").count() == 3
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_band_filter_and_search_change_what_is_shown(tab, site, published):
+    _, frame = published
+    tab.goto(site + "/")
+    with tab.expect_navigation():
+        tab.select_option("#band", "moderate")  # page.js submits on change
+    moderate = frame.loc[frame["band"] == "moderate", "corporation"].tolist()
+    assert _rows(tab) == moderate[:page.PAGE_SIZE]
+    needle = moderate[3]
+    tab.fill("#q", needle)
+    with tab.expect_navigation():
+        tab.click("button[type=submit]")
+    assert _rows(tab) == [c for c in moderate if needle in c]
+    assert "band=moderate" in tab.url and tab.input_value("#band") == "moderate"
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_client_page_opens_from_the_list(tab, site, published):
+    _, frame = published
+    tab.goto(site + "/")
+    first = frame.iloc[0]
+    with tab.expect_navigation():
+        tab.click(f"text={first['corporation']}")
+    assert tab.locator("h1").inner_text() == first["corporation"]
+    assert f"{first['risk_percent']} %" in tab.locator(".headline").inner_text()
+    assert tab.locator("ul.why li").all_inner_texts() == first["reasons"].split("; ")
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_csv_download_matches_what_is_shown(tab, site, published):
+    cfg, frame = published
+    tab.goto(site + "/?band=elevated")
+    with tab.expect_download() as info:
+        tab.click("#download")
+    got = _csv(Path(info.value.path()).read_text())
+    want, _ = scoring.read_call_list(cfg)
+    want = want[want["band"] == "elevated"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want[list(page.COLUMNS)], check_dtype=False)
+    assert got["corporation"].tolist()[:page.PAGE_SIZE] == _rows(tab)
+    assert tab.errors == []
+
+
+@pytest.mark.slow
+def test_browser_with_a_token_refuses_until_the_login_form(tab, published, monkeypatch):
+    _, frame = published
+    monkeypatch.setenv(risk_api.TOKEN_ENV, TOKEN)
+    url, stop = serve(risk_api.create_app(published[0].path))
+    try:
+        tab.goto(url + "/?band=high")
+        assert "/login" in tab.url and _rows(tab) == []
+        tab.fill("#token", "wrong")
+        with tab.expect_navigation():
+            tab.click("button[type=submit]")
+        assert "not the token" in tab.locator(".error").inner_text() and _rows(tab) == []
+        tab.fill("#token", TOKEN)
+        with tab.expect_navigation():
+            tab.click("button[type=submit]")
+        assert _rows(tab) == frame.loc[frame["band"] == "high", "corporation"].head(page.PAGE_SIZE).tolist()
+        cookie = next(c for c in tab.context.cookies() if c["name"] == page.COOKIE)
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
+        assert tab.evaluate("document.cookie") == ""  # scripts cannot read it
+        # the wrong token's 401 is the only console error: the browser reports the status
+        assert all("401" in e for e in tab.errors)
+    finally:
+        stop()
