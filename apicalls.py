@@ -257,11 +257,11 @@ def brief(name: str, reply: Reply) -> str:
         return why(reply)
     try:
         if name == "health":
-            return f"{body['status']}, model v{body['model_version']} deployed {body['deployed_at']}"
+            return f"{body['status']}, model {artifacts.version_name(body['model_version'])} deployed {body['deployed_at']}"
         if name == "prediction":
-            return f"{body['rows']} rows, {sum(body['predictions'])} predicted exits (model v{body['model_version']})"
+            return f"{body['rows']} rows, {sum(body['predictions'])} predicted exits (model {artifacts.version_name(body['model_version'])})"
         if name == "scoring":
-            return f"F1 {body['f1']:.4f} on {body['rows']} rows (model v{body['model_version']})"
+            return f"F1 {body['f1']:.4f} on {body['rows']} rows (model {artifacts.version_name(body['model_version'])})"
         if name == "summarystats":
             return f"{len(body['statistics'])} columns of {body['rows']} rows"
         if name == "diagnostics":

@@ -3,7 +3,8 @@
 Reads  the published call list (scoring.read_call_list: risk_ranking.csv and
        call_list.json in output_model_path), a client's past risk
        (scoring.client_history), the deployment manifest, the run history
-       (ingestions, deployments, drift_checks) and the ingested extracts
+       (ingestions, deployments, drift_checks, and the retraining loop's quarantine,
+       challenger_decisions and estimates) and the ingested extracts
 Serves GET /            the ranked list: filter by band, search by client, 50 a page
        GET /calllist.csv  the rows the list shows for the same filter and search, all pages
        GET /client/<corporation>, GET /trends, GET+POST /login, POST /logout, /static/...
@@ -43,6 +44,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 import artifacts
 import contract
 import history
+import reporting
 import scoring
 from errors import StepError
 
@@ -175,6 +177,28 @@ def drift_words(cfg: Any) -> tuple[str, str]:
     return f"No drift at the last check ({_date(last['run_at'])}): {figures}.", "ok"
 
 
+def held_back(cfg: Any) -> list[dict[str, str]]:
+    """The extracts the quality gate holds back now, newest first: name, date, reason, release command."""
+    return [{"name": q["name"], "date": _date(q["run_at"]), "reason": q["reason"],
+             "command": reporting.release_command(q["name"])}
+            for q in reversed(reporting.held_back(cfg.history_path))]
+
+
+def decided(d: dict[str, Any]) -> str:
+    """What a champion/challenger decision did, in two or three words."""
+    if d["decision"] == "deploy":
+        return f"deployed {artifacts.version_name(d['deployed_version'])}" if d["deployed_version"] else "deployed"
+    if d["decision"] == "wait":
+        return "waiting for outcomes"
+    return f"kept {artifacts.version_name(d['champion_version'])}"
+
+
+def decision_rows(cfg: Any) -> list[dict[str, Any]]:
+    """The newest champion/challenger decisions, newest first, as the trends table shows them."""
+    return [{**d, "date": str(d["run_at"])[:16].replace("T", " "), "what": decided(d)}
+            for d in reversed(history.rows(cfg.history_path, "challenger_decisions", limit=reporting.DECISIONS))]
+
+
 def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
     manifest = artifacts.read_manifest(cfg.prod_deployment_path)
     deployed = int(manifest["version"]) if manifest else None
@@ -188,6 +212,7 @@ def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
         "listed_version": artifacts.version_name(int(listed)) if listed is not None else None,
         "quality": quality_words(meta.get("quality") if meta else None),
         "drift": drift, "drift_status": drift_status,
+        "held_back": held_back(cfg),
     }
 
 
@@ -323,6 +348,9 @@ def trends_view() -> str:
         drift=line_chart([(_date(c["run_at"]), c["new_f1"]) for c in checks], "F1 on new data",
                          y_max=1, alerts=[bool(c["drift"]) for c in checks]) if checks else None,
         checks=checks[-10:][::-1],
+        decisions=decision_rows(cfg),
+        estimates=reporting.label_free_estimates(cfg.history_path),
+        blind_spot=reporting.BLIND_SPOT,
     )
 
 

@@ -1,4 +1,4 @@
-"""The report's appendix, for the engineers: data statistics, timings, dependencies, trends, drift.
+"""The report's appendix, for the engineers: data statistics, timings, dependencies, trends, drift, decisions.
 
 reporting.py gathers the facts (a ReportData) and puts these pages after the
 managers' ones; report_pdf.py draws.
@@ -6,10 +6,12 @@ managers' ones; report_pdf.py draws.
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import artifacts
 import report_pdf as draw
 
 if TYPE_CHECKING:
@@ -91,8 +93,8 @@ def _page_drift(data: ReportData) -> Figure:
     top = draw.text(fig, top, "Before new client data is used, fullprocess.py checks whether the "
                 "deployed model still predicts as well on it (model drift: a lower F1 on the new "
                 "clients) and whether the clients' figures have shifted (data drift, per feature: "
-                "population stability index and a Kolmogorov-Smirnov test). On model drift the "
-                "model is retrained and redeployed.", size=9.5, color="#333333") + 0.3
+                "population stability index and a Kolmogorov-Smirnov test). Model drift restarts "
+                "the training window; whether a retrained model is deployed is in Appendix D.", size=9.5, color="#333333") + 0.3
     checks = data.drift_checks
     if not checks:
         draw.text(fig, top, "No drift check recorded yet: they run when new data arrives after the "
@@ -108,7 +110,7 @@ def _page_drift(data: ReportData) -> Figure:
     if last["threshold"] is not None:
         test.append(f"threshold {last['threshold']:.3f}")
     top = draw.heading(fig, top, f"Latest check: {verdict}")
-    top = draw.text(fig, top, f"{draw.when(last['run_at'])}, model v{last['model_version']}, new file(s): "
+    top = draw.text(fig, top, f"{draw.when(last['run_at'])}, model {artifacts.version_name(last['model_version'])}, new file(s): "
                 f"{files}. F1 {last['new_f1']:.3f} on the {last['rows']:,} new rows against "
                 f"{last['reference_f1']:.3f} ({', '.join(test)}).", size=10) + 0.15
     shifts = json.loads(last["data_drift"])
@@ -163,4 +165,91 @@ def _page_engineering_trends(data: ReportData) -> Figure:
     return fig
 
 
-PAGES = (_page_health, _page_engineering_trends, _page_drift)  # appendix A, B, C
+# Rows per table of Appendix D, and characters of a reason (two lines) and of a file name:
+# with the longest texts all three tables still fit on the page. The run log has them whole.
+DECISION_ROWS, QUARANTINE_ROWS, ESTIMATE_ROWS = 8, 5, 5
+REASON_CHARS, NAME_CHARS = 110, 34
+
+
+def _when(stamp: str) -> str:
+    return draw.when(stamp).removesuffix(" UTC")
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _name(name: str) -> str:
+    """A file name cut in the middle to NAME_CHARS: its start and its end say which it is."""
+    if len(name) <= NAME_CHARS:
+        return name
+    half = (NAME_CHARS - 1) // 2
+    return f"{name[:half]}…{name[-half:]}"
+
+
+def _names(text: str) -> str:
+    """A JSON list of extract names as a short phrase: the first, the last and how many."""
+    names = [_name(n) for n in json.loads(text)]
+    if len(names) <= 2:
+        return ", ".join(names) or "none"
+    return f"{names[0]} … {names[-1]} ({len(names)} extracts)"
+
+
+def _page_decisions(data: ReportData) -> Figure:
+    fig = draw.figure()
+    top = draw.heading(fig, draw.MARGIN, "Appendix D. Quality gate, champion and challenger, label-free estimates")
+    top = draw.text(fig, top, "fullprocess.py quarantines an implausible new extract (quality.py); "
+                    "for new labelled rows it trains a challenger on the training window and compares it "
+                    "with the deployed champion on held-out fresh rows (one-sided paired bootstrap, "
+                    "p = chance of a gain this large if the challenger were no better). An extract without "
+                    "outcomes gets an F1 estimated from the predicted probabilities (blind to a change of "
+                    "who leaves).", size=9.5, color="#333333") + 0.2
+    decisions = data.decisions
+    top = draw.heading(fig, top, "Champion and challenger decisions, newest first", size=11)
+    if not decisions:
+        top = draw.text(fig, top, "No decision recorded yet: one is made when new labelled data arrive "
+                        "after the first deployment.", size=9.5, color="#555555") + 0.25
+    else:
+        rows = [[_when(d["run_at"]), d["rule"], d["decision"],
+                 artifacts.version_name(d["champion_version"]), _f(d["champion_f1"]), _f(d["challenger_f1"]),
+                 "–" if d["gain"] is None else f"{d['gain']:+.3f}", _f(d["p_value"], 4), f"{d['rows']:,}",
+                 "yes" if d["change_found"] else "no",
+                 artifacts.version_name(d["deployed_version"]) if d["deployed_version"] else "–"]
+                for d in reversed(decisions[-DECISION_ROWS:])]
+        top = draw.table(fig, top, ["When (UTC)", "Rule", "Decision", "Champion", "F1 champ.", "F1 chall.",
+                                    "Gain", "p", "Rows", "Change", "Deployed"], rows,
+                         [1.35, 0.8, 0.7, 0.85, 0.75, 0.7, 0.6, 0.65, 0.6, 0.6, 0.75], "llllrrrrrll",
+                         size=7.5) + 0.12
+        last = decisions[-1]
+        rate = json.loads(last["base_rate"] or "{}")
+        rate_words = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in rate.items())
+        latest = (f"Latest: {last['reason']}. Training window: {_names(last['window'])}; new extracts: "
+                  f"{_names(last['new_files'])}; base-rate check: {rate_words or 'not run'}.")
+        top = draw.text(fig, top, (latest), size=8.5, color="#333333") + 0.3
+
+    top = draw.heading(fig, top, "Quality gate, newest first", size=11)
+    if not data.quarantine_log:
+        top = draw.text(fig, top, "No extract quarantined yet.", size=9.5, color="#555555") + 0.25
+    else:
+        rows = [[_when(q["run_at"]), q["action"], (_name(q["name"])), q["sha256"][:10],
+                 (textwrap.shorten(q["reason"], REASON_CHARS, placeholder=" …"))]
+                for q in reversed(data.quarantine_log[-QUARANTINE_ROWS:])]
+        top = draw.table(fig, top, ["When (UTC)", "Action", "Extract", "SHA-256", "Reason"], rows,
+                         [1.3, 0.85, 1.5, 0.8, 4.0], "lllll", size=7.5, wrap_cols="24") + 0.3
+
+    top = draw.heading(fig, top, "Label-free estimates, newest first", size=11)
+    if not data.estimates:
+        draw.text(fig, top, "No extract without outcomes yet.", size=9.5, color="#555555")
+        return fig
+    rows = [[(_name(e["name"])), _when(e["run_at"]), artifacts.version_name(e["model_version"]),
+             f"{e['rows']:,}", _f(e["estimated_f1"]), _f(e["realized_f1"]),
+             "–" if e["realized_f1"] is None else f"{e['estimated_f1'] - e['realized_f1']:+.3f}",
+             _f(e["estimated_precision"], 2), _f(e["realized_precision"], 2)]
+            for e in data.estimates[:ESTIMATE_ROWS]]
+    draw.table(fig, top, ["Extract", "Estimated (UTC)", "Model", "Rows", "Est. F1", "Real F1", "Error",
+                          "Est. P@N", "Real P@N"], rows,
+               [2.2, 1.3, 0.6, 0.6, 0.6, 0.6, 0.6, 0.7, 0.7], "lllrrrrrr", size=7.5)
+    return fig
+
+
+PAGES = (_page_health, _page_engineering_trends, _page_drift, _page_decisions)  # appendix A, B, C, D

@@ -27,7 +27,9 @@ A4 = (8.27, 11.69)  # inches, portrait
 MARGIN = 0.7
 INK = "#1f3b63"
 GREY = "#555555"
-STYLE = {"pdf.use14corefonts": True, "pdf.compression": 6, "axes.titlesize": 11,
+# No math mode: recorded text (client and file names, reasons) is drawn as it is,
+# where a '$' pair would otherwise start a formula.
+STYLE = {"pdf.use14corefonts": True, "pdf.compression": 6, "text.parse_math": False, "axes.titlesize": 11,
          "axes.labelsize": 9.5, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5}
 
 

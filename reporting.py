@@ -3,15 +3,19 @@
 Reads  the deployed model (hash-checked) and its manifest, the published call list
        (scoring.read_call_list; published first if there is none for this model),
        test_data_path/testdata.csv, output_folder_path/finaldata.csv and ingestion.json,
-       the run history (deployments, scores, ingestions, diagnostics, drift checks)
+       the run history (deployments, scores, ingestions, diagnostics, drift checks,
+       quarantine, challenger_decisions, estimates)
 Writes output_model_path/confusionmatrix.png          the deployed model on the test data
        output_model_path/report.pdf                   the latest report
        output_model_path/report_YYYYmmddTHHMMSS.pdf   the same report, kept (UTC time)
 
 Pages 1-4 are for client managers: who to call and why, what the calls can
 achieve, the trends of attrition and of the list's quality, how the model
-did on the test clients. The appendix (pages 5-7, report_appendix.py) is for the engineers:
-data statistics, step timings, dependencies, drift checks. This module
+did on the test clients, and (when the retraining loop has recorded any) the
+extracts held back by the quality gate and the latest model decision. The
+appendix (pages 5-8, report_appendix.py) is for the engineers: data
+statistics, step timings, dependencies, drift checks, the quality gate's
+and champion/challenger decisions. This module
 decides what the pages say; report_pdf.py draws them.
 
     python reporting.py [--config config.json]
@@ -19,7 +23,9 @@ decides what the pages say; report_pdf.py draws them.
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,9 +55,15 @@ LABELS = ("stayed", "exited")
 CONFUSION_MATRIX = "confusionmatrix.png"
 REPORT = "report.pdf"
 KEPT_REPORT = "report_{:%Y%m%dT%H%M%S}.pdf"
-PAGES = 7
+PAGES = 8
 TOP = 20  # clients on the call-list page
 TREND_RUNS = 500  # newest history rows plotted: a page shows no more detail than that
+DECISIONS = 12  # newest champion/challenger decisions and label-free estimates listed
+RELEASE_COMMAND = "python fullprocess.py --release-quarantined"
+BLIND_SPOT = ("The estimate is worked out from the model's own predicted probabilities, before "
+              "outcomes are known. It follows shifts in who the clients are, but it cannot see a "
+              "change in who leaves: if clients start leaving for other reasons, the estimate stays "
+              "where it was while the real F1 falls. The realized F1 replaces it once outcomes arrive.")
 BAND_COLORS = {"high": "#b2182b", "elevated": "#d6604d", "moderate": "#8c6d1f", "low": "#4d4d4d"}
 
 
@@ -73,6 +85,15 @@ class ReportData:
     scores: list[dict[str, Any]] = field(default_factory=list)
     diagnostics_runs: list[dict[str, Any]] = field(default_factory=list)
     drift_checks: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)  # held back now (held_back)
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # champion/challenger, oldest first
+    estimates: list[dict[str, Any]] = field(default_factory=list)  # label_free_estimates, newest first
+    quarantine_log: list[dict[str, Any]] = field(default_factory=list)  # newest quarantine rows, oldest first
+
+    @property
+    def loop_recorded(self) -> bool:
+        """Whether the retraining loop has recorded anything the managers should see."""
+        return bool(self.quarantined or self.decisions or self.estimates)
 
 
 # --- confusion matrix ----------------------------------------------------------
@@ -105,7 +126,7 @@ def score_model(*, config_path: str | Path | None = None) -> Path:
     test = contract.read_csv(cfg.test_data_file)
     return plot_confusion_matrix(
         model, test, cfg.output_model_path / CONFUSION_MATRIX,
-        f"Model v{manifest['version']} on {len(test):,} test clients, F1 {scoring.f1_of(model, test):.3f}",
+        f"Model {artifacts.version_name(manifest['version'])} on {len(test):,} test clients, F1 {scoring.f1_of(model, test):.3f}",
     )
 
 
@@ -150,6 +171,65 @@ def quality_per_deployment(data: ReportData) -> list[dict[str, Any]]:
     return [{**by_model.get(d["model_sha256"], {}), **d} for d in data.deployments]
 
 
+# --- what the retraining loop recorded (loop.py): held back, decided, estimated ----------
+
+def held_back(history_path: Path) -> list[dict[str, Any]]:
+    """Quarantine rows of the extracts held back now, oldest first.
+
+    An extract (name and SHA-256) is held back while its latest quarantine row
+    says 'quarantined'; an operator's 'released' row ends that.
+    """
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in history.rows(history_path, "quarantine"):
+        latest[(r["name"], r["sha256"])] = r
+    return sorted((r for r in latest.values() if r["action"] == "quarantined"), key=lambda r: r["id"])
+
+
+def release_command(name: str) -> str:
+    """The shell command an operator runs to release the quarantined extract `name`."""
+    return f"{RELEASE_COMMAND} {shlex.quote(name)}"
+
+
+def label_free_estimates(history_path: Path, limit: int = DECISIONS) -> list[dict[str, Any]]:
+    """Per extract estimated without outcomes, newest first: the estimate and, once known, the realized figures.
+
+    Each: name, run_at (when estimated), model_version, rows, estimated_f1,
+    estimated_precision, top_n, realized_f1 and realized_precision (None
+    until outcomes arrive). An extract estimated again replaces its older entry.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for r in history.rows(history_path, "estimates"):
+        if r["kind"] == "estimate":
+            found.pop(r["name"], None)  # re-inserted: newest last
+            found[r["name"]] = {"name": r["name"], "run_at": r["run_at"], "model_version": r["model_version"],
+                                "rows": r["rows"], "estimated_f1": r["f1"],
+                                "estimated_precision": r["precision_at_n"], "top_n": r["top_n"],
+                                "realized_f1": None, "realized_precision": None, "realized_at": None}
+        elif r["name"] in found:
+            found[r["name"]].update(realized_f1=r["f1"], realized_precision=r["precision_at_n"],
+                                    realized_at=r["run_at"])
+    return list(reversed(found.values()))[:limit]
+
+
+def decision_words(d: dict[str, Any]) -> str:
+    """One champion/challenger decision as a manager reads it: what was done, and why."""
+    champion = artifacts.version_name(d["champion_version"])
+    compared = d["champion_f1"] is not None and d["challenger_f1"] is not None
+    figures = (f"F1 {d['challenger_f1']:.3f} against {d['champion_f1']:.3f} on {d['rows']:,} recent "
+               "clients held out of its training" if compared else "")
+    if d["decision"] == "deploy":
+        new = artifacts.version_name(d["deployed_version"]) if d["deployed_version"] else "a new model"
+        why = (f"the model retrained on the recent extracts did clearly better ({figures})"
+               if compared and d["rule"] == "challenger" else d["reason"])
+        return f"Deployed {new} in place of {champion}: {why}."
+    if d["decision"] == "wait":
+        return (f"Kept {champion}, no comparison yet: too few recent clients with known outcomes "
+                "to compare it fairly with a retrained model; their outcomes accumulate.")
+    why = (f"a model retrained on the recent extracts was not clearly better ({figures})"
+           if compared and d["rule"] == "challenger" else d["reason"])
+    return f"Kept {champion}: {why}."
+
+
 def _band_ranges(thresholds: tuple[float, float, float]) -> dict[str, str]:
     high, elevated, moderate = (round(t * 100) for t in thresholds)
     return {"high": f"{high} % or more", "elevated": f"{elevated} % to {high} %",
@@ -170,7 +250,7 @@ def _page_summary(data: ReportData) -> Figure:
     top = draw.text(fig, draw.MARGIN, "Client attrition risk: who to call first", size=20,
                     fontweight="bold", color=draw.INK)
     top = draw.text(fig, top + 0.05, f"Report of {draw.when(data.created_at)}; call list published "
-                    f"{draw.when(s['published_at'])} by model v{s['model_version']}",
+                    f"{draw.when(s['published_at'])} by model {artifacts.version_name(s['model_version'])}",
                     size=10.5, color=draw.GREY) + 0.3
 
     top = draw.heading(fig, top, "At a glance")
@@ -204,7 +284,7 @@ def _page_summary(data: ReportData) -> Figure:
         f"• Without the list, {_share(base)} of clients leave (base rate): {n} calls at random would "
         f"find about {base * n:.0f} leavers; the list finds about {(q['precision_at_n'] or 0) * n:.0f}.",
         f"• For the data scientist: F1 {q['f1']:.3f} on the test clients (1 is perfect). Model "
-        f"v{m['version']}, deployed {draw.when(m['deployed_at'])}, trained on "
+        f"{artifacts.version_name(m['version'])}, deployed {draw.when(m['deployed_at'])}, trained on "
         f"{m.get('training', {}).get('rows', 0):,} client records.",
     ]
     top = draw.text(fig, top, "\n".join(lines), size=10.5, linespacing=1.5) + 0.15
@@ -302,15 +382,15 @@ def _page_confusion(data: ReportData) -> Figure:
     top = draw.note(fig, top, "Each square counts test clients by what the model predicted (columns) "
                     "and what they actually did (rows). Green squares are right answers, red ones wrong; "
                     "the darker, the more clients.") + 0.6
-    size = 4.4
+    size = 3.2 if data.loop_recorded else 4.4  # room for the section below
     w = fig.get_figwidth()
     ax = draw.axes(fig, top, size, left=(w - size) / 2 + 0.2)
     ax.set_box_aspect(1)
     draw.confusion_matrix(ax, counts, LABELS,
-                          f"Model v{data.manifest['version']}: {int(counts.sum()):,} test clients")
+                          f"Model {artifacts.version_name(data.manifest['version'])}: {int(counts.sum()):,} test clients")
     top += size + 0.8
     exited, flagged = tp + fn, tp + fp
-    draw.note(fig, top, "\n".join([
+    top = draw.note(fig, top, "\n".join([
         f"• Of the {exited:,} test clients who left, the model flagged {tp:,} ({tp / max(exited, 1):.0%}); "
         f"{fn:,} left without being flagged (bottom left).",
         f"• Of the {flagged:,} clients it flagged, {tp:,} did leave ({tp / max(flagged, 1):.0%}); "
@@ -318,7 +398,46 @@ def _page_confusion(data: ReportData) -> Figure:
         f"• F1 score {data.f1:.3f} (1 is perfect, 0 is useless). The call list ranks by risk "
         "instead of a yes/no flag: page 1 says what calling its top clients achieves.",
     ]), size=10, linespacing=1.5)
+    if data.loop_recorded:
+        _section_held_back_and_decisions(fig, top + 0.3, data)
     return fig
+
+
+HELD_BACK_LISTED = 3  # quarantined extracts named on the managers' page; the web page names them all
+HELD_BACK_CHARS = 190  # one extract's name, date and reason: two lines at most, so the section fits
+
+
+def _section_held_back_and_decisions(fig: Figure, top: float, data: ReportData) -> float:
+    """Extracts the quality gate holds back, the latest model decision, the newest label-free estimate."""
+    top = draw.heading(fig, top, "Data held back and model decisions", size=11.5)
+
+    def say(words: str, indent: float = 0.0) -> float:
+        return draw.note(fig, top, (words), size=9.5, linespacing=1.4,
+                         left=draw.MARGIN + indent) + 0.04
+
+    held = data.quarantined
+    if held:
+        top = say(f"• {len(held)} extract{'' if len(held) == 1 else 's'} held back by the quality gate: "
+                  "not used for the list, drift checks or training until an operator has checked the "
+                  f"file and released it ({RELEASE_COMMAND} NAME).")
+        for q in held[-HELD_BACK_LISTED:][::-1]:
+            item = f"{q['name']} ({draw.when(q['run_at'])[:11]}): {q['reason']}"
+            top = say(textwrap.shorten(item, HELD_BACK_CHARS, placeholder=" …"), indent=0.25)
+        if len(held) > HELD_BACK_LISTED:
+            top = say(f"and {len(held) - HELD_BACK_LISTED} older: the web page's header names them all.", indent=0.25)
+    else:
+        top = say("• No extract is held back by the quality gate.")
+    if data.decisions:
+        last = data.decisions[-1]
+        top = say(f"• Latest model decision, {draw.when(last['run_at'])}: {decision_words(last)}")
+    waiting = next((e for e in data.estimates if e["realized_f1"] is None), None)
+    if waiting is not None:
+        precision = ("" if waiting["estimated_precision"] is None else
+                     f", about {waiting['estimated_precision']:.0%} of its top {waiting['top_n']} leaving")
+        top = say(f"• {waiting['name']} has no outcomes yet: on its {waiting['rows']:,} clients the model's "
+                  f"F1 is estimated at {waiting['estimated_f1']:.2f}{precision}. The estimate sees shifts "
+                  "in who the clients are, not a change in who leaves.")
+    return top
 
 
 MANAGER_PAGES = (_page_summary, _page_call_list, _page_trends, _page_confusion)
@@ -328,7 +447,7 @@ APPENDIX_PAGES = report_appendix.PAGES
 def render_pdf(data: ReportData) -> bytes:
     """The report as PDF bytes: the managers' pages, then the engineers' appendix."""
     meta = {"Title": "Client attrition risk report", "Author": "risk assessment system",
-            "Subject": f"model v{data.manifest['version']}", "CreationDate": data.created_at}
+            "Subject": f"model {artifacts.version_name(data.manifest['version'])}", "CreationDate": data.created_at}
     return draw.render([lambda p=page: p(data) for page in (*MANAGER_PAGES, *APPENDIX_PAGES)], meta)
 
 
@@ -378,6 +497,10 @@ def gather(cfg: config.Config, model: Any, manifest: dict[str, Any]) -> ReportDa
         scores=history.rows(cfg.history_path, "scores", limit=TREND_RUNS),
         diagnostics_runs=history.rows(cfg.history_path, "diagnostics", limit=TREND_RUNS),
         drift_checks=history.rows(cfg.history_path, "drift_checks", limit=TREND_RUNS),
+        quarantined=held_back(cfg.history_path),
+        decisions=history.rows(cfg.history_path, "challenger_decisions", limit=DECISIONS),
+        estimates=label_free_estimates(cfg.history_path),
+        quarantine_log=history.rows(cfg.history_path, "quarantine", limit=DECISIONS),
     )
 
 
@@ -392,7 +515,7 @@ def make_report(cfg: config.Config) -> dict[str, Path]:
 
     png = save_confusion_matrix(
         data.counts, out / CONFUSION_MATRIX,
-        f"Model v{manifest['version']} on {int(data.counts.sum()):,} test clients, F1 {data.f1:.3f}",
+        f"Model {artifacts.version_name(manifest['version'])} on {int(data.counts.sum()):,} test clients, F1 {data.f1:.3f}",
     )
     log.info("wrote %s (model %s, F1 %.4f on %s)", png, artifacts.version_name(manifest["version"]),
              data.f1, cfg.test_data_file.name)

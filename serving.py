@@ -129,18 +129,18 @@ class DeployedModel:
                 artifacts.verify_release(live.release, manifest)
                 int(manifest["version"])
             except artifacts.ArtifactError as exc:
-                self._fail(f"deployment v{key[0]} not served: {exc}")
+                self._fail(f"deployment {live.release.name} not served: {exc}")
                 return
             except (KeyError, TypeError, ValueError) as exc:  # a manifest without its fields
-                self._fail(f"deployment v{key[0]} not served: malformed manifest ({type(exc).__name__}: {exc})")
+                self._fail(f"deployment {live.release.name} not served: malformed manifest ({type(exc).__name__}: {exc})")
                 return
             broken = probe(model)
             if broken is not None:
-                self._fail(f"deployment v{key[0]} not served: {broken}")
+                self._fail(f"deployment {live.release.name} not served: {broken}")
                 return
             self.served = Served(model, manifest)
             self.error = None
-            log.info("serving model v%s deployed %s", manifest["version"], manifest.get("deployed_at"))
+            log.info("serving model %s deployed %s", artifacts.version_name(manifest["version"]), manifest.get("deployed_at"))
 
     def _fail(self, message: str) -> None:
         if message != self.error:  # once per problem, not once per request

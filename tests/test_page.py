@@ -20,6 +20,7 @@ import artifacts
 import contract
 import history
 import page
+import reporting
 import scoring
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -277,6 +278,87 @@ def test_trends_draw_attrition_per_extract_quality_and_drift_as_svg(client, publ
 def test_svg_chart_escapes_labels():
     svg = page.line_chart([("<b>x</b>", 0.5), ("y", 0.7)], "F1", y_max=1)
     assert "<b>" not in svg and "&lt;b&gt;" in svg
+
+
+# --- the retraining loop: held-back extracts, model decisions, label-free estimates ----------
+
+HOSTILE = "<script>alert(1)</script> & 'x'.csv"
+
+
+def record_loop(cfg) -> None:
+    """What loop.py records: two quarantines (one released), a kept champion, an estimate realized."""
+    history.record(cfg.history_path, "quarantine", [
+        {"name": HOSTILE, "sha256": "a" * 64, "action": "quarantined",
+         "reason": "'lastmonth_activity' scale jumped x1e+03 (median 212000, training 212): another unit?"},
+        {"name": "ok.csv", "sha256": "b" * 64, "action": "quarantined", "reason": "missing-value surge"},
+        {"name": "ok.csv", "sha256": "b" * 64, "action": "released", "reason": "released by the operator"},
+    ])
+    history.record(cfg.history_path, "challenger_decisions", [{
+        "rule": "challenger", "decision": "keep", "reason": "challenger not significantly better: F1 0.5120 "
+        "vs 0.4980", "champion_version": 1, "champion_f1": 0.498, "challenger_f1": 0.512, "gain": 0.014,
+        "p_value": 0.21, "rows": 1500, "change_found": 0, "base_rate": "{}", "window": '["a.csv"]',
+        "new_files": '["c.csv"]', "deployed_version": None}])
+    history.record(cfg.history_path, "estimates", [
+        {"name": "d.csv", "sha256": "d" * 64, "kind": "estimate", "model_version": 1, "rows": 3000,
+         "f1": 0.512, "precision_at_n": 0.61, "top_n": 100},
+        {"name": "e.csv", "sha256": "e" * 64, "kind": "estimate", "model_version": 1, "rows": 900,
+         "f1": 0.47, "precision_at_n": 0.5, "top_n": 100},
+        {"name": "e.csv", "sha256": "f" * 64, "kind": "realized", "model_version": 1, "rows": 900,
+         "f1": 0.455, "precision_at_n": 0.48, "top_n": 100, "estimated_f1": 0.47},
+    ])
+
+
+def _held_back_notice(html: str) -> str:
+    return html.split('id="held-back"', 1)[1].split("</div>", 1)[0]
+
+
+@pytest.mark.parametrize("path", ["/", "/trends"])
+def test_header_names_each_extract_held_back_with_its_reason_and_release_command(client, published, path):
+    record_loop(published[0])
+    html = client.get(path).text
+    notice = _held_back_notice(html)
+    assert "1 extract held back by the quality gate" in notice
+    assert "scale jumped x1e+03 (median 212000, training 212): another unit?" in notice
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;x&#39;.csv" in notice
+    assert "python fullprocess.py --release-quarantined" in notice
+    assert "ok.csv" not in notice  # released by the operator: no longer held back
+    assert "<script>alert" not in html
+
+
+def test_header_counts_every_extract_held_back(client, published):
+    cfg, _ = published
+    history.record(cfg.history_path, "quarantine", [
+        {"name": f"bad{i}.csv", "sha256": f"{i:064x}", "action": "quarantined", "reason": f"reason {i}"}
+        for i in range(3)])
+    notice = _held_back_notice(client.get("/").text)
+    assert "3 extracts held back by the quality gate" in notice
+    assert all(f"bad{i}.csv" in notice and f"reason {i}" in notice for i in range(3))
+
+
+def test_the_same_file_quarantined_twice_is_held_back_once(deployed_cfg):
+    row = {"name": "x.csv", "sha256": "c" * 64, "action": "quarantined", "reason": "constant column"}
+    history.record(deployed_cfg.history_path, "quarantine", [row, row])
+    assert [q["name"] for q in reporting.held_back(deployed_cfg.history_path)] == ["x.csv"]
+
+
+def test_nothing_held_back_and_no_decision_shows_no_notice_and_says_so(client, published):
+    listing, trends = client.get("/").text, client.get("/trends").text
+    assert "held back" not in listing and "held back" not in trends
+    assert "No model decision yet" in trends
+    assert "Estimated before outcomes were known" not in trends
+
+
+def test_trends_show_decisions_and_label_free_estimates_with_their_blind_spot(client, published):
+    record_loop(published[0])
+    html = client.get("/trends").text
+    decisions = html.split("<h2>Model decisions</h2>", 1)[1]
+    row = decisions.split('<tr class="decision-keep">', 1)[1].split("</tr>", 1)[0]
+    assert "kept v0001" in row and "challenger not significantly better" in row
+    assert "0.498" in row and "0.512" in row and "1,500" in row
+    estimates = decisions.split("Estimated before outcomes were known", 1)[1]
+    assert re.search(r"d\.csv.*?0\.512</td><td class=\"num\">not known yet", estimates, re.S)
+    assert re.search(r"e\.csv.*?0\.470</td><td class=\"num\">0\.455", estimates, re.S)
+    assert "cannot see a change in who leaves" in estimates
 
 
 # --- token auth -------------------------------------------------------------------------------

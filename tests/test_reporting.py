@@ -94,7 +94,7 @@ def test_make_report_writes_the_png_and_a_report_managers_first(deployed_cfg):
     assert result["report"].read_bytes() == kept.read_bytes()
 
     pages = pdf_pages(result["report"])
-    assert len(pages) == reporting.PAGES == 7
+    assert len(pages) == reporting.PAGES == 8
     # The call list was published for the report, since none was.
     ranking, summary = scoring.read_call_list(deployed_cfg)
     assert "who to call first" in pages[0]
@@ -111,6 +111,75 @@ def test_make_report_writes_the_png_and_a_report_managers_first(deployed_cfg):
     assert "No diagnostics recorded yet" in pages[4]  # diagnostics.py has not run here
     assert "Appendix B" in pages[5]
     assert "No drift check recorded yet" in pages[6]
+    # Nothing recorded by the retraining loop: no managers' section, the appendix says so.
+    assert "held back" not in " ".join(pages[:4]) and "model decision" not in pages[3]
+    assert "Appendix D" in pages[7] and "No decision recorded yet" in pages[7]
+    assert "No extract quarantined yet" in pages[7]
+
+
+def record_loop(cfg) -> None:
+    """What loop.py records: a quarantine with a hostile name, one released, decisions, estimates."""
+    history.record(cfg.history_path, "quarantine", [
+        {"name": "units $x$ <b>.csv", "sha256": "a" * 64, "action": "quarantined",
+         "reason": "'lastmonth_activity' scale jumped x1e+03 (median 212000, training 212): another unit?"},
+        {"name": "fine.csv", "sha256": "b" * 64, "action": "quarantined", "reason": "missing-value surge"},
+        {"name": "fine.csv", "sha256": "b" * 64, "action": "released", "reason": "released by the operator"},
+    ])
+    decision = {"rule": "challenger", "champion_version": 1, "change_found": 0,
+                "base_rate": json.dumps({"observed": 120, "expected": 98.5}),
+                "window": json.dumps(["a.csv", "b.csv", "c.csv"]), "new_files": json.dumps(["c.csv"])}
+    history.record(cfg.history_path, "challenger_decisions", [
+        {**decision, "decision": "wait", "reason": "212 held-out rows < min_labelled_rows 500", "rows": 0},
+        {**decision, "decision": "keep", "reason": "challenger not significantly better: F1 0.5120 vs 0.4980",
+         "champion_f1": 0.498, "challenger_f1": 0.512, "gain": 0.014, "p_value": 0.2137, "rows": 1500},
+    ])
+    history.record(cfg.history_path, "estimates", [
+        {"name": "d.csv", "sha256": "d" * 64, "kind": "estimate", "model_version": 1, "rows": 3000,
+         "f1": 0.512, "precision_at_n": 0.61, "top_n": 100}])
+
+
+def test_report_shows_extracts_held_back_and_the_latest_decision_to_managers(deployed_cfg):
+    record_loop(deployed_cfg)
+    pages = pdf_pages(reporting.make_report(deployed_cfg)["report"])
+    assert len(pages) == 8
+    managers = pages[3]
+    assert "Data held back and model decisions" in managers
+    assert "1 extract held back by the quality gate" in managers
+    assert "units $x$ <b>.csv" in managers  # drawn as it is, not as math
+    assert "scale jumped x1e+03 (median 212000, training 212): another unit?" in managers
+    assert "fullprocess.py --release-quarantined NAME" in managers
+    assert "fine.csv" not in managers  # released
+    assert "Kept v0001: a model retrained on the recent extracts was not clearly better " \
+           "(F1 0.512 against 0.498 on 1,500 recent clients" in managers
+    assert "d.csv has no outcomes yet: on its 3,000 clients the model's F1 is estimated at 0.51" in managers
+    assert "not a change in who leaves" in managers
+    # The engineers' detail: the decision table with its p-value, the window, the gate's log.
+    appendix = pages[7]
+    assert "keep v0001 0.498 0.512 +0.014 0.2137 1,500 no" in appendix
+    assert "wait v0001" in appendix
+    assert "Training window: a.csv … c.csv (3 extracts)" in appendix
+    assert "released fine.csv" in appendix and "quarantined units $x$ <b>.csv" in appendix
+    assert "d.csv" in appendix and "0.512" in appendix
+
+
+@pytest.mark.parametrize("decision, expected", [
+    ({"decision": "deploy", "rule": "challenger", "deployed_version": 2, "champion_f1": 0.35,
+      "challenger_f1": 0.59, "rows": 1200},
+     "Deployed v0002 in place of v0001: the model retrained on the recent extracts did clearly better "
+     "(F1 0.590 against 0.350 on 1,200 recent clients held out of its training)."),
+    ({"decision": "deploy", "rule": "drift", "deployed_version": 2, "champion_f1": None,
+      "challenger_f1": None, "rows": 0, "reason": "model drift (redeploy_rule drift)"},
+     "Deployed v0002 in place of v0001: model drift (redeploy_rule drift)."),
+    ({"decision": "keep", "rule": "challenger", "deployed_version": None, "champion_f1": None,
+      "challenger_f1": None, "rows": 0, "reason": "no new labelled rows accepted"},
+     "Kept v0001: no new labelled rows accepted."),
+    ({"decision": "wait", "rule": "challenger", "deployed_version": None, "champion_f1": None,
+      "challenger_f1": None, "rows": 0, "reason": "212 < 500"},
+     "Kept v0001, no comparison yet: too few recent clients with known outcomes to compare it fairly "
+     "with a retrained model; their outcomes accumulate."),
+])
+def test_decision_words_say_what_was_done_and_why(decision, expected):
+    assert reporting.decision_words({"champion_version": 1, "reason": "", **decision}) == expected
 
 
 def test_report_shows_the_latest_drift_check(deployed_cfg):
@@ -193,8 +262,8 @@ def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(depl
     assert len(kept) == 1 and f"kept report -> {kept[0]}" in run.stdout
     assert list(elsewhere.iterdir()) == []  # nothing written to the working directory
     pages = pdf_pages(out / "report.pdf")
-    assert len(pages) == 7
-    assert "by model v2" in pages[0]
+    assert len(pages) == 8
+    assert "by model v0002" in pages[0]
     assert "Step timings" in pages[4] and "Training (training.py)" in pages[4]
     assert "numpy" in pages[4] and "unknown" in pages[4]
     # The live model's label always shows (an older one only where it has room).
