@@ -1,29 +1,47 @@
 """Screenshots of the managers' page for the README, taken with Debian's Chromium.
 
-Deploys a temporary project from the shipped data, publishes a call list of
-10,000 clients (bench/bench_page.py), serves the app on a free local port and
-saves the list and a client's page at laptop (1366x900) and phone (390x844)
-widths as docs/*.png.
+Runs the real main job on a copy of the shipped data, then once more after a
+new same-law extract arrives (so the list shows changes and clients who
+left), serves the app on a free local port and saves the list, a client's
+page and the trends at laptop (1366x900) and phone (390x844) widths as
+docs/*.png.
 
     python docs/screenshots.py
 """
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "bench"))
-sys.path.insert(0, str(HERE.parent))
-
-import bench_api  # noqa: E402
-import bench_page  # noqa: E402
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
 
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SIZES = {"": (1366, 900), "-phone": (390, 844)}
+
+
+def shipped_project(folder: Path) -> Path:
+    """The shipped data in `folder`, the main job run, a new extract, the main job again; the config."""
+    for name in ("sourcedata", "testdata"):
+        shutil.copytree(ROOT / name, folder / name)
+    config_path = folder / "config.json"
+    config_path.write_text(json.dumps({
+        "input_folder_path": "sourcedata", "output_folder_path": "ingesteddata", "test_data_path": "testdata",
+        "output_model_path": "models", "prod_deployment_path": "production_deployment"}))
+    job = [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(config_path)]
+    subprocess.run(job, check=True, capture_output=True)
+    subprocess.run([sys.executable, str(ROOT / "generate_data.py"), "--extract",
+                    str(folder / "sourcedata" / "clients_2026_11.csv"), "--law", "base"],
+                   check=True, capture_output=True)
+    subprocess.run(job, check=True, capture_output=True)
+    return config_path
 
 
 def main() -> int:
@@ -35,10 +53,9 @@ def main() -> int:
     import app as risk_api
 
     with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
-        cfg = bench_api.deployed_project(Path(tmp))
-        bench_page.publish_generated(cfg)
+        config_path = shipped_project(Path(tmp))
         os.environ.pop(risk_api.TOKEN_ENV, None)
-        server = make_server("127.0.0.1", 0, risk_api.create_app(cfg.path), threaded=True)
+        server = make_server("127.0.0.1", 0, risk_api.create_app(config_path), threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_port}"
         with sync_playwright() as pw:
