@@ -2,7 +2,7 @@
 
 The pandas path (the default; Dask's is scaleout.py): pyarrow's CSV reader and
 writer around the contract's validation and the model, at a million rows a
-second or more. The ranking is diagnostics.ranked_clients' (each client's last
+second or more. The ranking is scoring.ranked_clients' (each client's last
 row; highest probability first, rounded to 6 decimals; ties in input order),
 built from arrays rather than a frame of Python strings.
 
@@ -144,7 +144,7 @@ def ranking_csv(table: pa.Table, header: bool = True) -> bytes:
 
 
 def ranking_frame(table: pa.Table) -> pd.DataFrame:
-    """A ranking as the pandas frame diagnostics.ranked_clients returns (features as floats)."""
+    """A ranking as the pandas frame scoring.ranked_clients returns (features as floats)."""
     frame = table.to_pandas()
     return frame.astype({c: "float64" for c in contract.FEATURES})
 

@@ -43,10 +43,8 @@ import config
 import contract
 import depcheck
 import history
-# Named here too: bench_api.py names the variable here, and tests replace the check here.
-from depcheck import INDEX_URL_ENV, dependency_status  # noqa: F401
+from depcheck import dependency_status  # by this name: tests replace the check here
 from errors import StepError
-from scoring import ranked_clients  # noqa: F401  (app.py and bench_batch.py call it here until merge)
 
 log = logging.getLogger("diagnostics")
 
@@ -260,7 +258,7 @@ def execution_time(*, config_path: str | Path | None = None, repeats: int = 1) -
 def outdated_packages_list(*, config_path: str | Path | None = None) -> list[depcheck.Dependency]:
     """Status of each package of requirements.txt against the package index (see depcheck.py)."""
     cfg = _config(config_path)
-    return depcheck.dependency_status(REQUIREMENTS, cfg.pypi_timeout_s)
+    return dependency_status(REQUIREMENTS, cfg.pypi_timeout_s)
 
 
 # --- all of them, recorded -----------------------------------------------------

@@ -247,15 +247,16 @@ def spread(values: list[float]) -> dict[str, float]:
 
 def record_diagnostics(cfg: config.Config) -> None:
     """One recorded diagnostics run, as /diagnostics serves it; the dependency check offline."""
+    import depcheck
     import diagnostics
 
     with socket.socket() as closed:  # a refused port: "unknown" at once, no network needed
         closed.bind(("127.0.0.1", 0))
-        os.environ[diagnostics.INDEX_URL_ENV] = f"http://127.0.0.1:{closed.getsockname()[1]}/pypi"
+        os.environ[depcheck.INDEX_URL_ENV] = f"http://127.0.0.1:{closed.getsockname()[1]}/pypi"
         try:
             diagnostics.run_all(cfg)
         finally:
-            del os.environ[diagnostics.INDEX_URL_ENV]
+            del os.environ[depcheck.INDEX_URL_ENV]
 
 
 # name -> (server, method, path, body, measure throughput too)
@@ -281,10 +282,10 @@ def measure(requests: int = 1000, rounds: int = 5, duration: float = 10.0, conne
         (scratch / "apps").mkdir()
         (scratch / "apps" / "hello.py").write_text(HELLO_APP)
         (scratch / "apps" / "peer.py").write_text(PEER_APP)
-        manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+        live = artifacts.deployed(cfg.prod_deployment_path)
         env = {api_spec.CONFIG_ENV: str(cfg.path), "RISK_ROOT": str(ROOT),
-               "PEER_MODEL": str(Path(manifest["release_path"]) / artifacts.MODEL_FILE),
-               "PEER_SHA256": manifest["files"][artifacts.MODEL_FILE]}
+               "PEER_MODEL": str(live.release / artifacts.MODEL_FILE),
+               "PEER_SHA256": live.manifest["files"][artifacts.MODEL_FILE]}
         servers = {
             "hello": stack.enter_context(gunicorn(scratch / "apps", "hello:app", "/", scratch / "hello.log",
                                                   env, sync)),

@@ -13,6 +13,7 @@ import pytest
 import artifacts
 import config
 import contract
+import depcheck
 import diagnostics
 import history
 import ingestion
@@ -27,7 +28,7 @@ def closed_index(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         url = f"http://127.0.0.1:{s.getsockname()[1]}/pypi"
-        monkeypatch.setenv(diagnostics.INDEX_URL_ENV, url)
+        monkeypatch.setenv(depcheck.INDEX_URL_ENV, url)
         yield url
 
 

@@ -10,6 +10,7 @@ import artifacts
 import config
 import contract
 import deployment
+import depcheck
 import diagnostics
 import history
 import ingestion
@@ -26,7 +27,7 @@ def offline(monkeypatch):
     """Point the dependency check at a local port nobody listens on: no network needed."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        monkeypatch.setenv(diagnostics.INDEX_URL_ENV, f"http://127.0.0.1:{s.getsockname()[1]}/pypi")
+        monkeypatch.setenv(depcheck.INDEX_URL_ENV, f"http://127.0.0.1:{s.getsockname()[1]}/pypi")
         yield
 
 

@@ -18,7 +18,7 @@ from conftest import ROOT, client_csv
 import batchscore
 import config
 import contract
-import diagnostics
+import scoring
 import generate_data
 import ingestion
 import sources
@@ -103,7 +103,7 @@ def test_dask_batch_scoring_gives_the_pandas_ranking(tmp_path, client, model):
                               rows_per_partition=700) == rows == 6000
     assert dask_out.read_bytes() == pandas_out.read_bytes()
     # And both are the ranking the rest of the system computes.
-    expected = diagnostics.ranked_clients(model, contract.read_csv(source, require_target=False))
+    expected = scoring.ranked_clients(model, contract.read_csv(source, require_target=False))
     got = pd.read_csv(dask_out, dtype={contract.ID: str})
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
@@ -115,7 +115,7 @@ def test_pandas_batch_scoring_matches_the_report_ranking_and_reads_like_the_cont
     read = batchscore.read_clients(source)
     pd.testing.assert_frame_equal(read, contract.read_csv(source, require_target=False))
     table = batchscore.ranked(model, read)
-    pd.testing.assert_frame_equal(batchscore.ranking_frame(table), diagnostics.ranked_clients(model, read),
+    pd.testing.assert_frame_equal(batchscore.ranking_frame(table), scoring.ranked_clients(model, read),
                                   check_dtype=False)
 
 
