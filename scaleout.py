@@ -8,20 +8,21 @@ scheduler, e.g. "tcp://10.0.0.5:8786"). The default path is pandas
 Same results as the pandas path (the same rows kept, probabilities, order,
 bytes of finaldata.csv), partition by partition: each CSV is cut into blocks
 at line ends and every task parses and validates one block with the contract's
-own reader. Exactness without holding the data in one place takes passes over
-the blocks (reading from the OS cache is cheap; memory is not):
- 1. survey: validate each block; return its row count and, for ingestion, a
-    64-bit hash of each row (the client process holds these 8 bytes per
-    row), for scoring also each row's client id and rounded probability
-    (about 30 bytes per row);
+own reader. Exactness without holding the data in one place takes passes:
+ 1. survey: validate each block; return its row count and a 64-bit hash of
+    each row's key (the client process holds these 8 bytes per row). Scoring
+    also returns each row's client id and rounded probability (about 30
+    bytes per row) and writes the block's scored rows, sorted by (risk,
+    position), to an Arrow file beside the output: every row is parsed and
+    scored once;
  2. ingestion: rows whose hash occurs twice are fetched and compared
     exactly, which names the duplicates to drop; scoring: the ids of hashes
     seen twice name each client's earlier rows, and the probabilities count
-    the rows per range;
- 3. ingestion writes each block's kept rows to a part file; scoring sorts
-    by (risk, position) with one shuffle into ranges whose row counts, hence
-    ranks, are known from 1, and writes each range to a part file;
-    the parts are joined in order into the output, atomically.
+    the rows per range of risk, so each range's first rank is known;
+ 3. ingestion writes each block's kept rows to a part file; scoring merges
+    each range's slices of the scored blocks (memory-mapped) and writes the
+    range to a part file; the parts are joined in order into the output,
+    atomically.
 Workers must see the input and output folders (a LocalCluster does; a remote
 cluster needs them on a shared file system).
 
@@ -66,6 +67,7 @@ LOCAL_MEMORY = "1GB"  # per worker: Dask spills and pauses below it
 # A row's position, in input order: file, block, row (rows per block < 2**24).
 FILE_SHIFT, BLOCK_SHIFT = 44, 24
 RISK_SHIFT = 43  # scoring's sort key: millionths of risk from the top, then position
+POSITION_BITS = (1 << RISK_SHIFT) - 1
 TOP = 1_000_000
 
 
@@ -76,16 +78,28 @@ class ScaleoutError(StepError):
 @contextlib.contextmanager
 def cluster(address: str) -> Iterator[Client]:
     """A client of the configured scheduler, or of a LocalCluster started for the while."""
+    with contextlib.ExitStack() as stack:
+        try:
+            if address == "local":
+                # Quiet workers: a failed task reaches the user as one line, from here (disk_errors).
+                local = stack.enter_context(LocalCluster(
+                    n_workers=LOCAL_WORKERS, threads_per_worker=1, memory_limit=LOCAL_MEMORY,
+                    dashboard_address=None, silence_logs=logging.CRITICAL))
+                client = stack.enter_context(Client(local))
+            else:
+                client = stack.enter_context(Client(address, timeout="10s"))
+        except OSError as exc:  # distributed raises OSError (TimeoutError) for an unreachable scheduler
+            raise ScaleoutError(f"Dask scheduler {address} (key 'dask_scheduler'): {exc}") from None
+        yield client
+
+
+@contextlib.contextmanager
+def disk_errors(what: str) -> Iterator[None]:
+    """An OSError of a task (a full or read-only disk, an input gone) as one line naming `what`."""
     try:
-        if address == "local":
-            with LocalCluster(n_workers=LOCAL_WORKERS, threads_per_worker=1, memory_limit=LOCAL_MEMORY,
-                              dashboard_address=None) as local, Client(local) as client:
-                yield client
-        else:
-            with Client(address, timeout="10s") as client:
-                yield client
-    except OSError as exc:  # distributed raises OSError (TimeoutError) for an unreachable scheduler
-        raise ScaleoutError(f"Dask scheduler {address} (key 'dask_scheduler'): {exc}") from None
+        yield
+    except OSError as exc:
+        raise ScaleoutError(f"{what}: {os.strerror(exc.errno) if exc.errno else exc}") from None
 
 
 # --- blocks -------------------------------------------------------------------------
@@ -138,7 +152,8 @@ def _parse(block: Block, require_target: bool) -> pd.DataFrame | None:
     return frame.assign(_pos=block.position + np.arange(len(frame), dtype=np.int64))
 
 
-def _survey(block: Block, require_target: bool, key: tuple[str, ...], model: Any) -> dict[str, Any]:
+def _survey(block: Block, require_target: bool, key: tuple[str, ...], model: Any = None,
+            scored: str | None = None) -> dict[str, Any]:
     raw, lines = _read(block)
     out: dict[str, Any] = {"rows": 0, "lines": lines, "error": None}
     if raw is None:
@@ -149,16 +164,42 @@ def _survey(block: Block, require_target: bool, key: tuple[str, ...], model: Any
         return {**out, "error": str(exc)}
     out["rows"] = len(frame)
     out["hashes"] = pd.util.hash_pandas_object(frame[list(key)], index=False).to_numpy()
-    if model is not None:  # scoring: the ids themselves (short strings) spare a pass to compare them
-        import pyarrow as pa
-        out["ids"] = pa.array(frame[contract.ID], type=pa.string())
-        out["risk"] = _millionths(model, frame).astype(np.int32)
+    if model is not None and len(frame):
+        # Scoring: the ids themselves (short strings) spare a pass to compare them.
+        out["ids"] = _strings(frame[contract.ID])
+        out["risk"] = _score_block(block, frame, model, scored)
     return out
 
 
-def _millionths(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    """The attrition probability rounded to 6 decimals, as integer millionths."""
+def _strings(values: pd.Series) -> Any:
+    """Strings as a pyarrow ChunkedArray (pandas 3 already keeps them in Arrow, chunked)."""
+    import pyarrow as pa
+    array = pa.array(values, type=pa.string())
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def _score_block(block: Block, frame: pd.DataFrame, model: Any, path: str) -> np.ndarray:
+    """Score a block's rows once: write them to `path` (Arrow) sorted by (risk, position); return the risk."""
+    import pyarrow as pa
+
     x = contract.feature_matrix(frame)
+    millionths = _millionths(model, x)
+    key = ((TOP - millionths) << RISK_SHIFT) | (block.position + np.arange(len(frame), dtype=np.int64))
+    order = np.argsort(key)
+    table = pa.table({
+        contract.ID: _strings(frame[contract.ID]).take(order),
+        "predicted_exit": np.asarray(model.predict(x)).astype(np.int64)[order],
+        # Whole numbers, missing ones empty: as the pandas path writes them.
+        **{c: pa.array(x[order, i], from_pandas=True).cast(pa.int64()) for i, c in enumerate(contract.FEATURES)},
+        "_key": key[order],
+    })
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return millionths.astype(np.int32)
+
+
+def _millionths(model: Any, x: np.ndarray) -> np.ndarray:
+    """The attrition probability rounded to 6 decimals, as integer millionths."""
     if not len(x):
         return np.zeros(0, np.int64)
     return np.rint(np.round(model.predict_proba(x)[:, 1], 6) * TOP).astype(np.int64)
@@ -180,10 +221,14 @@ def _global_error(error: str, block: Block, lines_before: int) -> str:
 
 
 def survey(client: Client, blocks: list[Block], require_target: bool, key: tuple[str, ...],
-           model: Any = None) -> tuple[list[dict[str, Any]], dict[int, str]]:
-    """Pass 1 over every block; and the first error of each file that has one (by file number)."""
+           model: Any = None, scored: list[str] | None = None) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """Pass 1 over every block; and the first error of each file that has one (by file number).
+
+    With a model, each block's scored rows go to its file of `scored`.
+    """
+    scored = scored or [None] * len(blocks)
     results = client.gather(client.compute(
-        [delayed(_survey)(b, require_target, key, model) for b in blocks]))
+        [delayed(_survey)(b, require_target, key, model, path) for b, path in zip(blocks, scored)]))
     errors: dict[int, str] = {}
     lines = 0
     for block, r in zip(blocks, results):
@@ -289,7 +334,7 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
     log.info("found %d CSV file(s) in %s; on Dask (%s)", len(files), cfg.input_folder_path,
              cfg.dask_scheduler)
     cfg.finaldata_path.parent.mkdir(parents=True, exist_ok=True)
-    with cluster(cfg.dask_scheduler) as client:
+    with cluster(cfg.dask_scheduler) as client, disk_errors(f"compiling {cfg.finaldata_path} on Dask"):
         records, rows, dropped = compile_files(client, files, cfg.finaldata_path) if files else ([], 0, 0)
     run_id = uuid.uuid4().hex
     ingestion._record_history(cfg, run_id, records)
@@ -312,108 +357,105 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
 
 # --- batch scoring -----------------------------------------------------------------------
 
-def _ranked_pieces(block: Block, model: Any, drop: np.ndarray, divisions: np.ndarray) -> list[Any]:
-    """A block's kept rows scored, sorted by (risk, position), cut at `divisions` into one piece per range."""
+def _write_range(number: int, first_rank: int, part: str, low: int, high: int, drop: np.ndarray,
+                 scored: list[str]) -> int:
+    """One range of keys [low, high): its rows from every scored block, merged in order, written as CSV."""
     import pyarrow as pa
 
-    frame = _parse(block, False)
-    if frame is not None:
-        frame = frame[~np.isin(frame["_pos"].to_numpy(), drop)]
-    if frame is None or not len(frame):
-        return [None] * (len(divisions) + 1)
-    x = contract.feature_matrix(frame)
-    millionths = _millionths(model, frame)
-    key = ((TOP - millionths) << RISK_SHIFT) | frame["_pos"].to_numpy()
-    order = np.argsort(key)
-    table = pa.table({
-        contract.ID: pa.array(frame[contract.ID], type=pa.string()).take(order),
-        "millionths": millionths[order],
-        "predicted_exit": np.asarray(model.predict(x)).astype(np.int64)[order],
-        **{c: x[order, i] for i, c in enumerate(contract.FEATURES)},
-        "_key": key[order],
-    })
-    cuts = [0, *np.searchsorted(table["_key"].to_numpy(), divisions).tolist(), len(table)]
-    return [table.slice(lo, hi - lo) for lo, hi in zip(cuts[:-1], cuts[1:])]
-
-
-def _write_range(number: int, first_rank: int, part: str, *pieces: Any) -> int:
-    """One range of risk, its pieces merged in order, written as CSV with its ranks."""
-    import pyarrow as pa
-
-    pieces = [p for p in pieces if p is not None and p.num_rows]
-    if not pieces:
+    pieces = []
+    for path in scored:
+        table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+        keys = table["_key"].to_numpy()
+        start, stop = np.searchsorted(keys, [low, high])
+        pieces.append(table.slice(start, stop - start))
+    table = pa.concat_tables(pieces)
+    keys = table["_key"].to_numpy()
+    if len(drop) and len(keys):  # drop is sorted: a binary search per row
+        found = drop[np.minimum(np.searchsorted(drop, keys & POSITION_BITS), len(drop) - 1)]
+        kept = found != keys & POSITION_BITS
+        table, keys = table.filter(kept), keys[kept]
+    if not len(keys):
         Path(part).write_bytes(b"" if number else ",".join(batchscore.RANKING_COLUMNS).encode() + b"\n")
         return 0
-    table = pa.concat_tables(pieces)
-    order = np.argsort(table["_key"].to_numpy())
+    order = np.argsort(keys)
     n = table.num_rows
     ranking = pa.table({
         "rank": np.arange(first_rank + 1, first_rank + n + 1),
         contract.ID: table[contract.ID].take(order),
         # k / 10**6 is the float np.round(p, 6) gives: the same values as the pandas path.
-        "attrition_probability": table["millionths"].to_numpy()[order] / TOP,
-        "predicted_exit": table["predicted_exit"].to_numpy()[order],
-        **{c: pa.array(table[c].to_numpy()[order], from_pandas=True).cast(pa.int64())
-           for c in contract.FEATURES},
+        "attrition_probability": (TOP - (keys[order] >> RISK_SHIFT)) / TOP,
+        "predicted_exit": table["predicted_exit"].take(order),
+        **{c: table[c].take(order) for c in contract.FEATURES},
     })
     Path(part).write_bytes(batchscore.ranking_csv(ranking, header=number == 0))
     return n
 
 
 def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: int | None = None,
-              rows_per_partition: int = 1_000_000) -> int:
+              rows_per_partition: int = 500_000) -> int:
     """batchscore.score_csv on the cluster: the same ranked CSV; return its rows."""
     blocks = blocks_of([source], block_bytes)
     if len(blocks) >= 2 ** (RISK_SHIFT - BLOCK_SHIFT):
         raise ScaleoutError(f"{source}: too large for one ranking ({len(blocks)} blocks)")
-    started = time.perf_counter()
-    results, errors = survey(client, blocks, False, (contract.ID,), model)
-    log.info("pass 1 (survey) of %d blocks: %.2f s", len(blocks), time.perf_counter() - started)
-    if errors:
-        raise contract.DataError(errors[0])
-    if not any(r["rows"] for r in results):
-        contract.read_csv(source, require_target=False)  # names the problem: header only
-    # Each client's last row counts: the earlier ones are dropped, and the rest,
-    # counted by rounded risk, give each range's size before anything is sorted.
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".parts-") as tmp:
+        started = time.perf_counter()
+        shared = client.scatter(model, broadcast=True, hash=False)
+        scored = [str(Path(tmp) / f"block-{b.index:06d}.arrow") for b in blocks]
+        results, errors = survey(client, blocks, False, (contract.ID,), shared, scored)
+        log.info("pass 1 (read, validate, score) of %d blocks: %.2f s", len(blocks), time.perf_counter() - started)
+        if errors:
+            raise contract.DataError(errors[0])
+        if not any(r["rows"] for r in results):
+            contract.read_csv(source, require_target=False)  # names the problem: header only
+        listed = [(b, r, path) for b, r, path in zip(blocks, results, scored) if r["rows"]]
+        drop, counts = _earlier_rows(listed)
+        # Ranges of risk holding about rows_per_partition rows each (at least two per worker),
+        # highest risk first; their exact row counts give each range's first rank before any sort.
+        from_top = np.cumsum(counts[::-1])
+        size = min(rows_per_partition, max(1, -(-int(from_top[-1]) // (2 * _workers(client)))))
+        cuts = sorted({int(np.searchsorted(from_top, k * size))
+                       for k in range(1, int(from_top[-1] // size) + 1)} - {0, TOP + 1})
+        bounds = [-1, *(c << RISK_SHIFT for c in cuts), np.iinfo(np.int64).max]
+        offsets = [0, *(int(from_top[c - 1]) for c in cuts)]
+        log.info("pass 2 (%d earlier rows of clients listed again, %d ranges): %.2f s", len(drop),
+                 len(offsets), time.perf_counter() - started)
+        drop = client.scatter(drop, broadcast=True, hash=False)
+        paths = [path for _, _, path in listed]
+        parts = [str(Path(tmp) / f"{k:06d}.csv") for k in range(len(offsets))]
+        written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], drop, paths)
+                   for k in range(len(offsets))]
+        rows = sum(client.gather(client.compute(written)))
+        _join_parts([Path(p) for p in parts], out)
+    log.info("pass 3 (merge and write %d ranges): %.2f s", len(offsets), time.perf_counter() - started)
+    return rows
+
+
+def _earlier_rows(listed: list[tuple[Block, dict[str, Any], str]]) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of each client's earlier rows (the last one counts), and the kept rows per risk."""
     import pyarrow as pa
-    listed = [(b, r) for b, r in zip(blocks, results) if r["rows"]]
-    ids = pa.chunked_array([r["ids"] for _, r in listed], type=pa.string())
-    hashes = pd.Series(np.concatenate([r.pop("hashes") for _, r in listed]))
+
+    # The chunks themselves: given arrays, pa.chunked_array would convert value by value (4 s per 10 M).
+    ids = pa.chunked_array([chunk for _, r, _ in listed for chunk in r["ids"].chunks], type=pa.string())
+    hashes = pd.Series(np.concatenate([r.pop("hashes") for _, r, _ in listed]))
     # Integers hash fast; only ids whose hash recurs are compared as text.
     candidates = np.flatnonzero(hashes.duplicated(keep=False).to_numpy())
     repeated = ids.take(candidates).to_pandas().duplicated(keep="last").to_numpy()
     earlier = np.zeros(len(hashes), dtype=bool)
     earlier[candidates[repeated]] = True
-    del ids, hashes
-    positions = np.concatenate([b.position + np.arange(r["rows"], dtype=np.int64) for b, r in listed])
-    risk = np.concatenate([r.pop("risk") for _, r in listed])
-    counts = np.bincount(risk[~earlier], minlength=TOP + 1)
-    drop = positions[earlier]
-    # Ranges of risk holding about rows_per_partition rows each, highest risk first; their
-    # exact row counts give each range's first rank before anything is sorted.
-    from_top = np.cumsum(counts[::-1])
-    cuts = sorted({int(np.searchsorted(from_top, k * rows_per_partition))
-                   for k in range(1, int(from_top[-1] // rows_per_partition) + 1)} - {0, TOP + 1})
-    divisions = np.array([c << RISK_SHIFT for c in cuts], dtype=np.int64)
-    offsets = [0, *(int(from_top[c - 1]) for c in cuts)]
-    log.info("pass 2 (%d earlier rows of clients listed again): %.2f s", len(drop),
-             time.perf_counter() - started)
-    shared = client.scatter(model, broadcast=True)
-    pieces = [delayed(_ranked_pieces, nout=len(offsets))(b, shared, drop, divisions) for b in blocks]
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".parts-") as tmp:
-        parts = [str(Path(tmp) / f"{k:06d}.csv") for k in range(len(offsets))]
-        written = [delayed(_write_range)(k, offsets[k], parts[k], *(p[k] for p in pieces))
-                   for k in range(len(offsets))]
-        rows = sum(client.gather(client.compute(written)))
-        _join_parts([Path(p) for p in parts], out)
-    return rows
+    positions = np.concatenate([b.position + np.arange(r["rows"], dtype=np.int64) for b, r, _ in listed])
+    risk = np.concatenate([r.pop("risk") for _, r, _ in listed])
+    return np.sort(positions[earlier]), np.bincount(risk[~earlier], minlength=TOP + 1)
+
+
+def _workers(client: Client) -> int:
+    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 def score_csv(address: str, model: Any, source: Path, out: Path) -> int:
     """Rank the clients of `source` into `out` on the cluster of `address`; return the rows."""
     started = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with cluster(address) as client:
+    with cluster(address) as client, disk_errors(f"ranking {source} into {out} on Dask"):
         rows = rank_file(client, model, source, out)
     log.info("ranked %d clients of %s on Dask in %.2f s -> %s", rows, source,
              time.perf_counter() - started, out)

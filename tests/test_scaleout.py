@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, client_csv
+from test_reliability import fill, small_disk
 
 import batchscore
 import config
@@ -102,6 +103,11 @@ def test_dask_batch_scoring_gives_the_pandas_ranking(tmp_path, client, model):
     assert scaleout.rank_file(client, model, source, dask_out, block_bytes=BLOCK,
                               rows_per_partition=700) == rows == 6000
     assert dask_out.read_bytes() == pandas_out.read_bytes()
+    # Again on the same cluster (the model is sent anew each time), leaving no scored blocks behind.
+    again = tmp_path / "again.csv"
+    assert scaleout.rank_file(client, model, source, again, block_bytes=BLOCK) == rows
+    assert again.read_bytes() == pandas_out.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.csv", "clients.csv", "dask.csv", "pandas.csv"]
     # And both are the ranking the rest of the system computes.
     expected = scoring.ranked_clients(model, contract.read_csv(source, require_target=False))
     got = pd.read_csv(dask_out, dtype={contract.ID: str})
@@ -174,3 +180,17 @@ def test_ingestion_runs_on_dask_when_configured(tmp_path, make_config, monkeypat
     pandas = ingestion.ingest(cfg._replace(dask_scheduler=""))
     assert dask_bytes == cfg.finaldata_path.read_bytes()
     assert result.rows == pandas.rows and [vars(f) for f in result.files] == [vars(f) for f in pandas.files]
+
+
+def test_a_full_disk_under_dask_scoring_is_one_line_and_leaves_nothing(tmp_path, client, model):
+    import scaleout
+    source = tmp_path / "clients.csv"
+    source.write_bytes(client_csv(3000, seed=4))
+    with small_disk(tmp_path / "out", "1m") as out:
+        (out / "ranked.csv").write_bytes(b"the last good ranking\n")
+        fill(out)
+        with pytest.raises(scaleout.ScaleoutError) as error:
+            scaleout.score_csv(client.scheduler_info()["address"], model, source, out / "ranked.csv")
+        assert str(error.value) == f"ranking {source} into {out / 'ranked.csv'} on Dask: No space left on device"
+        assert (out / "ranked.csv").read_bytes() == b"the last good ranking\n"
+        assert sorted(p.name for p in out.iterdir()) == [".filler", "ranked.csv"]
