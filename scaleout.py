@@ -32,10 +32,12 @@ cluster needs them on a shared file system).
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -256,6 +258,34 @@ def dropped_positions(client: Client, blocks: list[Block], results: list[dict[st
     return rows[rows.duplicated(subset=list(key), keep=keep)]
 
 
+@contextlib.contextmanager
+def parts_folder(out: Path) -> Iterator[Path]:
+    """A temporary folder beside `out` for the tasks' parts, removed after.
+
+    A killed run cannot remove its folder (up to 50 bytes per input row), so
+    the name carries this host and process, and folders of processes that are
+    gone are removed first: the next run cleans up after a killed one.
+    """
+    prefix = f".{out.name}.parts-{socket.gethostname()}-"
+    for old in out.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = old.name.removeprefix(prefix).split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            log.info("removing %s, left by a run that was stopped", old)
+            shutil.rmtree(old, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f"{prefix}{os.getpid()}-") as tmp:
+        yield Path(tmp)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _join_parts(parts: list[Path], out: Path) -> None:
     """Concatenate `parts` into `out` atomically (temp file in its folder, fsync, rename)."""
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -315,8 +345,8 @@ def compile_files(client: Client, files: list[sources.Candidate], out: Path,
         return records, 0, 0
     drop = dropped_positions(client, [b for b, _ in valid], [r for _, r in valid], True,
                              contract.COLUMNS, "first")["_pos"].to_numpy()
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".parts-") as tmp:
-        parts = [Path(tmp) / f"{i:06d}.csv" for i in range(len(valid))]
+    with parts_folder(out) as tmp:
+        parts = [tmp / f"{i:06d}.csv" for i in range(len(valid))]
         kept = client.gather(client.compute(
             [delayed(_write_kept)(b, drop, str(p), i == 0) for i, ((b, _), p) in enumerate(zip(valid, parts))]))
         _join_parts(parts, out)
@@ -397,10 +427,10 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
     blocks = blocks_of([source], block_bytes)
     if len(blocks) >= 2 ** (RISK_SHIFT - BLOCK_SHIFT):
         raise ScaleoutError(f"{source}: too large for one ranking ({len(blocks)} blocks)")
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".parts-") as tmp:
+    with parts_folder(out) as tmp:
         started = time.perf_counter()
         shared = client.scatter(model, broadcast=True, hash=False)
-        scored = [str(Path(tmp) / f"block-{b.index:06d}.arrow") for b in blocks]
+        scored = [str(tmp / f"block-{b.index:06d}.arrow") for b in blocks]
         results, errors = survey(client, blocks, False, (contract.ID,), shared, scored)
         log.info("pass 1 (read, validate, score) of %d blocks: %.2f s", len(blocks), time.perf_counter() - started)
         if errors:
@@ -421,7 +451,7 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
                  len(offsets), time.perf_counter() - started)
         drop = client.scatter(drop, broadcast=True, hash=False)
         paths = [path for _, _, path in listed]
-        parts = [str(Path(tmp) / f"{k:06d}.csv") for k in range(len(offsets))]
+        parts = [str(tmp / f"{k:06d}.csv") for k in range(len(offsets))]
         written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], drop, paths)
                    for k in range(len(offsets))]
         rows = sum(client.gather(client.compute(written)))

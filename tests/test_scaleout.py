@@ -6,6 +6,7 @@ and ranges make a few thousand rows span many tasks and partitions.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
@@ -112,6 +113,23 @@ def test_dask_batch_scoring_gives_the_pandas_ranking(tmp_path, client, model):
     expected = scoring.ranked_clients(model, contract.read_csv(source, require_target=False))
     got = pd.read_csv(dask_out, dtype={contract.ID: str})
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_parts_a_killed_run_left_are_removed_by_the_next_run(tmp_path, client, model):
+    import scaleout
+    source = tmp_path / "clients.csv"
+    source.write_bytes(client_csv(500, seed=2))
+    out = tmp_path / "ranked.csv"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    prefix = f".ranked.csv.parts-{socket.gethostname()}-"
+    killed = tmp_path / f"{prefix}{gone.stdout.strip()}-x1"
+    killed.mkdir()
+    (killed / "block-000000.arrow").write_bytes(b"half")
+    running = tmp_path / f"{prefix}1-x2"  # pid 1 runs: its parts are in use
+    running.mkdir()
+    scaleout.rank_file(client, model, source, out)
+    assert not killed.exists() and running.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["clients.csv", "ranked.csv", running.name])
 
 
 def test_pandas_batch_scoring_matches_the_report_ranking_and_reads_like_the_contract(tmp_path, model):
