@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, BinaryIO, Callable, NamedTuple, TypedDict
 
 from errors import StepError
 
@@ -67,8 +67,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     write_all_atomic({path: data})
 
 
-def write_all_atomic(files: dict[Path, bytes]) -> None:
+def write_all_atomic(files: dict[Path, bytes | Callable[[BinaryIO], None]]) -> None:
     """Write several files, each atomically; a failed write leaves every one of them as it was.
+
+    A file's content is bytes, or a function that writes it to the open file
+    (for content too large to hold in memory).
 
     Every file's content goes to a temporary file first (where a full disk
     shows), and only once all are written and flushed are they renamed into
@@ -87,7 +90,10 @@ def write_all_atomic(files: dict[Path, bytes]) -> None:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             temps.append((tmp, path))
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                if callable(data):
+                    data(f)
+                else:
+                    f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             # mkstemp makes the file 0600; outputs are for the team to read, as

@@ -120,10 +120,13 @@ def ranked(model: Any, frame: pd.DataFrame, offset: int = 0) -> pa.Table:
         contract.ID: pa.array(frame[contract.ID], type=pa.string()).take(picked),
         "attrition_probability": probability[order],
         "predicted_exit": predicted[order],
-        # Whole numbers: as integers, missing ones empty (NaN would print as "nan").
-        **{c: pa.array(x[:, i], from_pandas=True).cast(pa.int64())
-           for i, c in enumerate(contract.FEATURES)},
+        **feature_columns(x),
     })
+
+
+def feature_columns(x: np.ndarray) -> dict[str, pa.Array]:
+    """The feature matrix as a ranking's columns: whole numbers, missing ones empty (NaN prints "nan")."""
+    return {c: pa.array(x[:, i], from_pandas=True).cast(pa.int64()) for i, c in enumerate(contract.FEATURES)}
 
 
 def ranking_csv(table: pa.Table, header: bool = True) -> bytes:

@@ -43,7 +43,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -191,8 +191,7 @@ def _score_block(block: Block, frame: pd.DataFrame, model: Any, path: str) -> np
     table = pa.table({
         contract.ID: _strings(frame[contract.ID]).take(order),
         "predicted_exit": np.asarray(model.predict(x)).astype(np.int64)[order],
-        # Whole numbers, missing ones empty: as the pandas path writes them.
-        **{c: pa.array(x[order, i], from_pandas=True).cast(pa.int64()) for i, c in enumerate(contract.FEATURES)},
+        **batchscore.feature_columns(x[order]),
         "_key": key[order],
     })
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
@@ -287,20 +286,12 @@ def _running(pid: int) -> bool:
 
 
 def _join_parts(parts: list[Path], out: Path) -> None:
-    """Concatenate `parts` into `out` atomically (temp file in its folder, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as dest:
-            for part in parts:
-                with open(part, "rb") as src:
-                    shutil.copyfileobj(src, dest, 2**22)
-            dest.flush()
-            os.fsync(dest.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Concatenate `parts` into `out` atomically."""
+    def copy(dest: BinaryIO) -> None:
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, dest, 2**22)
+    artifacts.write_all_atomic({out: copy})
 
 
 # --- ingestion -----------------------------------------------------------------------
