@@ -15,151 +15,12 @@ Writes the ranked CSV: rank, corporation, attrition_probability, predicted_exit
 """
 from __future__ import annotations
 
-import io
-import logging
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-
-import artifacts
-import cli
-import contract
-from errors import StepError
-
-log = logging.getLogger("batchscore")
-
-RANKING_COLUMNS = ("rank", contract.ID, "attrition_probability", "predicted_exit", *contract.FEATURES)
-
-
-def _arrow_options() -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
-    numeric = (*contract.FEATURES, contract.TARGET)
-    return pacsv.ReadOptions(), pacsv.ConvertOptions(
-        column_types={contract.ID: pa.string(), **{c: pa.float64() for c in numeric}},
-        null_values=contract.MISSING_MARKERS, strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
-
-
-def parse_clients(raw: bytes, source: Path | str, require_target: bool = False) -> pd.DataFrame:
-    """Client CSV bytes as contract.parse_csv reads them, parsed by pyarrow where it can.
-
-    pyarrow parses in C++ on every core, 3x faster than pandas here; the
-    contract's validate() then applies every rule. Whatever pyarrow reads
-    differently or refuses (blanks after commas, a ragged row, a header only,
-    repeated column names, a value that is not a number) goes to
-    contract.parse_csv, which reads it as usual or names the problem.
-    """
-    header = raw[: raw.find(b"\n")] if b"\n" in raw else raw
-    names = [n.strip() for n in header.decode("utf-8", "replace").lstrip("\ufeff").split(",")]
-    if b" " in raw or b"\x00" in raw or len(set(names)) != len(names):
-        return contract.parse_csv(raw, source, require_target)
-    read, convert = _arrow_options()
-    try:
-        table = pacsv.read_csv(io.BytesIO(raw), read_options=read, convert_options=convert)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return contract.parse_csv(raw, source, require_target)
-    if table.num_rows == 0:
-        return contract.parse_csv(raw, source, require_target)
-    frame = table.to_pandas()
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return contract.validate(frame, source, require_target)
-
-
-def read_clients(path: Path, require_target: bool = False) -> pd.DataFrame:
-    """Read and validate one client CSV (see parse_clients)."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError:
-        return contract.read_csv(path, require_target)  # it names the file and the problem
-    return parse_clients(raw, path, require_target)
-
-
-def latest_rows(ids: pd.Series) -> np.ndarray:
-    """Positions of each id's last row, in input order."""
-    return np.flatnonzero(~ids.duplicated(keep="last").to_numpy())
-
-
-def risk_order(probability: np.ndarray) -> np.ndarray:
-    """argsort(-probability, kind="stable") for probabilities rounded to 6 decimals, 4x faster.
-
-    Each row gets a distinct integer key (millionths of risk from the top, then
-    its position), so numpy's unstable but much quicker sort keeps ties in order.
-    """
-    n = len(probability)
-    bits = max(1, int(n).bit_length())
-    if bits > 42:  # a key would not fit 63 bits: keep it plain
-        return np.argsort(-probability, kind="stable")
-    millionths = np.rint(probability * 1_000_000).astype(np.int64)
-    keys = ((1_000_000 - millionths) << bits) | np.arange(n, dtype=np.int64)
-    return np.sort(keys) & ((1 << bits) - 1)
-
-
-def ranked(model: Any, frame: pd.DataFrame, offset: int = 0) -> pa.Table:
-    """Every client of `frame` with its attrition probability, highest risk first (see the docstring).
-
-    Ranks start at `offset` + 1. Arrays throughout: a frame of a million Python
-    strings would cost more than the model.
-    """
-    rows = latest_rows(frame[contract.ID])
-    x = contract.feature_matrix(frame)[rows]
-    if len(x):
-        probability = np.round(model.predict_proba(x)[:, 1], 6)
-        predicted = np.asarray(model.predict(x)).astype(np.int64)
-    else:
-        probability, predicted = np.zeros(0), np.zeros(0, np.int64)
-    order = risk_order(probability)
-    picked, x = rows[order], x[order]
-    return pa.table({
-        "rank": np.arange(offset + 1, offset + len(order) + 1),
-        contract.ID: pa.array(frame[contract.ID], type=pa.string()).take(picked),
-        "attrition_probability": probability[order],
-        "predicted_exit": predicted[order],
-        **feature_columns(x),
-    })
-
-
-def feature_columns(x: np.ndarray) -> dict[str, pa.Array]:
-    """The feature matrix as a ranking's columns: whole numbers, missing ones empty (NaN prints "nan")."""
-    return {c: pa.array(x[:, i], from_pandas=True).cast(pa.int64()) for i, c in enumerate(contract.FEATURES)}
-
-
-def ranking_csv(table: pa.Table, header: bool = True) -> bytes:
-    """A ranking as CSV bytes, written by pyarrow in C++ (pandas formats each float in Python)."""
-    out = io.BytesIO()
-    if header:  # pyarrow would quote the names; pandas doesn't
-        out.write(",".join(table.column_names).encode() + b"\n")
-    try:
-        # Unquoted, as pandas writes; pyarrow refuses if a value needs quotes...
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    except pa.ArrowInvalid:
-        # ... then every string is quoted: the same values, read back.
-        out.truncate(out.seek(0))
-        if header:
-            out.write(",".join(table.column_names).encode() + b"\n")
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return out.getvalue()
-
-
-def ranking_frame(table: pa.Table) -> pd.DataFrame:
-    """A ranking as the pandas frame scoring.ranked_clients returns (features as floats)."""
-    frame = table.to_pandas()
-    return frame.astype({c: "float64" for c in contract.FEATURES})
-
-
-def score_csv(model: Any, source: Path, out: Path) -> int:
-    """Read `source`, rank its clients with `model`, write the ranking to `out`; return its rows."""
-    started = time.perf_counter()
-    table = ranked(model, read_clients(source))
-    artifacts.write_atomic(out, ranking_csv(table))
-    log.info("ranked %d clients of %s in %.2f s -> %s", table.num_rows, source,
-             time.perf_counter() - started, out)
-    return table.num_rows
+from risk import artifacts, cli
+from risk.errors import StepError
+from risk.scale import engine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,11 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
-        if cfg.dask_scheduler:
-            import scaleout
-            rows = scaleout.score_csv(cfg.dask_scheduler, model, args.input, args.output)
-        else:
-            rows = score_csv(model, args.input, args.output)
+        rows = engine.score_csv(cfg, model, args.input, args.output)
     except StepError as exc:
         return cli.failed(exc)
     print(f"ranked {rows} clients with {artifacts.version_name(manifest['version'])} -> {args.output}")

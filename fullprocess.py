@@ -28,13 +28,9 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-import artifacts
-import cli
-import config
-import dbsource
-import history
-import sources
-from errors import StepError
+from risk import artifacts, cli, config, history
+from risk.data import dbsource, sources
+from risk.errors import StepError
 
 log = logging.getLogger("fullprocess")
 
@@ -128,16 +124,15 @@ def release_quarantined(cfg: config.Config, name: str) -> str:
 
 def bootstrap(cfg: config.Config, run: Run) -> None:
     """Nothing is deployed yet: ingest everything, train on it all, score, deploy."""
-    import deployment
-    import ingestion
-    import loop
-    import scoring
-    import training
+    from risk.data import ingestion
+    from risk.loop import deployment, loop
+    from risk.model import scoring, training
+    from risk.scale import engine
 
     run.decide("bootstrap: nothing deployed in %s yet", cfg.prod_deployment_path)
     if run.dry_run:
         return
-    result = ingestion.ingest(cfg, exclude=held_back(cfg))
+    result = engine.ingest(cfg, exclude=held_back(cfg))
     run.outputs.append(ingestion.summary(result))
     names = [f.name for f in result.ingested]
     trained = training.train(cfg, trained_on={
@@ -163,11 +158,10 @@ def _mark_handled(cfg: config.Config, result: Any, outcome: str,
 
 def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     """New data (or --force-retrain): gate, drift, champion vs challenger, ingest; True if redeployed."""
-    import deployment
-    import ingestion
-    import loop
-    import scoring
-    import training
+    from risk.data import ingestion
+    from risk.loop import deployment, loop
+    from risk.model import scoring, training
+    from risk.scale import engine
 
     model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
     accepted, held = loop.gate(cfg, new, model, manifest, run)
@@ -175,7 +169,7 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     if run.dry_run:
         run.decide("would ingest%s", " and deploy the challenger" if decision.deploy else "")
         return False
-    result = ingestion.ingest(cfg, exclude=held_back(cfg) | set(held))
+    result = engine.ingest(cfg, exclude=held_back(cfg) | set(held))
     run.outputs.append(ingestion.summary(result))
     version = None
     if decision.deploy:
@@ -198,10 +192,9 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
 
 def report(cfg: config.Config, run: Run) -> None:
     """The call list, diagnostics, the report and the API calls on the live deployment."""
-    import apicalls
-    import diagnostics
-    import reporting
-    import scoring
+    from risk.model import scoring
+    from risk.reports import diagnostics, reporting
+    from risk.serving import apicalls
 
     published = scoring.publish_call_list(cfg)
     run.outputs.append(f"call list of {len(published.ranking):,} current clients -> {published.csv_path}")
@@ -238,7 +231,9 @@ def outputs_stale(cfg: config.Config) -> bool:
 def tick(cfg: config.Config, force: bool, run: Run) -> None:
     """One run of the main job, under the lock."""
     manifest = artifacts.read_manifest(cfg.prod_deployment_path)
-    batch = sources.database_batch(cfg)  # new database rows, if a database is configured
+    # New database rows, if a database is configured: SQLite is asked with the standard
+    # library; SQLAlchemy and pandas load only when rows have arrived.
+    batch = dbsource.new_batch(cfg) if cfg.database_configured and dbsource.has_new_rows(cfg) else None
     if manifest is None:
         bootstrap(cfg, run)
         outcome = "redeployed"

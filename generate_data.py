@@ -50,8 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import artifacts
-import contract
+from risk import artifacts
+from risk.data import contract
 
 log = logging.getLogger("generate_data")
 

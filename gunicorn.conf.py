@@ -19,12 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Underscored: gunicorn reads every other top-level name here as a setting ("config" is one).
-import api_spec as _api_spec  # noqa: E402
-import config as _config  # noqa: E402
+from risk import config as _config  # noqa: E402
+from risk.serving import api_spec as _api_spec  # noqa: E402
 
 _cfg = _config.load(os.environ.get(_api_spec.CONFIG_ENV) or _config.DEFAULT_CONFIG)
 bind = [f"{_cfg.api_host}:{_cfg.api_port}"]
-chdir = str(_config.HERE)
+chdir = str(_config.ROOT)
 worker_class = "gthread"
 workers = 2
 threads = 64

@@ -8,9 +8,8 @@ imports it to get `app`. Each worker imports it, so each loads the model once.
 Log records go to stderr, one line each, and with tracebacks to
 log_folder/pipeline.log, as for every script.
 """
-import app as risk_api
-import cli
-import config
+from risk import cli, config
+from risk.serving import app as risk_api
 
 _cfg = config.load(risk_api.config_path_or_default())
 cli.setup_logging(_cfg.log_folder, long_running=True)

@@ -58,10 +58,14 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import api_spec  # noqa: E402
-import artifacts  # noqa: E402
-import config  # noqa: E402
-import localserver  # noqa: E402
+from risk import (
+    artifacts,  # noqa: E402
+    config,  # noqa: E402
+)
+from risk.serving import (
+    api_spec,  # noqa: E402
+    localserver,  # noqa: E402
+)
 
 WORKERS = 2
 RECORD = json.dumps({"records": [
@@ -90,8 +94,8 @@ import pandas as pd
 from flask import Flask, jsonify, request
 
 sys.path.insert(0, os.environ["RISK_ROOT"])
-import artifacts
-import contract
+from risk import artifacts
+from risk.data import contract
 
 app = Flask(__name__)
 MODEL = Path(os.environ["PEER_MODEL"])
@@ -109,10 +113,9 @@ def prediction():
 
 def deployed_project(folder: Path) -> config.Config:
     """A copy of the shipped data in `folder`, ingested, trained, scored and deployed."""
-    import deployment
-    import ingestion
-    import scoring
-    import training
+    from risk.data import ingestion
+    from risk.loop import deployment
+    from risk.model import scoring, training
 
     shutil.copytree(ROOT / "sourcedata", folder / "sourcedata")
     shutil.copytree(ROOT / "testdata", folder / "testdata")
@@ -247,8 +250,7 @@ def spread(values: list[float]) -> dict[str, float]:
 
 def record_diagnostics(cfg: config.Config) -> None:
     """One recorded diagnostics run, as /diagnostics serves it; the dependency check offline."""
-    import depcheck
-    import diagnostics
+    from risk.reports import depcheck, diagnostics
 
     with socket.socket() as closed:  # a refused port: "unknown" at once, no network needed
         closed.bind(("127.0.0.1", 0))

@@ -31,12 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-import artifacts  # noqa: E402
-import batchscore  # noqa: E402
-import contract  # noqa: E402
-import scoring  # noqa: E402
 import generate_data  # noqa: E402
-import training  # noqa: E402
+from risk import artifacts  # noqa: E402
+from risk.data import contract  # noqa: E402
+from risk.model import (
+    batchscore,  # noqa: E402
+    scoring,  # noqa: E402
+    training,  # noqa: E402
+)
 
 TARGET_ROWS_PER_S = 1_000_000
 STAGES = ("read", "rank", "write")

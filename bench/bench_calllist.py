@@ -29,10 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-import contract  # noqa: E402
 import generate_data  # noqa: E402
-import scoring  # noqa: E402
-import training  # noqa: E402
+from risk.data import contract  # noqa: E402
+from risk.model import (
+    scoring,  # noqa: E402
+    training,  # noqa: E402
+)
 
 TARGET_S = 5.0
 THRESHOLDS = (0.6, 0.4, 0.2)

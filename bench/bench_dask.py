@@ -33,11 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-import batchscore  # noqa: E402
-import contract  # noqa: E402
 import generate_data  # noqa: E402
-import sources  # noqa: E402
-import training  # noqa: E402
+from risk.data import (
+    contract,  # noqa: E402
+    sources,  # noqa: E402
+)
+from risk.model import (
+    batchscore,  # noqa: E402
+    training,  # noqa: E402
+)
 
 SIZES = (1_000_000, 10_000_000)
 CHUNK = 1_000_000
@@ -73,7 +77,7 @@ def worker_peaks_mb(client) -> dict[str, float]:
 def measure(quick: bool = False) -> dict:
     from distributed import Client, LocalCluster
 
-    import scaleout
+    from risk.scale import scaleout
 
     repeats = 1 if quick else 3
     logging.getLogger("distributed").setLevel(logging.ERROR)

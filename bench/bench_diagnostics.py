@@ -26,7 +26,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import depcheck  # noqa: E402
+from risk.reports import depcheck  # noqa: E402
 
 
 def measure(run: Callable[[], object], repeats: int) -> dict[str, float]:
@@ -50,14 +50,12 @@ def run_all_s(repeats: int) -> dict[str, float]:
 
     import numpy as np
 
-    import config
-    import contract
-    import deployment
-    import diagnostics
     import generate_data
-    import ingestion
-    import scoring
-    import training
+    from risk import config
+    from risk.data import contract, ingestion
+    from risk.loop import deployment
+    from risk.model import scoring, training
+    from risk.reports import diagnostics
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

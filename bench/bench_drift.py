@@ -32,11 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-import config  # noqa: E402
-import drift  # noqa: E402
 import generate_data  # noqa: E402
-import scoring  # noqa: E402
-import training  # noqa: E402
+from risk import config  # noqa: E402
+from risk.data import drift  # noqa: E402
+from risk.model import (
+    scoring,  # noqa: E402
+    training,  # noqa: E402
+)
 
 SIZES = (1000, 5000)
 BATCHES_PER_WORLD = 2

@@ -43,13 +43,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-import artifacts  # noqa: E402
-import config  # noqa: E402
 import fullprocess  # noqa: E402
 import generate_data  # noqa: E402
-import history  # noqa: E402
-import training  # noqa: E402
-from scoring import f1_of  # noqa: E402
+from risk import (
+    artifacts,  # noqa: E402
+    config,  # noqa: E402
+    history,  # noqa: E402
+)
+from risk.model import training  # noqa: E402
+from risk.model.scoring import f1_of  # noqa: E402
 
 MONTHS = 12
 ROWS = 2000

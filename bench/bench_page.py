@@ -29,7 +29,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import bench_api  # noqa: E402
-import config  # noqa: E402
+
+from risk import config  # noqa: E402
 
 CLIENTS = 10_000
 CUTS = ((0.6, "high"), (0.35, "elevated"), (0.15, "moderate"), (0.0, "low"))
@@ -53,9 +54,9 @@ def publish_generated(cfg: config.Config, n: int = CLIENTS, seed: int = 7) -> in
     """Write a published call list of `n` generated clients ranked by the deployed model."""
     import numpy as np
 
-    import artifacts
-    import contract
     import generate_data
+    from risk import artifacts
+    from risk.data import contract
 
     model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
     frame = generate_data.clients(np.random.default_rng(seed), n, "base")

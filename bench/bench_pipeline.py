@@ -24,14 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-
-import config  # noqa: E402
-import contract  # noqa: E402
-import generate_data  # noqa: E402
-import ingestion  # noqa: E402
-import scoring  # noqa: E402
-import training  # noqa: E402
 from bench_tick import peak_rss_mb  # noqa: E402
+
+import generate_data  # noqa: E402
+from risk import config  # noqa: E402
+from risk.data import (
+    contract,  # noqa: E402
+    ingestion,  # noqa: E402
+)
+from risk.model import (
+    scoring,  # noqa: E402
+    training,  # noqa: E402
+)
 
 
 def make_project(folder: Path, rows: int) -> config.Config:

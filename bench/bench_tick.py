@@ -40,7 +40,7 @@ def deployed_project(folder: Path, database: bool = False) -> Path:
     extra = {}
     if database:
         sys.path.insert(0, str(ROOT))
-        import dbsource
+        from risk.data import dbsource
         dbsource.load_sqlite(folder / "db" / "clients.sqlite", sorted((ROOT / "practicedata").glob("*.csv")))
         extra = {"database_url": "sqlite:///db/clients.sqlite", "database_table": dbsource.SQLITE_TABLE,
                  "database_order_column": "id"}

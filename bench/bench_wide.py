@@ -22,8 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import contract  # noqa: E402
 import generate_data  # noqa: E402
+from risk.data import contract  # noqa: E402
 
 TARGET_S = 0.050
 

@@ -60,6 +60,7 @@ import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
 import bench_wide  # noqa: E402
 
+
 def in_own_process(script: str, quick: bool) -> Any:
     """A benchmark's result, run as its own main program.
 

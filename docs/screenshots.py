@@ -50,7 +50,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
-    import app as risk_api
+    from risk.serving import app as risk_api
 
     with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
         config_path = shipped_project(Path(tmp))

@@ -13,8 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import contract  # noqa: E402
 import generate_data  # noqa: E402
+from risk.data import contract  # noqa: E402
 
 # The Udacity course's original starter files, unchanged (see its README.md).
 COURSE_STARTER = ROOT / "tests" / "fixtures" / "course-starter"
@@ -75,16 +75,15 @@ def make_config(tmp_path):
 @pytest.fixture
 def cfg(make_config):
     """A loaded config of a project folder with the default generated data."""
-    import config
+    from risk import config
     return config.load(make_config())
 
 
 def deploy_project(cfg, publish: bool = True):
     """Ingest, train, score and deploy the project of `cfg`, then publish its call list; the release."""
-    import deployment
-    import ingestion
-    import scoring
-    import training
+    from risk.data import ingestion
+    from risk.loop import deployment
+    from risk.model import scoring, training
 
     ingestion.ingest(cfg)
     training.train(cfg)

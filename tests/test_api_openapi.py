@@ -7,10 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-
-import app as risk_api
-import diagnostics
 from test_app import deployed_project
+
+from risk.reports import diagnostics
+from risk.serving import app as risk_api
 
 # Bounds: a few examples per operation, each allowed seconds, so the whole fuzz
 # takes seconds. The deadline only stops a runaway case; no timing is asserted.

@@ -15,15 +15,14 @@ from pathlib import Path
 
 import pytest
 import requests
-
-import api_spec
-import apicalls
-import app as risk_api
-import config
-import diagnostics
-import localserver
 from conftest import ROOT
 from test_app import deployed_project
+
+import apicalls as apicalls_script
+from risk import config
+from risk.reports import diagnostics
+from risk.serving import api_spec, apicalls, localserver
+from risk.serving import app as risk_api
 
 TOKEN = "test-token-123"
 ENDPOINTS = ["health", "prediction", "scoring", "summarystats", "diagnostics", "risk", "openapi"]
@@ -163,7 +162,7 @@ def test_a_server_of_another_project_at_the_configured_port_is_never_used(deploy
     assert doc["url"] == "in-process"
     assert doc["responses"]["health"]["body"]["model_version"] == 1  # ours, not the other's 7
 
-    assert apicalls.main(["--config", str(cfg.path)]) == 1  # asked for the server: refused, said why
+    assert apicalls_script.main(["--config", str(cfg.path)]) == 1  # asked for the server: refused, said why
 
 
 @pytest.mark.slow
@@ -320,7 +319,7 @@ def test_apicalls_reports_an_unreachable_server_and_writes_nothing(deployed_cfg)
 def test_apicalls_in_process_needs_no_server(deployed_cfg, monkeypatch, capsys):
     monkeypatch.delenv(api_spec.TOKEN_ENV, raising=False)
     record_diagnostics(deployed_cfg)
-    assert apicalls.main(["--config", str(deployed_cfg.path), "--in-process"]) == 0
+    assert apicalls_script.main(["--config", str(deployed_cfg.path), "--in-process"]) == 0
     doc = returns(deployed_cfg)
     assert doc["url"] == "in-process"
     assert {name: r["status"] for name, r in doc["responses"].items()} == dict.fromkeys(ENDPOINTS, 200)
@@ -340,7 +339,7 @@ def test_apicalls_names_each_failing_endpoint_and_writes_them_beside(cfg, monkey
     # Nothing ingested or deployed yet: the calls are answered, with errors.
     monkeypatch.delenv(api_spec.TOKEN_ENV, raising=False)
     monkeypatch.setattr(diagnostics, "latest_diagnostics", lambda cfg: {"run_at": "x"})
-    assert apicalls.main(["--config", str(cfg.path), "--in-process"]) == 1
+    assert apicalls_script.main(["--config", str(cfg.path), "--in-process"]) == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.endswith(
         "API call(s) to in-process failed: health, prediction, scoring, risk "

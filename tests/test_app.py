@@ -11,19 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-import api_spec
-import app as risk_api
-import artifacts
-import config
-import contract
-import deployment
-import diagnostics
-import ingestion
-import scoring
-import serving
-import training
 from conftest import client_csv, deploy_project, run_script
+
+from risk import artifacts, config
+from risk.data import contract, ingestion
+from risk.loop import deployment
+from risk.model import scoring, training
+from risk.reports import diagnostics
+from risk.serving import api_spec, serving
+from risk.serving import app as risk_api
 
 FEATURES = list(contract.FEATURES)
 RECORD = {"lastmonth_activity": 40, "lastyear_activity": 1200, "number_of_employees": 30}

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-import challenger
 import generate_data
-import training
+from risk.loop import challenger
+from risk.model import training
 
 
 def test_held_out_rows_are_chosen_by_client_id_stably_and_in_the_asked_share():

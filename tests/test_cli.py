@@ -1,6 +1,6 @@
 import logging
 
-import cli
+from risk import cli
 
 
 def test_a_full_log_file_is_rotated_at_the_start_of_a_run(tmp_path):

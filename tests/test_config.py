@@ -1,9 +1,9 @@
 import json
 
 import pytest
-
-import config
 from conftest import run_script
+
+from risk import config
 
 FIVE = {
     "input_folder_path": "sourcedata",

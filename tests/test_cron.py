@@ -1,10 +1,10 @@
 import stat
 from datetime import datetime
 
+from conftest import ROOT
 from croniter import croniter
 
 import install_cron
-from conftest import ROOT
 
 
 def schedule_line():

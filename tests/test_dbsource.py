@@ -18,13 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT, client_csv, run_script
 
-import config
-import contract
-import dbsource
-import history
+import dbsource as dbsource_script
+from risk import config, history
+from risk.data import contract, dbsource
 
 PG_URL = os.environ.get(
     "RISK_TEST_PG_URL", "postgresql+psycopg://risk_test:risk-test-pw-7c1e@127.0.0.1:5432/risk_test")
@@ -241,7 +239,7 @@ def test_a_query_can_be_the_source(make_config, database):
 
 
 def test_ingestion_reads_database_extracts_after_the_input_files(make_config, tmp_path):
-    import ingestion
+    from risk.data import ingestion
     db = Database("sqlite", tmp_path)
     db.add_clients(40, seed=7)
     path = make_config(inputs={"a.csv": client_csv(30, seed=6)},
@@ -261,15 +259,15 @@ def test_the_no_new_rows_check_uses_the_standard_library_only(make_config, tmp_p
                                              "database_order_column": "id"})
     cfg = config.load(cfg_path)
     dbsource.mark_handled(cfg, dbsource.new_batch(cfg), "redeployed")
-    code = ("import sys, config, sources; cfg = config.load(sys.argv[1]); "
-            "assert sources.database_batch(cfg) is None; "
+    code = ("import sys; from risk import config; from risk.data import dbsource; cfg = config.load(sys.argv[1]); "
+            "assert dbsource.has_new_rows(cfg) is False; "
             "print([m for m in ('pandas', 'numpy', 'sqlalchemy') if m in sys.modules])")
     run = subprocess.run([sys.executable, "-c", code, str(cfg_path)], cwd=ROOT, capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
     db.add_clients(1, seed=2)  # the same check sees a new row
-    run = subprocess.run([sys.executable, "-c", code.replace("is None", "is not None"), str(cfg_path)],
+    run = subprocess.run([sys.executable, "-c", code.replace("is False", "is True"), str(cfg_path)],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
 
@@ -364,7 +362,7 @@ def test_load_sqlite_command_fills_a_table_the_sqlite_config_reads(tmp_path):
     csvs[0].write_bytes(client_csv(30, seed=1))
     csvs[1].write_bytes(client_csv(20, seed=2))
     target = tmp_path / "sub" / "clients.sqlite"
-    assert dbsource.main(["--load-sqlite", str(target), *map(str, csvs)]) == 0
+    assert dbsource_script.main(["--load-sqlite", str(target), *map(str, csvs)]) == 0
     with sqlite3.connect(target) as conn:
         assert conn.execute("SELECT count(*), max(id) FROM clients").fetchone() == (50, 50)
     shipped = json.loads((ROOT / "config.sqlite.json").read_text())

@@ -6,7 +6,7 @@ from importlib import metadata
 
 import pytest
 
-import depcheck
+from risk.reports import depcheck
 
 
 @pytest.fixture

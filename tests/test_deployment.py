@@ -2,15 +2,12 @@ import json
 import os
 
 import pytest
-
-import artifacts
-import config
-import deployment
-import history
-import ingestion
-import scoring
-import training
 from conftest import client_csv, run_script
+
+from risk import artifacts, config, history
+from risk.data import ingestion
+from risk.loop import deployment
+from risk.model import scoring, training
 
 
 def retrain(cfg, seed):
@@ -216,8 +213,9 @@ KILL_AT_SWITCH = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
 import artifacts, deployment
+import deployment as deployment_script
 artifacts.switch = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
-deployment.main(["--config", {config!r}])
+deployment_script.main(["--config", {config!r}])
 """
 
 

@@ -9,15 +9,11 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-import artifacts
-import config
-import contract
-import depcheck
-import diagnostics
-import history
-import ingestion
 from conftest import ROOT, run_script
+
+from risk import artifacts, config, history
+from risk.data import contract, ingestion
+from risk.reports import depcheck, diagnostics
 
 HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-import drift
 import generate_data
-import training
+from risk.data import drift
+from risk.model import training
 
 
 def counts(tp, fp, fn, tn):

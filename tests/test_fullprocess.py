@@ -6,13 +6,11 @@ import subprocess
 import sys
 
 import pytest
-
-import artifacts
-import config
-import deployment
-import generate_data
-import history
 from conftest import COURSE_STARTER, ROOT, client_csv, run_script
+
+import generate_data
+from risk import artifacts, config, history
+from risk.loop import deployment
 
 
 def fullprocess(cfg, *args):
@@ -27,7 +25,7 @@ def add_extract(cfg, name, law, seed, rows=1500):
 @pytest.fixture
 def project(make_config):
     """A project with 3,000 clients in two files, 2,000 test clients, and no API server running."""
-    import apicalls
+    from risk.serving import apicalls
     path = make_config(
         inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
         test=client_csv(2000, seed=3),
@@ -182,7 +180,7 @@ def test_a_run_killed_mid_decision_is_redone_by_the_next(deployed_cfg, kill_afte
 
 
 def test_main_job_runs_every_step_on_the_course_starter_files(tmp_path):
-    import apicalls
+    from risk.serving import apicalls
     for folder in ("practicedata", "sourcedata", "testdata"):
         shutil.copytree(COURSE_STARTER / folder, tmp_path / folder)
     (tmp_path / "config.json").write_text(json.dumps({

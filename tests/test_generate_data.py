@@ -1,11 +1,11 @@
 import numpy as np
 import pandas as pd
-
-import contract
-import generate_data
-import training
 from conftest import ROOT
-from scoring import f1_of
+
+import generate_data
+from risk.data import contract
+from risk.model import training
+from risk.model.scoring import f1_of
 
 SHIPPED = ["practicedata/practice_a.csv", "practicedata/practice_b.csv",
            "sourcedata/clients_2026_09.csv", "sourcedata/clients_2026_10.csv",

@@ -3,13 +3,10 @@ import os
 
 import pandas as pd
 import pytest
-
-import artifacts
-import config
-import contract
-import history
-import ingestion
 from conftest import COURSE_STARTER, client_csv, run_script
+
+from risk import artifacts, config, history
+from risk.data import contract, ingestion
 
 HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
 

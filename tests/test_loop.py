@@ -3,16 +3,14 @@ held-out rows, references in the manifests, the redeploy rules."""
 import json
 
 import pytest
+from conftest import client_csv
 
-import artifacts
-import challenger
-import config
-import contract
 import fullprocess
 import generate_data
-import history
-import training
-from conftest import client_csv
+from risk import artifacts, config, history
+from risk.data import contract
+from risk.loop import challenger
+from risk.model import training
 
 
 @pytest.fixture

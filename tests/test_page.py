@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import app as risk_api
-import artifacts
-import contract
-import history
-import page
-import reporting
-import scoring
+from risk import artifacts, history
+from risk.data import contract
+from risk.model import scoring
+from risk.reports import report_facts
+from risk.serving import app as risk_api
+from risk.serving import page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -338,7 +337,7 @@ def test_header_counts_every_extract_held_back(client, published):
 def test_the_same_file_quarantined_twice_is_held_back_once(deployed_cfg):
     row = {"name": "x.csv", "sha256": "c" * 64, "action": "quarantined", "reason": "constant column"}
     history.record(deployed_cfg.history_path, "quarantine", [row, row])
-    assert [q["name"] for q in reporting.held_back(deployed_cfg.history_path)] == ["x.csv"]
+    assert [q["name"] for q in report_facts.held_back(deployed_cfg.history_path)] == ["x.csv"]
 
 
 def test_nothing_held_back_and_no_decision_shows_no_notice_and_says_so(client, published):

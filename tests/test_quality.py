@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import generate_data
-import quality
+from risk.data import quality
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,18 @@ import os
 import subprocess
 
 import pytest
-
-import artifacts
-import config
-import deployment
-import fullprocess
-import history
-import ingestion
-import scoring
-import sources
-import training
 from conftest import client_csv, run_script
 from test_ingestion import add_bad_files
+
+import deployment as deployment_script
+import fullprocess
+import ingestion as ingestion_script
+import scoring as scoring_script
+import training as training_script
+from risk import artifacts, config, history
+from risk.data import ingestion, sources
+from risk.loop import deployment
+from risk.model import scoring, training
 
 
 def tick(cfg, monkeypatch):
@@ -182,7 +182,7 @@ def test_a_full_log_disk_is_one_warning_and_the_step_still_runs(make_config):
 
 @pytest.mark.slow
 def test_the_main_job_on_a_full_model_disk_exits_1_and_recovers(make_config):
-    import apicalls
+    from risk.serving import apicalls
     cfg = config.load(make_config(extra={"api_port": apicalls.free_port()}))
     with small_disk(cfg.output_model_path):
         fill(cfg.output_model_path)
@@ -216,8 +216,8 @@ def test_injected_write_errors_name_the_file_and_leave_the_outputs(deployed_cfg,
         raise OSError(err, os.strerror(err))
 
     monkeypatch.setattr(os, "fsync", failing)
-    main = {"ingestion": ingestion.main, "training": training.main,
-            "scoring": scoring.main, "deployment": deployment.main}[step]
+    main = {"ingestion": ingestion_script.main, "training": training_script.main,
+            "scoring": scoring_script.main, "deployment": deployment_script.main}[step]
     code = main(["--config", str(cfg.path)])
     monkeypatch.undo()
 

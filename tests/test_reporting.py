@@ -5,19 +5,13 @@ import socket
 import pandas as pd
 import pypdf
 import pytest
-
-import artifacts
-import config
-import contract
-import deployment
-import depcheck
-import diagnostics
-import history
-import ingestion
-import reporting
-import scoring
-import training
 from conftest import client_csv, run_script
+
+from risk import artifacts, config, history
+from risk.data import contract, ingestion
+from risk.loop import deployment
+from risk.model import scoring, training
+from risk.reports import depcheck, diagnostics, report_facts, report_managers, reporting
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -52,7 +46,7 @@ def test_confusion_counts_match_an_independent_cross_tabulation(deployed_cfg):
     predicted = model.predict(contract.feature_matrix(test))
     table = pd.crosstab(test["exited"], predicted).reindex(index=[0, 1], columns=[0, 1], fill_value=0)
 
-    counts = reporting.confusion_counts(model, test)
+    counts = report_facts.confusion_counts(model, test)
 
     assert counts.tolist() == table.to_numpy().tolist()
 
@@ -62,7 +56,7 @@ def test_confusion_matrix_of_any_model_and_data_is_a_png(tmp_path, make_config):
     path = reporting.plot_confusion_matrix(AlwaysExits(), data, tmp_path / "cm" / "always.png")
 
     assert path.read_bytes().startswith(PNG_SIGNATURE)
-    counts = reporting.confusion_counts(AlwaysExits(), data)
+    counts = report_facts.confusion_counts(AlwaysExits(), data)
     assert counts[:, 0].tolist() == [0, 0]  # nothing predicted to stay
     assert counts[:, 1].tolist() == [int((data.exited == 0).sum()), int((data.exited == 1).sum())]
 
@@ -103,7 +97,7 @@ def test_make_report_writes_the_png_and_a_report_managers_first(deployed_cfg):
     q = summary["quality"]
     assert f"{q['precision_at_n']:.0%} of the 100 the model ranks riskiest did leave" in pages[0]
     assert "base rate" in pages[0] and f"F1 {q['f1']:.3f}" in pages[0]
-    for client in ranking["corporation"].head(reporting.TOP):
+    for client in ranking["corporation"].head(report_managers.TOP):
         assert client in pages[1]
     assert ranking["reasons"].iloc[0].split(";")[0][:30] in pages[1]
     assert "per extract" in pages[2] and "Quality of each deployed model" in pages[2]
@@ -180,7 +174,7 @@ def test_report_shows_extracts_held_back_and_the_latest_decision_to_managers(dep
      "with a retrained model; their outcomes accumulate."),
 ])
 def test_decision_words_say_what_was_done_and_why(decision, expected):
-    assert reporting.decision_words({"champion_version": 1, "reason": "", **decision}) == expected
+    assert report_facts.decision_words({"champion_version": 1, "reason": "", **decision}) == expected
 
 
 def test_report_shows_the_latest_drift_check(deployed_cfg):
@@ -220,14 +214,14 @@ def test_a_call_list_of_another_model_is_republished_for_the_report(deployed_cfg
 
 def test_attrition_per_extract_comes_from_the_ingested_blocks(deployed_cfg):
     data = contract.read_csv(deployed_cfg.finaldata_path)
-    extracts = reporting.extract_attrition(deployed_cfg, data)
+    extracts = report_facts.extract_attrition(deployed_cfg, data)
     record = artifacts.read_json(deployed_cfg.ingestion_record_path)
     assert [e["file"] for e in extracts] == [f["name"] for f in record["files"]]
     first = record["files"][0]["rows_kept"]
     assert extracts[0]["attrition"] == pytest.approx(data["exited"].iloc[:first].mean())
     assert extracts[1]["attrition"] == pytest.approx(data["exited"].iloc[first:].mean())
     # A finaldata.csv the record does not describe: no trend rather than a wrong one.
-    assert reporting.extract_attrition(deployed_cfg, data.iloc[:-1]) == []
+    assert report_facts.extract_attrition(deployed_cfg, data.iloc[:-1]) == []
 
 
 def test_an_earlier_report_is_kept_beside_the_latest(deployed_cfg):

@@ -13,18 +13,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, client_csv
 from test_reliability import fill, small_disk
 
-import batchscore
-import config
-import contract
-import scoring
 import generate_data
-import ingestion
-import sources
-import training
+from risk import config
+from risk.data import contract, ingestion, sources
+from risk.model import batchscore, scoring, training
 
 BLOCK = 4_000  # bytes: ~200 rows per task
 
@@ -58,7 +53,7 @@ def extracts(tmp_path):
 
 
 def test_dask_ingestion_keeps_the_same_rows_in_the_same_order(tmp_path, client):
-    import scaleout
+    from risk.scale import scaleout
     paths = extracts(tmp_path)
     files = sources.candidates(tmp_path)
     frames, records = ingestion.read_files(files)
@@ -72,7 +67,7 @@ def test_dask_ingestion_keeps_the_same_rows_in_the_same_order(tmp_path, client):
 
 
 def test_dask_ingestion_rejects_a_bad_file_naming_the_same_line(tmp_path, client):
-    import scaleout
+    from risk.scale import scaleout
     (tmp_path / "in").mkdir()
     good = tmp_path / "in" / "good.csv"
     good.write_bytes(client_csv(800, seed=1))
@@ -91,7 +86,7 @@ def test_dask_ingestion_rejects_a_bad_file_naming_the_same_line(tmp_path, client
 
 
 def test_dask_batch_scoring_gives_the_pandas_ranking(tmp_path, client, model):
-    import scaleout
+    from risk.scale import scaleout
     rng = np.random.default_rng(3)
     clients = generate_data.clients(rng, 6000)
     # Clients listed again later with new figures: their last row counts.
@@ -116,7 +111,7 @@ def test_dask_batch_scoring_gives_the_pandas_ranking(tmp_path, client, model):
 
 
 def test_parts_a_killed_run_left_are_removed_by_the_next_run(tmp_path, client, model):
-    import scaleout
+    from risk.scale import scaleout
     source = tmp_path / "clients.csv"
     source.write_bytes(client_csv(500, seed=2))
     out = tmp_path / "ranked.csv"
@@ -178,8 +173,9 @@ def test_risk_order_is_the_stable_descending_argsort():
 def test_the_default_path_never_imports_dask(tmp_path, make_config):
     cfg_path = make_config()
     code = (
-        "import sys, json, numpy as np; import config, ingestion, batchscore, training, generate_data\n"
-        "cfg = config.load(sys.argv[1]); ingestion.ingest(cfg)\n"
+        "import sys, json, numpy as np; import generate_data\n"
+        "from risk import config; from risk.model import batchscore, training; from risk.scale import engine\n"
+        "cfg = config.load(sys.argv[1]); engine.ingest(cfg)\n"
         "m = training.train_model(generate_data.clients(np.random.default_rng(1), 500))\n"
         "batchscore.score_csv(m, cfg.finaldata_path, cfg.output_folder_path / 'ranked.csv')\n"
         "print(json.dumps([n for n in sys.modules if n.split('.')[0] in ('dask', 'distributed')]))\n"
@@ -190,10 +186,10 @@ def test_the_default_path_never_imports_dask(tmp_path, make_config):
 
 
 def test_ingestion_runs_on_dask_when_configured(tmp_path, make_config, monkeypatch, client):
-    import scaleout
+    from risk.scale import engine, scaleout
     cfg = config.load(make_config(extra={"dask_scheduler": client.scheduler_info()["address"]}))
     monkeypatch.setattr(scaleout, "BLOCK_BYTES", BLOCK)
-    result = ingestion.ingest(cfg)
+    result = engine.ingest(cfg)
     dask_bytes = cfg.finaldata_path.read_bytes()
     pandas = ingestion.ingest(cfg._replace(dask_scheduler=""))
     assert dask_bytes == cfg.finaldata_path.read_bytes()
@@ -201,7 +197,7 @@ def test_ingestion_runs_on_dask_when_configured(tmp_path, make_config, monkeypat
 
 
 def test_a_full_disk_under_dask_scoring_is_one_line_and_leaves_nothing(tmp_path, client, model):
-    import scaleout
+    from risk.scale import scaleout
     source = tmp_path / "clients.csv"
     source.write_bytes(client_csv(3000, seed=4))
     with small_disk(tmp_path / "out", "1m") as out:

@@ -2,11 +2,10 @@ import json
 
 import numpy as np
 import pytest
-
-import artifacts
-import history
-import scoring
 from conftest import run_script
+
+from risk import artifacts, history
+from risk.model import scoring
 
 
 class Fixed:
@@ -73,14 +72,18 @@ def test_scores_the_course_starter_test_file(deployed_cfg):
 # --- the call list -----------------------------------------------------------------
 
 import pandas as pd  # noqa: E402
-
-import config  # noqa: E402
-import contract  # noqa: E402
-import deployment  # noqa: E402
-import ingestion  # noqa: E402
-import reasons  # noqa: E402
-import training  # noqa: E402
 from conftest import client_csv  # noqa: E402
+
+from risk import config  # noqa: E402
+from risk.data import (
+    contract,  # noqa: E402
+    ingestion,  # noqa: E402
+)
+from risk.loop import deployment  # noqa: E402
+from risk.model import (
+    reasons,  # noqa: E402
+    training,  # noqa: E402
+)
 
 HEADER = "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
 

@@ -5,16 +5,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-import artifacts
-import config
-import history
-import training
 from conftest import client_csv, run_script
+
+from risk import artifacts, config, history
+from risk.model import training
 
 
 def test_training_matches_the_course_model_and_emits_no_warning(cfg):
-    import ingestion
+    from risk.data import ingestion
     ingestion.ingest(cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -30,7 +28,7 @@ def test_training_matches_the_course_model_and_emits_no_warning(cfg):
 
 
 def test_training_records_metadata_and_history(cfg):
-    import ingestion
+    from risk.data import ingestion
     ingestion.ingest(cfg)
     result = training.train(cfg)
     meta = json.loads(artifacts.sidecar_path(cfg.model_path).read_text())
@@ -44,7 +42,7 @@ def test_training_records_metadata_and_history(cfg):
 
 
 def test_model_params_from_config_reach_the_model(make_config):
-    import ingestion
+    from risk.data import ingestion
     cfg = config.load(make_config(extra={"model_params": {"C": 0.01}}))
     ingestion.ingest(cfg)
     model = artifacts.load_model(training.train(cfg).model_path)
@@ -52,7 +50,7 @@ def test_model_params_from_config_reach_the_model(make_config):
 
 
 def test_falling_activity_raises_attrition_risk(cfg):
-    import ingestion
+    from risk.data import ingestion
     ingestion.ingest(cfg)
     model = artifacts.load_model(training.train(cfg).model_path)
     steady = np.array([[100.0, 1200.0, 45.0]])
@@ -61,7 +59,7 @@ def test_falling_activity_raises_attrition_risk(cfg):
 
 
 def test_rows_with_missing_features_are_imputed(cfg):
-    import ingestion
+    from risk.data import ingestion
     ingestion.ingest(cfg)
     model = artifacts.load_model(training.train(cfg).model_path)
     proba = model.predict_proba(np.array([[np.nan, 1200.0, np.nan]]))
@@ -86,7 +84,7 @@ def test_missing_finaldata_fails_naming_the_file(make_config):
 
 
 def test_failure_while_writing_the_model_keeps_the_previous_one(cfg, monkeypatch):
-    import ingestion
+    from risk.data import ingestion
     ingestion.ingest(cfg)
     training.train(cfg)
     before = cfg.model_path.read_bytes(), artifacts.sidecar_path(cfg.model_path).read_bytes()

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import sklearn
 
-import api_spec
-import artifacts
-import contract
+from risk import artifacts
+from risk.data import contract
+from risk.serving import api_spec
 
 log = logging.getLogger("serving")
 

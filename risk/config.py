@@ -14,11 +14,10 @@ import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import artifacts
-from errors import StepError
+from risk import ROOT, artifacts
+from risk.errors import StepError
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_CONFIG = HERE / "config.json"
+DEFAULT_CONFIG = ROOT / "config.json"
 
 # The course's five keys: folder paths, all required.
 PATH_KEYS = (

@@ -29,15 +29,21 @@ from urllib.parse import urlsplit
 import requests
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name,
-                             parse_sdist_filename, parse_wheel_filename)
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
-from errors import StepError
+from risk import ROOT
+from risk.errors import StepError
 
 log = logging.getLogger("depcheck")
 
-REQUIREMENTS = Path(__file__).resolve().parent / "requirements.txt"
+REQUIREMENTS = ROOT / "requirements.txt"
 DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_URL_ENV = "RISK_PYPI_URL"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"

@@ -36,17 +36,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
-from flask import (Blueprint, Response, current_app, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, NotFound
 
-import artifacts
-import contract
-import history
-import reporting
-import scoring
-from errors import StepError
+from risk import artifacts, history
+from risk.data import contract
+from risk.errors import StepError
+from risk.model import scoring
+from risk.reports import report_facts
 
 log = logging.getLogger("page")
 
@@ -180,8 +186,8 @@ def drift_words(cfg: Any) -> tuple[str, str]:
 def held_back(cfg: Any) -> list[dict[str, str]]:
     """The extracts the quality gate holds back now, newest first: name, date, reason, release command."""
     return [{"name": q["name"], "date": _date(q["run_at"]), "reason": q["reason"],
-             "command": reporting.release_command(q["name"])}
-            for q in reversed(reporting.held_back(cfg.history_path))]
+             "command": report_facts.release_command(q["name"])}
+            for q in reversed(report_facts.held_back(cfg.history_path))]
 
 
 def decided(d: dict[str, Any]) -> str:
@@ -196,7 +202,7 @@ def decided(d: dict[str, Any]) -> str:
 def decision_rows(cfg: Any) -> list[dict[str, Any]]:
     """The newest champion/challenger decisions, newest first, as the trends table shows them."""
     return [{**d, "date": str(d["run_at"])[:16].replace("T", " "), "what": decided(d)}
-            for d in reversed(history.rows(cfg.history_path, "challenger_decisions", limit=reporting.DECISIONS))]
+            for d in reversed(history.rows(cfg.history_path, "challenger_decisions", limit=report_facts.DECISIONS))]
 
 
 def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -349,8 +355,8 @@ def trends_view() -> str:
                          y_max=1, alerts=[bool(c["drift"]) for c in checks]) if checks else None,
         checks=checks[-10:][::-1],
         decisions=decision_rows(cfg),
-        estimates=reporting.label_free_estimates(cfg.history_path),
-        blind_spot=reporting.BLIND_SPOT,
+        estimates=report_facts.label_free_estimates(cfg.history_path),
+        blind_spot=report_facts.BLIND_SPOT,
     )
 
 

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import artifacts
-import report_pdf as draw
+from risk import artifacts
+from risk.reports import report_pdf as draw
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from reporting import ReportData
+    from risk.reports.reporting import ReportData
 
 
 def _number(value: float | int | None, digits: int = 0) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import contract
+from risk.data import contract
 
 SCALE_FACTOR = 10.0
 SWAP_FACTOR = 3.0       # own distributions this far apart (log scale) before a swap is considered

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from errors import StepError
+from risk.errors import StepError
 
 log = logging.getLogger(__name__)
 

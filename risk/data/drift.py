@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import config
-import contract
+from risk import config
+from risk.data import contract
 
 TESTS = config.DRIFT_TESTS
 PSI_BINS = 10
@@ -189,7 +189,9 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 def data_drift(profile: dict[str, Any], new: pd.DataFrame, alpha: float = 0.05) -> dict[str, dict]:
     """Per feature: PSI and KS statistic and p-value of the new rows against the training profile."""
-    from scipy.stats import ks_2samp  # scipy costs ~0.3 s to import; only drift checks need it
+    from scipy.stats import (
+        ks_2samp,  # scipy costs ~0.3 s to import; only drift checks need it
+    )
 
     result = {}
     for col, ref in profile.items():

@@ -32,15 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import artifacts
-import challenger
-import config
-import contract
-import dbsource
-import drift
-import history
-import quality
-import sources
+from risk import artifacts, config, history
+from risk.data import contract, dbsource, drift, quality, sources
+from risk.loop import challenger
+from risk.model import training
 
 log = logging.getLogger("fullprocess")
 
@@ -268,7 +263,6 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
     rows = pd.concat([frames[n] for n in window], ignore_index=True).drop_duplicates(
         subset=list(contract.COLUMNS))
     rows = rows[~challenger.held_out(rows[contract.ID], cfg.holdout_fraction)].reset_index(drop=True)
-    import training
     candidate = training.train_model(rows, cfg.model_params)
     trained_on = {"files": window, "rows": len(rows), "held_out_fraction": cfg.holdout_fraction,
                   "window": f"last {cfg.training_window} extracts" + (

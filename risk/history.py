@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from errors import StepError
+from risk.errors import StepError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingestions (

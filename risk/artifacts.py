@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, NamedTuple, TypedDict
 
-from errors import StepError
+from risk.errors import StepError
 
 # The course's file names, and the few the project adds: the one place they are spelled.
 MODEL_FILE = "trainedmodel.pkl"

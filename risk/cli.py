@@ -11,8 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
-import config
-from errors import StepError
+from risk import config
+from risk.errors import StepError
 
 log = logging.getLogger("pipeline")
 

@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import contract
-import drift
+from risk.data import contract, drift
 
 HOLDOUT_BUCKETS = 10_000
 

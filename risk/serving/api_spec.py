@@ -18,11 +18,12 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from errors import StepError
+from risk.errors import StepError
 
 if TYPE_CHECKING:
-    import config
     from flask import Flask
+
+    from risk import config
 
 TOKEN_ENV = "RISK_API_TOKEN"   # the bearer token, when set; else the config's api_token_file
 CONFIG_ENV = "RISK_CONFIG"     # the config the server (wsgi.py) loads, else config.json
@@ -78,7 +79,7 @@ def _number(nullable: bool = False, **kw: Any) -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, dict[str, Any]]:
-    import contract  # pandas: only the server builds the document
+    from risk.data import contract  # pandas: only the server builds the document
 
     feature = {"type": "integer", "minimum": 0, "maximum": contract.MAX_FEATURE, "nullable": True}
     # What the server accepts: a .csv path without NUL characters. Where it

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-import contract
+from risk.data import contract
 
 NO_REASONS = "no reasons for this kind of model"
 NOTHING_ABOVE = "no figure raises the risk above an average client's"

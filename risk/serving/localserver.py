@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from errors import StepError
+from risk import ROOT
+from risk.errors import StepError
 
-HERE = Path(__file__).resolve().parent
-GUNICORN_CONFIG = HERE / "gunicorn.conf.py"
+GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
 START_TIMEOUT_S = 60.0
 
 
@@ -65,7 +65,7 @@ def get_json(url: str, path: str = "/health", timeout_s: float = 1.0) -> tuple[i
         return response.status, None
 
 
-def gunicorn_command(port: int, target: str = "wsgi:app", chdir: Path = HERE,
+def gunicorn_command(port: int, target: str = "wsgi:app", chdir: Path = ROOT,
                      config_file: Path | None = GUNICORN_CONFIG, *extra: str) -> list[str]:
     """gunicorn serving `target` from `chdir` on 127.0.0.1:`port`, with the shipped settings by default."""
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--chdir", str(chdir),

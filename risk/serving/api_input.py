@@ -25,9 +25,9 @@ from flask import Request
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound, UnsupportedMediaType
 
-import config
-import contract
-from api_spec import PATH_KEYS
+from risk import config
+from risk.data import contract
+from risk.serving.api_spec import PATH_KEYS
 
 CSV_TYPES = ("text/csv", "application/csv")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
-import artifacts
+from risk import artifacts
 
 # Editors, downloads and copies in progress leave these beside real files.
 TEMPORARY_PREFIXES = (".", "~", "#")
@@ -128,14 +128,3 @@ def new_files(folder: Path, known: Iterable[tuple[str, str]]) -> list[Path]:
     """Files of `folder` whose name or content (SHA-256) is not among `known`."""
     return [c.path for c in new_candidates(folder, known)]
 
-
-def database_batch(cfg: Any) -> Any:
-    """The configured database's rows past the handled watermark as one extract (dbsource.Batch).
-
-    None without a database or without new rows; with SQLite the asking costs only
-    the standard library, SQLAlchemy and pandas load when rows have arrived.
-    """
-    if not cfg.database_configured:
-        return None
-    import dbsource
-    return dbsource.new_batch(cfg) if dbsource.has_new_rows(cfg) else None

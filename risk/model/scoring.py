@@ -1,0 +1,319 @@
+"""Step 2b, scoring: the model's quality on held-out test data, and the call list of current clients.
+
+The work of `scoring.py` (its command line lives there).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+
+from risk import artifacts, config, history
+from risk.data import contract
+from risk.errors import StepError
+from risk.model import reasons
+
+log = logging.getLogger("scoring")
+
+RISK_RANKING = "risk_ranking.csv"
+CALL_LIST = "call_list.json"
+BANDS = ("high", "elevated", "moderate", "low")  # riskiest first
+CHANGES = ("new", "up", "down")  # and "" for no change
+RANKING_COLUMNS = ("rank", contract.ID, "risk_percent", "band", "reasons", "change", "probability",
+                   *contract.FEATURES)
+
+
+class CallListMissing(StepError):
+    """No call list has been published (or its files are unreadable)."""
+
+
+@dataclass
+class ScoreResult:
+    f1: float
+    rows: int
+    score_path: Path
+    model_sha256: str
+    quality: dict[str, Any] | None = None
+
+
+@dataclass
+class CallList:
+    """A published call list: the ranking (the CSV's rows) and its summary (call_list.json)."""
+    ranking: pd.DataFrame
+    summary: dict[str, Any]
+    csv_path: Path
+    json_path: Path
+
+
+# --- quality ---------------------------------------------------------------------
+
+def f1_of(model: Any, frame: pd.DataFrame) -> float:
+    """F1 score of `model`'s predictions on a labeled, contract-valid frame."""
+    predicted = model.predict(contract.feature_matrix(frame))
+    return float(f1_score(frame[contract.TARGET].to_numpy(), predicted, zero_division=0))
+
+
+def quality_at(probability: np.ndarray, exited: np.ndarray, n: int) -> dict[str, Any]:
+    """If the team calls the `n` riskiest clients: how many of them leave, what share of leavers they reach.
+
+    Keys precision_at_n, recall_at_n, n (fewer if there are fewer clients), base_rate.
+    """
+    n = min(n, len(exited))
+    top = np.argsort(-probability, kind="stable")[:n]
+    caught = int(exited[top].sum())
+    leavers = int(exited.sum())
+    return {
+        "precision_at_n": caught / n if n else None,
+        "recall_at_n": caught / leavers if leavers else None,
+        "n": n,
+        "base_rate": leavers / len(exited) if len(exited) else None,
+    }
+
+
+def quality_of(model: Any, frame: pd.DataFrame, n: int) -> dict[str, Any]:
+    """F1 and the figures of `quality_at` of `model` on a labeled frame."""
+    x = contract.feature_matrix(frame)
+    exited = frame[contract.TARGET].to_numpy()
+    f1 = float(f1_score(exited, model.predict(x), zero_division=0))
+    return {"f1": f1, **quality_at(model.predict_proba(x)[:, 1], exited, n)}
+
+
+def score(cfg: config.Config, model_path: Path | None = None, data_path: Path | None = None) -> ScoreResult:
+    """Score the trained model on the test data, write latestscore.txt atomically, record the figures."""
+    model_path = model_path or cfg.model_path
+    data_path = data_path or cfg.test_data_file
+    model = artifacts.load_model(model_path)
+    data = contract.read_csv(data_path)
+    quality = quality_of(model, data, cfg.call_capacity)
+    f1 = quality["f1"]
+    artifacts.write_text_atomic(cfg.score_path, f"{f1!r}\n")
+    model_sha = artifacts.sha256_file(model_path)
+    history.record(cfg.history_path, "scores", [{
+        "model_sha256": model_sha, "data_path": str(data_path),
+        "data_sha256": artifacts.sha256_file(data_path), "rows": len(data), **quality,
+    }])
+    log.info("F1 %.4f on %d rows of %s; wrote %s", f1, len(data), data_path, cfg.score_path)
+    return ScoreResult(f1, len(data), cfg.score_path, model_sha, quality)
+
+
+# --- who is ranked, and how ----------------------------------------------------------
+
+def current_clients(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each client's latest row (the last in `frame`), for clients whose latest row has not exited.
+
+    `frame` lists the extracts oldest first, as finaldata.csv does. An empty
+    `exited` (outcome not known yet) counts as still a client.
+    """
+    latest = frame.drop_duplicates(subset=contract.ID, keep="last")
+    if contract.TARGET in latest.columns:
+        latest = latest[latest[contract.TARGET].to_numpy() != 1]
+    return latest.reset_index(drop=True)
+
+
+def band_thresholds(cfg: config.Config) -> tuple[float, float, float]:
+    """The lowest probability of the bands high, elevated and moderate (config keys band_*_from)."""
+    return cfg.band_high_from, cfg.band_elevated_from, cfg.band_moderate_from
+
+
+def band_levels(probability: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+    """The index in BANDS of each probability's band (0 is "high"): BANDS[i] from thresholds[i] up."""
+    return np.searchsorted(-np.asarray(thresholds, float), -probability, side="left")
+
+
+def bands_of(probability: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+    """The band of each probability: BANDS[i] from thresholds[i] up; "low" below them all."""
+    return np.asarray(BANDS, dtype=object)[band_levels(probability, thresholds)]
+
+
+def probabilities(model: Any, x: np.ndarray) -> np.ndarray:
+    """`model`'s attrition probability per row of a feature matrix."""
+    if len(x) == 0:
+        return np.zeros(0)
+    return np.asarray(model.predict_proba(x)[:, 1], np.float64)
+
+
+def changes(ranking: pd.DataFrame, previous: pd.DataFrame | None, n: int) -> tuple[np.ndarray, list[str]]:
+    """Each ranked client's change against `previous` (columns corporation, rank, band), and who left.
+
+    "new": in the top `n` now and not before; else "up" / "down": its band
+    rose / fell; else "". Left: on the previous list, not on this one (it
+    exited, or no extract lists it any more). No previous list: no changes.
+    """
+    if previous is None or previous.empty:
+        return np.full(len(ranking), "", dtype=object), []
+    was = pd.Index(previous[contract.ID]).get_indexer(ranking[contract.ID])
+    known = was >= 0
+    # Band levels (lower is riskier) by hash lookup: Series.map on text runs in Python.
+    bands = pd.Index(BANDS)
+    now_level = bands.get_indexer(ranking["band"])
+    before = bands.get_indexer(previous["band"])[was]
+    was_top = known & (previous["rank"].to_numpy()[was] <= n)
+    change = np.select(
+        [(ranking["rank"].to_numpy() <= n) & ~was_top, known & (now_level < before),
+         known & (now_level > before)],
+        list(CHANGES), "").astype(object)
+    # From `was`, not isin: pandas' isin on arrow-backed text builds a Python object per value.
+    still = np.zeros(len(previous), bool)
+    still[was[known]] = True
+    left = ~still
+    return change, previous[contract.ID].to_numpy()[left].tolist()
+
+
+def rank_clients(model: Any, clients: pd.DataFrame, previous: pd.DataFrame | None,
+                 thresholds: Sequence[float], n: int) -> tuple[pd.DataFrame, list[str]]:
+    """The ranked call list of `clients` (columns RANKING_COLUMNS, riskiest first) and who left.
+
+    Clients of equal probability keep their order in `clients`.
+    """
+    x = contract.feature_matrix(clients)
+    probability = np.round(probabilities(model, x), 6)
+    order = np.argsort(-probability, kind="stable")
+    p = probability[order]
+    text = {"dtype": object}  # numpy's text: pandas' arrow strings would copy each value again
+    ranking = pd.DataFrame({
+        "rank": np.arange(1, len(order) + 1),
+        contract.ID: clients[contract.ID].take(order).reset_index(drop=True),
+        "risk_percent": np.rint(p * 100).astype(np.int64),
+        "band": pd.Series(bands_of(p, thresholds), **text),
+        "reasons": pd.Series(reasons.reason_texts(reasons.linear_parts(model), x[order]), **text),
+        "change": pd.Series(np.full(len(order), "", dtype=object), **text),
+        "probability": p,
+        **{col: x[order, j] for j, col in enumerate(contract.FEATURES)},
+    })
+    change, left = changes(ranking, previous, n)
+    ranking["change"] = pd.Series(change, **text)
+    return ranking, left
+
+
+def ranked_clients(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """Every client of `frame` (its last row) with its probability, highest first: batch scoring.
+
+    Unlike the call list this keeps clients who exited; the API's and the batch
+    benchmark's ranking of any file.
+    """
+    latest = frame.drop_duplicates(subset=contract.ID, keep="last")
+    x = contract.feature_matrix(latest)
+    probability = np.round(probabilities(model, x), 6)
+    predicted = np.asarray(model.predict(x), np.int64) if len(x) else np.zeros(0, np.int64)
+    order = np.argsort(-probability, kind="stable")
+    return pd.DataFrame({
+        "rank": np.arange(1, len(order) + 1),
+        contract.ID: latest[contract.ID].to_numpy()[order],
+        "attrition_probability": probability[order],
+        "predicted_exit": predicted[order],
+        **{col: latest[col].to_numpy()[order] for col in contract.FEATURES},
+    })
+
+
+# --- publishing ----------------------------------------------------------------------
+
+def ranking_path(cfg: config.Config) -> Path:
+    return cfg.output_model_path / RISK_RANKING
+
+
+def call_list_path(cfg: config.Config) -> Path:
+    return cfg.output_model_path / CALL_LIST
+
+
+def write_ranking_csv(ranking: pd.DataFrame, path: Path) -> Path:
+    """Write a ranking as CSV atomically; figures as whole numbers, a gap where missing."""
+    # Nullable integers: pandas writes them in C; a float_format formats each value in Python.
+    whole = {c: "Int64" for c in contract.FEATURES if c in ranking.columns}
+    artifacts.write_atomic(path, ranking.astype(whole).to_csv(index=False, lineterminator="\n").encode())
+    return path
+
+
+def previous_ranking(cfg: config.Config) -> tuple[dict[str, Any] | None, pd.DataFrame | None]:
+    """The last published list from the run history: its summary row and (corporation, rank, band)."""
+    found = history.latest_call_list(cfg.history_path)
+    if found is None:
+        return None, None
+    head, clients = found
+    frame = pd.DataFrame(clients, columns=[contract.ID, "rank", "probability", "band"])
+    return head, frame
+
+
+def publish_call_list(cfg: config.Config) -> CallList:
+    """Rank the current clients by the deployed model and publish the call list.
+
+    Loads the model with `artifacts.load_deployed_model`; writes
+    output_model_path/risk_ranking.csv (columns RANKING_COLUMNS, reasons joined
+    by "; ", change "", "new", "up" or "down") and call_list.json ({published_at,
+    model_version, model_sha256, clients (how many ranked), bands {band: count},
+    left_since_previous [corporations], left_count, new_to_top [corporations],
+    quality {f1, precision_at_n, recall_at_n, n, base_rate} on the test data,
+    reasons_available}); records the list in the run history (it is the
+    previous list of the next publication, and each client's risk history).
+    """
+    model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    clients = current_clients(contract.read_csv(cfg.finaldata_path, require_target=False))
+    quality = quality_of(model, contract.read_csv(cfg.test_data_file), cfg.call_capacity)
+    _, previous = previous_ranking(cfg)
+    n = cfg.call_capacity
+    ranking, left = rank_clients(model, clients, previous, band_thresholds(cfg), n)
+    published_at = history.now()
+    summary = artifacts.json_safe({
+        "published_at": published_at,
+        "model_version": manifest["version"],
+        "model_sha256": manifest["model_sha256"],
+        "clients": len(ranking),
+        "bands": {band: int((ranking["band"] == band).sum()) for band in BANDS},
+        "left_since_previous": left,
+        "left_count": len(left),
+        "new_to_top": ranking.loc[ranking["change"] == "new", contract.ID].tolist(),
+        "quality": quality,
+        "reasons_available": reasons.linear_parts(model) is not None,
+    })
+    csv_path = write_ranking_csv(ranking, ranking_path(cfg))
+    json_path = call_list_path(cfg)
+    artifacts.write_json_atomic(json_path, summary)
+    history.record_call_list(cfg.history_path, {
+        "run_at": published_at, "model_version": manifest["version"],
+        "model_sha256": manifest["model_sha256"], "clients": len(ranking), "left_count": len(left),
+        "new_count": len(summary["new_to_top"]), "n": n,
+    }, zip(ranking[contract.ID].tolist(), ranking["rank"].tolist(), ranking["probability"].tolist(),
+           ranking["band"].tolist()))
+    log.info("published the call list of %d current clients (model %s): %s; %d new to the top %d, "
+             "%d left since the previous list", len(ranking),
+             artifacts.version_name(manifest["version"]),
+             ", ".join(f"{c} {b}" for b, c in summary["bands"].items()), len(summary["new_to_top"]),
+             n, len(left))
+    return CallList(ranking, summary, csv_path, json_path)
+
+
+def read_call_list(cfg: config.Config) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The published call list: risk_ranking.csv as a frame and call_list.json as a dict.
+
+    Raises CallListMissing if either file is missing or unreadable.
+    """
+    csv_path, json_path = ranking_path(cfg), call_list_path(cfg)
+    try:
+        summary = artifacts.read_json(json_path)
+    except artifacts.ArtifactError as exc:
+        raise CallListMissing(f"{exc}; no call list published yet (run scoring.py --call-list)") from None
+    text = {contract.ID: str, "band": str, "reasons": str, "change": str}
+    try:
+        ranking = pd.read_csv(
+            csv_path, dtype={**text, "rank": "int64", "risk_percent": "int64", "probability": "float64",
+                             **{c: "Int64" for c in contract.FEATURES}},
+            keep_default_na=False, na_values={c: [""] for c in contract.FEATURES},
+        )
+    except FileNotFoundError:
+        raise CallListMissing(f"{csv_path}: not found; no call list published yet "
+                              "(run scoring.py --call-list)") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise CallListMissing(f"{csv_path}: unreadable ({exc})") from None
+    return ranking, summary
+
+
+def client_history(cfg: config.Config, corporation: str) -> list[dict[str, Any]]:
+    """`corporation`'s risk on each published call list it was on, oldest first.
+
+    Each item: published_at, model_version, rank, probability, band.
+    """
+    return history.client_risk(cfg.history_path, corporation)
