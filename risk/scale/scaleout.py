@@ -1,6 +1,32 @@
 """Ingestion and batch scoring on a Dask cluster, for inputs larger than one machine's memory.
 
-The work of `scaleout.py` (its command line lives there).
+Used when config.json sets `dask_scheduler` ("local" starts a LocalCluster of
+LOCAL_WORKERS processes on this machine; otherwise the address of a running
+scheduler, e.g. "tcp://10.0.0.5:8786"). The default path is pandas
+(ingestion.py, batchscore.py) and never imports Dask.
+
+Same results as the pandas path (the same rows kept, probabilities, order,
+bytes of finaldata.csv), partition by partition: each CSV is cut into blocks
+at line ends and every task parses and validates one block with the contract's
+own reader. Exactness without holding the data in one place takes passes:
+ 1. survey: validate each block; return its row count and a 64-bit hash of
+    each row's key (the client process holds these 8 bytes per row). Scoring
+    also returns each row's client id and rounded probability (about 30
+    bytes per row) and writes the block's scored rows, sorted by (risk,
+    position), to an Arrow file beside the output: every row is parsed and
+    scored once;
+ 2. ingestion: rows whose hash occurs twice are fetched and compared
+    exactly, which names the duplicates to drop; scoring: the ids of hashes
+    seen twice name each client's earlier rows, and the probabilities count
+    the rows per range of risk, so each range's first rank is known;
+ 3. ingestion writes each block's kept rows to a part file; scoring merges
+    each range's slices of the scored blocks (memory-mapped) and writes the
+    range to a part file; the parts are joined in order into the output,
+    atomically.
+Workers must see the input and output folders (a LocalCluster does; a remote
+cluster needs them on a shared file system).
+
+Run by scaleout.py (its command line), or by risk/scale/engine.py when the config sets it.
 """
 from __future__ import annotations
 
