@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+# The steps import pandas and scikit-learn (seconds): the functions that run them import them,
+# so a tick that finds no new data needs the standard library and these light parts only.
 from risk import artifacts, cli, config, history
 from risk.data import dbsource, sources
 from risk.errors import StepError
