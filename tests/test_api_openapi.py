@@ -74,6 +74,7 @@ def test_the_document_examples_work(api):
     assert client.post("/prediction", json={"filepath": "test/testdata.csv"}).status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_generated_requests_get_documented_answers_and_never_a_5xx(api_schema, subtests, mode):
     # schemathesis.pytest.from_fixture needs pytest internals that pytest 9 dropped,

@@ -732,6 +732,7 @@ def test_importing_the_app_module_builds_no_app():
     assert not any(isinstance(v, risk_api.Flask) for v in vars(risk_api).values() if v is not risk_api.Flask)
 
 
+@pytest.mark.slow
 def test_app_script_refuses_a_bad_config(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     run = run_script("app.py", "--config", str(tmp_path / "config.json"))
@@ -739,6 +740,7 @@ def test_app_script_refuses_a_bad_config(tmp_path):
     assert run.stderr.strip() == f"error: {tmp_path / 'config.json'}: missing key 'input_folder_path'"
 
 
+@pytest.mark.slow
 def test_app_script_refuses_a_bad_port():
     run = run_script("app.py", "--port", "70000")
     assert run.returncode == 2

@@ -85,6 +85,7 @@ def test_missing_config_file_is_named(tmp_path):
         config.load(tmp_path / "nope.json")
 
 
+@pytest.mark.slow
 def test_script_exits_2_on_bad_config_with_one_line(tmp_path):
     path = write(tmp_path, {**FIVE, "colour": "red"})
     run = run_script("ingestion.py", "--config", str(path))
@@ -93,6 +94,7 @@ def test_script_exits_2_on_bad_config_with_one_line(tmp_path):
     assert "unknown key 'colour'" in run.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("obj, key", [
     ({**FIVE, "output_folder_path": "sourcedata"}, "input_folder_path"),
     ({**FIVE, "drift_bootstrap_rounds": 10**10}, "drift_bootstrap_rounds"),

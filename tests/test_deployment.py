@@ -61,6 +61,7 @@ def test_nothing_trained_yet_fails_naming_the_missing_file(make_config):
     assert "trainedmodel.pkl: not found" in run.stderr
 
 
+@pytest.mark.slow
 def test_rollback_restores_the_previous_release(deployed_cfg, tmp_path):
     cfg = deployed_cfg
     first_model = (cfg.prod_deployment_path / "trainedmodel.pkl").read_bytes()

@@ -138,6 +138,7 @@ def test_missing_percent_of_a_frame_counts_none_and_nan():
 
 # --- timing --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_timing_leaves_the_live_outputs_byte_identical(deployed_cfg):
     c = deployed_cfg
     live = [c.finaldata_path, c.ingestedfiles_path, c.ingestion_record_path,
@@ -164,6 +165,7 @@ def test_scratch_config_points_every_output_into_the_scratch_folder(cfg, tmp_pat
     assert copy.model_params == cfg.model_params
 
 
+@pytest.mark.slow
 def test_timing_a_failing_step_names_the_script_and_its_error(make_config):
     cfg = config.load(make_config(inputs={"bad.csv": "corporation,exited\nabcd,0\n"}))
     with pytest.raises(diagnostics.DiagnosticsError,
@@ -217,6 +219,7 @@ def test_statistics_of_a_one_row_dataset_are_made_valid_json(make_config):
 
 # --- the script ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_script_prints_a_summary_and_records_the_run_from_another_folder(
         deployed_cfg, closed_index, tmp_path):
     elsewhere = tmp_path / "elsewhere"
@@ -235,6 +238,7 @@ def test_script_prints_a_summary_and_records_the_run_from_another_folder(
     assert list(elsewhere.iterdir()) == []  # nothing written to the working directory
 
 
+@pytest.mark.slow
 def test_script_with_nothing_deployed_fails_with_one_line(cfg):
     ingestion.ingest(cfg)
     run = run_script("diagnostics.py", "--config", str(cfg.path))
@@ -245,6 +249,7 @@ def test_script_with_nothing_deployed_fails_with_one_line(cfg):
     ]
 
 
+@pytest.mark.slow
 def test_script_rejects_a_bad_repeat_count(cfg):
     run = run_script("diagnostics.py", "--config", str(cfg.path), "--time-steps", "0")
     assert run.returncode == 2
@@ -273,6 +278,7 @@ def test_timings_not_recorded_are_none_not_invented(deployed_cfg, closed_index):
     assert "ingestion not recorded" in diagnostics.summary(result)
 
 
+@pytest.mark.slow
 def test_asking_for_step_timing_runs_the_scripts(deployed_cfg, closed_index):
     result = diagnostics.run_all(deployed_cfg, repeats=1)
     assert result["timing_source"] == "subprocess"

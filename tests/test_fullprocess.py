@@ -38,6 +38,7 @@ def deployed_version(cfg):
     return artifacts.read_manifest(cfg.prod_deployment_path)["version"]
 
 
+@pytest.mark.slow
 def test_bootstrap_then_no_new_data_then_same_law_then_drifted_extract(project):
     cfg = project
     # 1. bootstrap from empty
@@ -129,6 +130,7 @@ def test_failed_training_keeps_the_deployment_and_exits_1(deployed_cfg):
     assert history.rows(cfg.history_path, "runs")[-1]["exit_code"] == 1
 
 
+@pytest.mark.slow
 def test_a_second_run_while_one_is_active_exits_at_once(project):
     cfg = project
     first = subprocess.Popen(
@@ -151,6 +153,7 @@ def test_a_second_run_while_one_is_active_exits_at_once(project):
     assert len(history.rows(cfg.history_path, "runs")) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after", ["change found", "deploying the challenger", "scoring: F1"])
 def test_a_run_killed_mid_decision_is_redone_by_the_next(deployed_cfg, kill_after):
     cfg = deployed_cfg
@@ -179,6 +182,7 @@ def test_a_run_killed_mid_decision_is_redone_by_the_next(deployed_cfg, kill_afte
     assert "new.csv" in [f["name"] for f in manifest["source_files"]]
 
 
+@pytest.mark.slow
 def test_main_job_runs_every_step_on_the_course_starter_files(tmp_path):
     from risk.serving import apicalls
     for folder in ("practicedata", "sourcedata", "testdata"):

@@ -235,6 +235,7 @@ def test_an_earlier_report_is_kept_beside_the_latest(deployed_cfg):
     assert len(kept) == 2
 
 
+@pytest.mark.slow
 def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(deployed_cfg, offline, tmp_path):
     diagnostics.run_all(deployed_cfg)
     # A second deployment, so F1 has a trend (on new data: an identical model is not redeployed).
@@ -266,6 +267,7 @@ def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(depl
     assert "nothing recorded yet" not in pages[2]
 
 
+@pytest.mark.slow
 def test_script_with_nothing_deployed_fails_with_one_line(cfg):
     ingestion.ingest(cfg)
     run = run_script("reporting.py", "--config", str(cfg.path))

@@ -170,6 +170,7 @@ def test_risk_order_is_the_stable_descending_argsort():
     assert (batchscore.risk_order(p) == np.argsort(-p, kind="stable")).all()
 
 
+@pytest.mark.slow
 def test_the_default_path_never_imports_dask(tmp_path, make_config):
     cfg_path = make_config()
     code = (

@@ -30,6 +30,7 @@ def test_f1_of_counts_true_and_false_positives():
     assert scoring.f1_of(Fixed([0] * 6), frame) == 0.0
 
 
+@pytest.mark.slow
 def test_script_writes_the_number_alone_and_records_it(deployed_cfg, tmp_path):
     cfg = deployed_cfg
     run = run_script("scoring.py", "--config", str(cfg.path), cwd=tmp_path)
@@ -45,6 +46,7 @@ def test_script_writes_the_number_alone_and_records_it(deployed_cfg, tmp_path):
     assert rows[-1]["data_sha256"] == artifacts.sha256_file(cfg.test_data_file)
 
 
+@pytest.mark.slow
 def test_tampered_model_is_refused(deployed_cfg):
     cfg = deployed_cfg
     before = cfg.score_path.read_bytes()
@@ -260,6 +262,7 @@ def test_score_records_the_quality_at_the_call_capacity(deployed_cfg):
     assert 0 <= row["precision_at_n"] <= 1 and 0 <= row["recall_at_n"] <= 1
 
 
+@pytest.mark.slow
 def test_script_publishes_the_call_list(deployed_cfg, tmp_path):
     run = run_script("scoring.py", "--config", str(deployed_cfg.path), "--call-list", cwd=tmp_path)
     assert run.returncode == 0, run.stderr

@@ -66,6 +66,7 @@ def test_rows_with_missing_features_are_imputed(cfg):
     assert np.isfinite(proba).all()
 
 
+@pytest.mark.slow
 def test_one_class_only_fails_with_a_clear_error(make_config):
     frame = pd.read_csv(pd.io.common.StringIO(client_csv(50).decode()))
     frame["exited"] = 0
@@ -77,6 +78,7 @@ def test_one_class_only_fails_with_a_clear_error(make_config):
     assert len(run.stderr.strip().splitlines()) == 2  # the progress line and the error
 
 
+@pytest.mark.slow
 def test_missing_finaldata_fails_naming_the_file(make_config):
     run = run_script("training.py", "--config", str(make_config()))
     assert run.returncode == 1
