@@ -57,6 +57,10 @@ def _default(value: Any) -> str:
 
 def config_markdown() -> str:
     """Every config key: type, default and meaning, then the model's parameters."""
+    undescribed = [k for k in (*risk_config.PATH_KEYS, *risk_config.OPTIONAL_KEYS)
+                   if not risk_config.KEY_DOCS.get(k, "").strip()]
+    if undescribed:
+        raise GeneratedPageError(f"risk/config.py: key '{undescribed[0]}' has no description in KEY_DOCS")
     path_keys = (*risk_config.PATH_KEYS, *risk_config.OPTIONAL_PATH_KEYS)
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for key in risk_config.PATH_KEYS:

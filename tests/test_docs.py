@@ -62,6 +62,12 @@ def test_the_configuration_page_has_a_row_for_every_key_and_model_parameter():
         assert f"| `{name}` |" in page, name
 
 
+def test_a_key_without_a_description_stops_the_build_naming_it(monkeypatch):
+    monkeypatch.setattr(config, "KEY_DOCS", {k: v for k, v in config.KEY_DOCS.items() if k != "drift_seed"})
+    with pytest.raises(hooks.GeneratedPageError, match="key 'drift_seed' has no description"):
+        hooks.config_markdown()
+
+
 def test_the_api_reference_renders_every_operation_and_schema_of_the_served_document():
     document = hooks.openapi_document()
     page = hooks.openapi_markdown(document)
