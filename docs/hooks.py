@@ -6,12 +6,16 @@ Two pages hold a marker line that this replaces, so neither can drift from the c
                       (risk/config.py: PATH_KEYS, OPTIONAL_KEYS, KEY_DOCS, MODEL_DEFAULTS)
     api-reference.md  <!-- generated: openapi -->             the OpenAPI document the API
                       serves at /openapi.json, from an app built on a scratch config
+    architecture.md   <!-- generated: scripts -->             the scripts at the top level and
+                      <!-- generated: package -->             the package's groups and modules,
+                      each with the first line of its docstring (read, not imported)
 
 A page without its marker fails the build. mkdocs.yml names this file under `hooks:`;
 tests/test_docs.py imports it by path.
 """
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import sys
@@ -29,6 +33,8 @@ from risk import config as risk_config  # noqa: E402
 
 CONFIG_MARKER = "<!-- generated: configuration keys -->"
 OPENAPI_MARKER = "<!-- generated: openapi -->"
+SCRIPTS_MARKER = "<!-- generated: scripts -->"
+PACKAGE_MARKER = "<!-- generated: package -->"
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -217,18 +223,67 @@ def openapi_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --- the architecture ----------------------------------------------------------------
+
+def summary_line(path: Path) -> str:
+    """The first line of a Python file's docstring, read without importing it."""
+    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    if not docstring:
+        raise GeneratedPageError(f"{path.relative_to(ROOT)} has no docstring to describe it")
+    return docstring.splitlines()[0].rstrip(":")
+
+
+def scripts_markdown() -> str:
+    """The top level's Python files: the scripts a user runs (and gunicorn's settings)."""
+    rows = ["| script | what it is |", "|---|---|"]
+    rows += [f"| `{p.name}` | {cell(summary_line(p))} |" for p in sorted(ROOT.glob("*.py"))]
+    return "\n".join(rows) + "\n"
+
+
+def package_groups() -> list[tuple[str, str]]:
+    """The package's groups in import order, as risk/__init__.py's docstring lists them."""
+    docstring = ast.get_docstring(ast.parse((ROOT / "risk" / "__init__.py").read_text())) or ""
+    groups = []
+    for line in docstring.splitlines():
+        parts = line.split(maxsplit=1)
+        if line.startswith("    risk/") and len(parts) == 2:
+            groups.append((parts[0], parts[1]))
+    if not groups:
+        raise GeneratedPageError("risk/__init__.py's docstring lists no group (lines '    risk/... what')")
+    return groups
+
+
+def package_markdown() -> str:
+    """Each group of the package, then each of its modules with its docstring's first line."""
+    lines = []
+    listed = set()
+    for folder, what in package_groups():
+        modules = sorted(p for p in (ROOT / folder).glob("*.py") if p.name != "__init__.py")
+        listed |= set(modules)
+        lines += [f"### `{folder}`", "", f"{what[0].upper()}{what[1:]}.", "",
+                  "| module | what it holds |", "|---|---|"]
+        lines += [f"| `{p.name}` | {cell(summary_line(p))} |" for p in modules]
+        lines.append("")
+    unlisted = sorted(set((ROOT / "risk").rglob("*.py")) - listed
+                      - set((ROOT / "risk").rglob("__init__.py")))
+    if unlisted:
+        raise GeneratedPageError(f"{unlisted[0].relative_to(ROOT)} is in no group of risk/__init__.py's docstring")
+    return "\n".join(lines)
+
+
 # --- MkDocs ------------------------------------------------------------------------
 
-GENERATORS = {"configuration.md": (CONFIG_MARKER, config_markdown),
-              "api-reference.md": (OPENAPI_MARKER, lambda: openapi_markdown(openapi_document()))}
+GENERATORS = {
+    "configuration.md": [(CONFIG_MARKER, config_markdown)],
+    "api-reference.md": [(OPENAPI_MARKER, lambda: openapi_markdown(openapi_document()))],
+    "architecture.md": [(SCRIPTS_MARKER, scripts_markdown), (PACKAGE_MARKER, package_markdown)],
+}
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    """Replace a generated page's marker with what the code says today."""
-    generator = GENERATORS.get(page.file.src_uri)
-    if generator is None:
-        return markdown
-    marker, render = generator
-    if markdown.count(marker) != 1:
-        raise GeneratedPageError(f"docs/{page.file.src_uri} must hold the line {marker} exactly once")
-    return markdown.replace(marker, render())
+    """Replace a generated page's markers with what the code says today."""
+    for marker, render in GENERATORS.get(page.file.src_uri, []):
+        if markdown.count(marker) != 1:
+            raise GeneratedPageError(f"docs/{page.file.src_uri} must hold the line {marker} exactly once")
+        markdown = markdown.replace(marker, render())
+    return markdown
