@@ -4,8 +4,8 @@ Runs the benchmarks below in this process, one after the other, and prints one
 table: each figure (median and min-max over the repeats), the reference it is
 measured against in the same run (median and min-max), their ratio, the
 target and whether it holds. Writes the table and every raw result to
-bench/run.json. `--markdown` prints the table as Markdown too (the README's
-Performance section is that table).
+bench/run.json. `--markdown` prints the table as Markdown too (the manual's
+Performance page, docs/performance.md, is that table).
 
 1. the cron tick with no new data, as a whole process     bench_tick.py
 2. /prediction (one record) under gunicorn: p50, throughput bench_api.py

@@ -1,4 +1,4 @@
-"""Screenshots of the managers' page for the README, taken with Debian's Chromium.
+"""Screenshots of the managers' page for the README and the manual, taken with Debian's Chromium.
 
 Runs the real main job on a copy of the shipped data, then once more after a
 new same-law extract arrives (so the list shows changes and clients who

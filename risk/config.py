@@ -48,7 +48,7 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "band_high_from": ((int, float), 0.6),
     "band_elevated_from": ((int, float), 0.4),
     "band_moderate_from": ((int, float), 0.2),
-    # The retraining loop (fullprocess.py, challenger.py): see README "The retraining loop".
+    # The retraining loop (fullprocess.py, challenger.py): see docs/retraining.md.
     "redeploy_rule": ((str,), "challenger"),
     "training_window": ((int,), 3),
     "holdout_fraction": ((int, float), 0.3),
@@ -80,6 +80,56 @@ MAX_BOOTSTRAP_ROUNDS = 100_000
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
 OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file", "database_extract_folder")
+
+# What each key means, for people: the manual's configuration page is generated
+# from PATH_KEYS, OPTIONAL_KEYS and this (docs/hooks.py); tests/test_docs.py
+# fails on a key without a description. Markdown, one sentence or two.
+KEY_DOCS: dict[str, str] = {
+    "input_folder_path": "folder of input CSV files",
+    "output_folder_path": "where `finaldata.csv`, `ingestedfiles.txt`, `ingestion.json` go",
+    "test_data_path": "folder holding `testdata.csv`",
+    "output_model_path": "where the trained model, its score, the call list and the reports go",
+    "prod_deployment_path": "the deployment folder",
+    "history_path": "the run history (SQLite)",
+    "log_folder": "where `pipeline.log` goes (rotated at 5 MB, 5 kept)",
+    "model_params": "LogisticRegression parameters to override, e.g. `{\"C\": 0.5}`; "
+                    "the others keep the course's values (table below)",
+    "keep_deployments": "how many releases to keep for rollback",
+    "api_host": "where the API listens (`gunicorn.conf.py`, `app.py`) and `apicalls.py` calls",
+    "api_port": "the port the API listens on (`gunicorn.conf.py`, `app.py`) and `apicalls.py` calls",
+    "pypi_timeout_s": "timeout in seconds of the dependency check's queries to the package index",
+    "drift_test": f"model drift test: {', '.join(f'`{t}`' for t in DRIFT_TESTS)}",
+    "drift_alpha": "false-alarm rate of the drift tests over a year "
+                   "(each monthly test: `drift_alpha / tests_per_year`)",
+    "drift_bootstrap_rounds": f"resamples of the bootstrap tests (at most {MAX_BOOTSTRAP_ROUNDS:,})",
+    "drift_seed": "seed of the bootstrap tests, so a verdict can be reproduced",
+    "call_capacity": "N: how many clients the team calls per round; precision and recall at N, "
+                     "\"new to the top N\", the label-free precision-at-N estimate",
+    "band_high_from": "lowest risk of the band high (the bands' lower bounds must rise, between 0 and 1)",
+    "band_elevated_from": "lowest risk of the band elevated",
+    "band_moderate_from": "lowest risk of the band moderate; below it: low",
+    "redeploy_rule": "`challenger`: deploy only a significantly better challenger; "
+                     "`drift`: the course's rule, retrain and redeploy on model drift",
+    "training_window": "extracts a challenger is trained on (the most recent; restarted where a change was found)",
+    "holdout_fraction": "share of clients (by id hash) held out of training: the challenger test's rows",
+    "min_labelled_rows": "held-out fresh labelled rows needed before testing; fewer accumulate over extracts",
+    "tests_per_year": "each monthly test runs at `drift_alpha` / this, so a year of same-law "
+                      "extracts errs with odds ≈ `drift_alpha`",
+    "challenger_min_gain": "F1 margin a challenger must beat the champion by, significantly",
+    "api_token_file": "a file holding the API's bearer token, readable only by its owner (mode 600); "
+                      "the server and `apicalls.py` read it when `RISK_API_TOKEN` is not set; "
+                      "null: no file",
+    "database_url": "SQLAlchemy URL without a password; a relative SQLite path is beside the config "
+                    "file; empty: no database",
+    "database_url_env": "name of an environment variable holding the URL",
+    "database_url_file": "a file holding the URL, readable only by its owner (`chmod 600`)",
+    "database_table": "table (or `schema.table`) with the contract's columns",
+    "database_query": "instead of a table, a `SELECT` giving those columns",
+    "database_order_column": "increasing id or load time; rows past the last handled value are new",
+    "database_extract_folder": "where the rows read are kept as extract files",
+    "dask_scheduler": "`local` (a LocalCluster) or a scheduler address: ingestion and batch scoring "
+                      "on Dask; empty: pandas",
+}
 
 # LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
 # l1_ratio=0.0 is the L2 penalty (`penalty` is deprecated, `multi_class` gone).
