@@ -171,7 +171,8 @@ def _schemas() -> dict[str, dict[str, Any]]:
 # Error responses views name in their docstrings (`401: Unauthorized`).
 ERRORS = {
     "BadRequest": "Bad request: the message says what is wrong",
-    "Unauthorized": f"Missing or wrong bearer token (only when {TOKEN_ENV} or api_token_file is set)",
+    "Unauthorized": "Missing or wrong bearer token (reading: only once a service token or the old "
+                    f"{TOKEN_ENV} / api_token_file exists; recording actions: always)",
     "Forbidden": "The file is outside the project's data folders",
     "NotFound": "File not found",
     "TooLarge": f"Request body over the {MAX_BODY_BYTES // (1024 * 1024)} MB limit",
@@ -181,8 +182,9 @@ ERRORS = {
 }
 
 
-def openapi_document(app: Flask) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of every route of `app` that has an operation in its view's docstring."""
+def openapi_document(app: Flask, schemas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of every route of `app` that has an operation in its view's docstring;
+    `schemas` adds components the views name (the actions API's)."""
     from apispec import APISpec
     from apispec.yaml_utils import load_operations_from_docstring
 
@@ -192,7 +194,7 @@ def openapi_document(app: Flask) -> dict[str, Any]:
                              f"when {TOKEN_ENV} or api_token_file is set. Interactive page: /docs"},
         security=[{}, {"bearerAuth": []}],
     )
-    for name, schema in _schemas().items():
+    for name, schema in {**_schemas(), **(schemas or {})}.items():
         spec.components.schema(name, schema)
     for name, description in ERRORS.items():
         spec.components.response(name, {"description": description,

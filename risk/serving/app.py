@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Flask, Request, Response, jsonify, request, url_for
+from flask import Blueprint, Flask, Request, Response, g, jsonify, request, url_for
 from werkzeug.exceptions import (
     BadRequest,
+    Forbidden,
     HTTPException,
     MethodNotAllowed,
     NotFound,
@@ -29,7 +30,7 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import diagnostics
-from risk.serving import api_input, api_spec, page, serving
+from risk.serving import accounts, actions, api_input, api_spec, operator, page, serving
 from risk.serving.api_input import (  # noqa: F401 (NO_INPUT: tests)
     NO_INPUT,
     public_message,
@@ -44,17 +45,20 @@ from risk.serving.api_spec import (  # noqa: F401 (tests, tools)
 log = logging.getLogger("app")
 
 OPEN_PATHS = ("/health", "/openapi.json")  # besides the docs page and the managers' page
-UNAUTHORIZED = f"missing or wrong bearer token (set by {TOKEN_ENV} or api_token_file)"
+UNAUTHORIZED = "missing or wrong bearer token (a service token from users.py token add)"
+WRITE_ENDPOINTS = ("post_action",)
 
 
 # --- reading requests (the /prediction input: api_input.py) ---------------------
 
 @dataclass
 class Service:
-    """What the views need: the config, the served model, the token (None: no auth)."""
+    """What the views need: the config, the served model, the old shared token (None: none)
+    and the accounts (who is asking: service tokens, users, sessions)."""
     cfg: config.Config
     model: serving.DeployedModel
     token: str | None
+    accounts: accounts.Accounts
 
 
 def _flag(name: str) -> bool:
@@ -350,12 +354,22 @@ def token_ok(req: Request, token: str) -> bool:
 
 
 def check_token(svc: Service) -> None:
-    """Refuse a request without the right bearer token, when a token is configured."""
-    if (svc.token is None or request.method == "OPTIONS" or request.path in OPEN_PATHS
-            or request.blueprint in ("docs", "page")):  # the managers' page logs in by cookie
+    """Refuse an API request without a bearer token of the right scope.
+
+    Reading needs any valid token once a service token or the old shared token
+    exists (else reading is open, as before); recording actions always needs a
+    write-actions token (or the old token, deprecated).
+    """
+    if (request.method == "OPTIONS" or request.path in OPEN_PATHS
+            or request.blueprint in ("docs", "page", "operator")):  # the pages sign in by cookie
         return
-    if not token_ok(request, svc.token):
+    db = accounts.request_db()
+    g.who = svc.accounts.bearer(db, request.headers.get("Authorization", ""))
+    writes = request.endpoint in WRITE_ENDPOINTS
+    if g.who is None and (writes or not svc.accounts.api_open(db)):
         raise Unauthorized(UNAUTHORIZED)
+    if writes and not g.who.can_write_actions:
+        raise Forbidden("this token may only read: recording actions needs a write-actions token")
 
 
 def options_as_json(response: Response) -> Response:
@@ -418,7 +432,7 @@ def create_app(config_path: str | Path | None = None, *,
     token = api_spec.api_token(cfg)
     model = serving.DeployedModel(cfg.prod_deployment_path, reload_check_s)
     model.refresh()  # load now, so the first request doesn't pay for it
-    svc = Service(cfg, model, token)
+    svc = Service(cfg, model, token, accounts.Accounts(cfg, token))
     app.extensions["risk"] = svc  # for tests and tools: the app's own model and config
 
     for rule, endpoint, view, methods in (
@@ -428,14 +442,18 @@ def create_app(config_path: str | Path | None = None, *,
         ("/diagnostics", "diagnostics", diagnostics_view, ["GET"]),
         ("/health", "health", health, ["GET"]),
         ("/risk", "risk", risk, ["GET"]),
+        ("/actions", "post_action", actions.post_action, ["POST"]),
+        ("/actions", "get_actions", actions.get_actions, ["GET"]),
     ):
         app.add_url_rule(rule, endpoint, view_func=partial(view, svc), methods=methods)
     document: dict[str, Any] = {}
     app.add_url_rule("/openapi.json", "openapi", view_func=partial(openapi, document), methods=["GET"])
     app.register_blueprint(docs_blueprint())
-    document.update(api_spec.openapi_document(app))  # once the routes it describes are all there
+    document.update(api_spec.openapi_document(app, actions.ACTION_SCHEMAS))  # once the routes it describes are all there
 
     app.register_blueprint(page.bp)
+    app.register_blueprint(operator.bp)
+    app.teardown_appcontext(accounts.close_request_db)
     app.before_request(partial(check_token, svc))
     app.after_request(options_as_json)
     app.register_error_handler(HTTPException, partial(http_error, svc))
@@ -443,6 +461,8 @@ def create_app(config_path: str | Path | None = None, *,
     app.register_error_handler(StepError, partial(step_error, svc))
     app.register_error_handler(Exception, internal_error)
     log.info("risk API for %s (auth %s)", cfg.path, "on" if token else "off")
+    with svc.accounts.db() as db:
+        svc.accounts.warn_if_open(db, cfg.api_host)
     return app
 
 
