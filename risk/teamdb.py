@@ -248,6 +248,9 @@ class TeamDb:
     def all_actions(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM actions ORDER BY id")
 
+    def actions_after(self, action_id: int) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM actions WHERE id > ? ORDER BY id", (action_id,))
+
     def action_count(self) -> int:
         row = self._one("SELECT COALESCE(MAX(id), 0) AS n FROM actions")
         return int(row["n"]) if row else 0

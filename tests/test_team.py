@@ -286,6 +286,25 @@ def test_sorting_by_expected_loss_puts_the_largest_first(team):
     assert "Expected loss" in html
 
 
+def test_actions_applied_to_the_kept_frame_equal_a_fresh_join(team):
+    cfg, frame, _, _ = team
+    rng = np.random.default_rng(5)
+    cache = actions.TeamCache()
+    meta = {"published_at": "2026-11-30T08:00:00+00:00"}
+    with TeamDb(cfg.team_db_path) as db:
+        actions.team_frame(cfg, cache, db, frame, meta)
+        for i in range(300):
+            db.add_action({"by": "anna", "corporation": frame["corporation"].iloc[int(rng.integers(0, 40))],
+                           "called": int(rng.random() < 0.5), "reached": int(rng.random() < 0.3),
+                           "outcome": str(rng.choice(["", "kept", "leaving"])), "note": str(rng.choice(["", f"n{i}"])),
+                           "snooze_until": str(rng.choice(["", "2099-01-01", "2098-05-05"]))})
+            if i % 50 == 0:
+                kept = actions.team_frame(cfg, cache, db, frame, meta)
+        kept = actions.team_frame(cfg, cache, db, frame, meta)
+        fresh = actions.team_frame(cfg, actions.TeamCache(), db, frame, meta)
+    pd.testing.assert_frame_equal(kept, fresh)
+
+
 # --- the API -------------------------------------------------------------------------------
 
 def test_the_api_records_actions_with_a_write_token_only(team, caplog):

@@ -23,7 +23,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 from flask import Response, g, request
@@ -31,7 +31,6 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from risk import config
 from risk.errors import StepError
-from risk.model import scoring
 from risk.teamdb import OUTCOMES, TeamDb
 
 log = logging.getLogger("actions")
@@ -51,6 +50,8 @@ class ActionError(ValueError):
 class TeamCache:
     key: Any = None
     frame: pd.DataFrame | None = None
+    last_action: int = 0                     # the newest action already in `frame`
+    position: dict[str, int] = field(default_factory=dict)  # corporation -> row
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -99,23 +100,52 @@ def assign_holdout(cfg: config.Config, db: TeamDb, frame: pd.DataFrame, list_key
 
 
 def _version(db: TeamDb) -> tuple[Any, ...]:
-    row = db._one("SELECT (SELECT COALESCE(MAX(id), 0) FROM actions) AS a,"
-                  " (SELECT COUNT(*) || MAX(set_at) FROM owners) AS o, (SELECT COUNT(*) FROM holdout) AS h")
+    """What changes the join besides actions: owners set on the page, holdout assignments."""
+    row = db._one("SELECT (SELECT COUNT(*) || MAX(set_at) FROM owners) AS o, (SELECT COUNT(*) FROM holdout) AS h")
     return tuple(row.values()) if row else ()
 
 
 def team_frame(cfg: config.Config, cache: TeamCache, db: TeamDb, ranking: pd.DataFrame,
                meta: dict[str, Any]) -> pd.DataFrame:
-    """The call list with the team's columns (TEAM_COLUMNS) joined, rebuilt only when something changed."""
+    """The call list with the team's columns (TEAM_COLUMNS) joined. Rebuilt when the list, the info
+    file, owners or the holdout change; new actions are applied to the kept frame (a page view
+    after a click does not re-read 50,000 actions)."""
     list_key = str(meta.get("published_at", ""))
     key = (id(ranking), list_key, _stamp(cfg.client_info_file), _version(db))
-    if cache.key == key and cache.frame is not None:
+    newest = db.action_count()
+    if cache.key == key and cache.frame is not None and cache.last_action == newest:
         return cache.frame
     with cache.lock:
-        assign_holdout(cfg, db, ranking, list_key)
-        key = (id(ranking), list_key, _stamp(cfg.client_info_file), _version(db))
-        cache.frame, cache.key = _joined(cfg, db, ranking), key
+        if cache.key != key or cache.frame is None:
+            assign_holdout(cfg, db, ranking, list_key)
+            key = (id(ranking), list_key, _stamp(cfg.client_info_file), _version(db))
+            newest = db.action_count()
+            frame = _joined(cfg, db, ranking)
+            cache.position = {c: i for i, c in enumerate(frame["corporation"])}
+            cache.frame, cache.key, cache.last_action = frame, key, newest
+        elif cache.last_action < newest:
+            cache.frame = _with_actions(cache, db.actions_after(cache.last_action))
+            cache.last_action = max(newest, cache.last_action)
     return cache.frame
+
+
+def _with_actions(cache: TeamCache, new: list[dict[str, Any]]) -> pd.DataFrame:
+    """The kept frame with `new` actions (oldest first) applied as latest_state would give them."""
+    frame = cache.frame.copy()
+    columns = {c: frame.columns.get_loc(c) for c in ("last_at", "last_by", "called_at", "reached_at",
+                                                    "outcome", "note", "snooze_until")}
+    for a in new:
+        row = cache.position.get(a["corporation"])
+        cache.last_action = max(cache.last_action, a["id"])
+        if row is None:
+            continue
+        values = {"last_at": a["at"], "last_by": a["by"], "called_at": a["at"] if a["called"] else None,
+                  "reached_at": a["at"] if a["reached"] else None, "outcome": a["outcome"] or None,
+                  "note": a["note"] or None, "snooze_until": a["snooze_until"] or None}
+        for name, value in values.items():
+            if value is not None:
+                frame.iat[row, columns[name]] = value
+    return frame
 
 
 def _joined(cfg: config.Config, db: TeamDb, ranking: pd.DataFrame) -> pd.DataFrame:
@@ -216,13 +246,7 @@ def record(db: TeamDb, row: dict[str, Any]) -> int:
 
 # --- the API: POST /actions, GET /actions ------------------------------------------------------
 
-def _listed(cfg: config.Config, corporation: str) -> None:
-    ranking, _ = scoring.read_call_list(cfg)
-    if not (ranking["corporation"] == corporation).any():
-        raise NotFound(f"{corporation[:100]!r} is not on the published call list")
-
-
-def post_action(svc: Any) -> tuple[Response, int]:
+def post_action(svc: Any, listed: Callable[[str], bool]) -> tuple[Response, int]:
     """Record what was done about a client: called, reached, outcome, note, snooze.
     ---
     post:
@@ -255,7 +279,12 @@ def post_action(svc: Any) -> tuple[Response, int]:
     unknown = sorted(set(body) - {"corporation", "called", "reached", "outcome", "note", "snooze_until"})
     if unknown:
         raise BadRequest(f"unknown field {unknown[0]!r}")
-    _listed(svc.cfg, corporation)
+    try:
+        known = listed(corporation)
+    except StepError:
+        raise NotFound("no call list published yet: nothing to record actions on") from None
+    if not known:
+        raise NotFound(f"{corporation[:100]!r} is not on the published call list")
     try:
         row = action_row(body, corporation, who.name)
     except ActionError as exc:

@@ -442,10 +442,11 @@ def create_app(config_path: str | Path | None = None, *,
         ("/diagnostics", "diagnostics", diagnostics_view, ["GET"]),
         ("/health", "health", health, ["GET"]),
         ("/risk", "risk", risk, ["GET"]),
-        ("/actions", "post_action", actions.post_action, ["POST"]),
         ("/actions", "get_actions", actions.get_actions, ["GET"]),
     ):
         app.add_url_rule(rule, endpoint, view_func=partial(view, svc), methods=methods)
+    app.add_url_rule("/actions", "post_action", view_func=partial(actions.post_action, svc, page.is_listed),
+                     methods=["POST"])
     document: dict[str, Any] = {}
     app.add_url_rule("/openapi.json", "openapi", view_func=partial(openapi, document), methods=["GET"])
     app.register_blueprint(docs_blueprint())

@@ -138,6 +138,17 @@ def call_list(cfg: Any) -> CallList:
         return parsed
 
 
+def is_listed(corporation: str) -> bool:
+    """Whether `corporation` is on the published call list (the parsed, cached one)."""
+    cl = call_list(_cfg())
+    state: PageState = current_app.extensions["page"]
+    names = state.cache.get("names")
+    if names is None or names[0] is not cl:
+        names = (cl, set(cl.frame["corporation"]))
+        state.cache["names"] = names
+    return corporation in names[1]
+
+
 def shown(cl: CallList, band: str, query: str) -> pd.DataFrame:
     """The rows of the list for a band ('' = all) and a search text, in rank order."""
     mask = pd.Series(True, index=cl.frame.index)
