@@ -235,12 +235,25 @@ class TeamDb:
                 for r in self._all("SELECT corporation, account_manager FROM owners")}
 
     # --- actions ---------------------------------------------------------------------
-    def add_action(self, row: dict[str, Any]) -> int:
-        """Record one action (columns of `actions` but id); committed to disk before returning its id."""
+    def add_action(self, row: dict[str, Any], audit_detail: str | None = None) -> int:
+        """Record one action (columns of `actions` but id) and, given `audit_detail`, its audit line,
+        in one transaction committed to disk before returning the action's id."""
         row = {"at": now(), **row}
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        return int(self._write(f"INSERT INTO actions ({names}) VALUES ({marks})", row.values()).lastrowid)
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            action_id = int(self.conn.execute(f"INSERT INTO actions ({names}) VALUES ({marks})",
+                                              list(row.values())).lastrowid)
+            if audit_detail is not None:
+                self.conn.execute("INSERT INTO audit (at, who, what, target, detail) VALUES (?, ?, 'action', ?, ?)",
+                                  (row["at"], row["by"], row["corporation"][:200], audit_detail[:500]))
+            self.conn.execute("COMMIT")
+            return action_id
+        except (sqlite3.Error, OSError) as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise TeamDbError(f"{exc} writing {self.path}") from exc
 
     def actions_of(self, corporation: str) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM actions WHERE corporation = ? ORDER BY id DESC", (corporation,))

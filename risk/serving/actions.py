@@ -238,10 +238,8 @@ def action_row(fields: Mapping[str, Any], corporation: str, by: str, today: dt.d
 
 def record(db: TeamDb, row: dict[str, Any]) -> int:
     """Record one action and its audit line; returns its id once it is on disk."""
-    action_id = db.add_action(row)
-    db.audit(row["by"], "action", target=row["corporation"],
-             detail=json.dumps({k: row[k] for k in ("called", "reached", "outcome", "snooze_until") if row[k]}))
-    return action_id
+    detail = json.dumps({k: row[k] for k in ("called", "reached", "outcome", "snooze_until") if row[k]})
+    return db.add_action(row, audit_detail=detail)
 
 
 # --- the API: POST /actions, GET /actions ------------------------------------------------------
