@@ -15,7 +15,8 @@ and held-out clients is the effect of putting a client on the list to call
 effect of a call. Exit rates of called and listed-not-called clients are shown
 beside it as description only.
 
-The interval: per band, Agresti and Caffo's adjusted difference of two
+The estimate is the unadjusted band-stratified difference (unbiased); the
+interval: per band, Agresti and Caffo's adjusted difference of two
 proportions (one exit and one stay added to each side), combined over bands
 by their share of clients: covers the true difference in >= 93 % of seeded
 repetitions and claims "calling helps" in <= 5 % when calls do nothing
@@ -90,24 +91,26 @@ def estimate(frame: pd.DataFrame) -> Estimate:
     out = Estimate(int((~held).sum()), int(held.sum()), int(exited[~held].sum()), int(exited[held].sum()))
     if min(out.listed, out.held_out) < MIN_PER_ARM or out.listed_exits + out.held_out_exits < MIN_EXITS:
         return out
-    total, diff, var = 0, 0.0, 0.0
     parts = []
     for _, band in frame.groupby("band", sort=False):
         h = band["held_out"].astype(bool)
         if h.all() or not h.any():
             continue  # a band seen on one side only says nothing about the difference
         x = band["exited"].astype(bool)
-        parts.append((len(band), _adjusted(int(x[~h].sum()), int((~h).sum())),
-                      _adjusted(int(x[h].sum()), int(h.sum()))))
-        total += len(band)
+        counts = (int(x[~h].sum()), int((~h).sum()), int(x[h].sum()), int(h.sum()))
+        parts.append((len(band), counts))
     if not parts:
         return out
-    for n, (pl, vl), (ph, vh) in parts:
+    total = sum(n for n, _ in parts)
+    raw = adjusted = var = 0.0
+    for n, (xl, nl, xh, nh) in parts:
         w = n / total
-        diff += w * (pl - ph)
+        raw += w * (xl / nl - xh / nh)  # the estimate: unbiased
+        (pl, vl), (ph, vh) = _adjusted(xl, nl), _adjusted(xh, nh)
+        adjusted += w * (pl - ph)       # the interval's centre: Agresti-Caffo
         var += w * w * (vl + vh)
     half = Z95 * math.sqrt(var)
-    out.difference, out.low, out.high = diff, diff - half, diff + half
+    out.difference, out.low, out.high = raw, adjusted - half, adjusted + half
     return out
 
 

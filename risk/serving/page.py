@@ -57,7 +57,8 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import report_facts
-from risk.serving import actions, accounts
+from risk.serving import actions, accounts, listview
+from risk.serving.status import date_of as _date, decision_rows, header  # noqa: F401 (decision_rows: operator.py)
 from risk.serving.accounts import Who
 from risk.serving.charts import bar_chart, line_chart  # noqa: F401 (line_chart: tests)
 from risk.teamdb import OUTCOMES
@@ -72,7 +73,6 @@ COLUMNS = ("rank", "corporation", "risk_percent", "band", "reasons", "change", "
            *contract.FEATURES)
 TEAM_CSV = ("account_manager", "annual_value", "expected_loss", "last_at", "last_by", "called_at",
             "reached_at", "outcome", "note", "snooze_until")
-VIEWS = ("tocall", "snoozed", "all", "heldout")
 FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity": "activity last year",
                  "number_of_employees": "employees"}
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -160,8 +160,7 @@ def shown(cl: CallList, band: str, query: str) -> pd.DataFrame:
 
 
 def _filters() -> tuple[str, str]:
-    band = request.args.get("band", "").strip().lower()
-    return (band if band in BANDS else ""), request.args.get("q", "").strip()[:100]
+    return listview.filters()
 
 
 def _page_number(pages: int) -> int:
@@ -170,81 +169,6 @@ def _page_number(pages: int) -> int:
     except ValueError:
         number = 1
     return min(max(number, 1), max(pages, 1))
-
-
-# --- the header: model, quality in words, drift --------------------------------------
-
-def _date(stamp: Any) -> str:
-    return str(stamp or "")[:10] or "unknown date"
-
-
-def quality_words(quality: dict[str, Any] | None) -> str:
-    """F1 and precision at N as a manager reads them."""
-    if not quality or quality.get("f1") is None:
-        return "No quality figures for this list."
-    words = [f"F1 {quality['f1']:.2f} on the test clients."]
-    n, precision = quality.get("n"), quality.get("precision_at_n")
-    if n and precision is not None:
-        words.append(f"Of the top {n} clients called, {round(precision * n)} would leave")
-        recall = quality.get("recall_at_n")
-        words[-1] += (f", {recall:.0%} of all who leave." if recall is not None else ".")
-    if quality.get("base_rate") is not None:
-        words.append(f"Without the list, {quality['base_rate']:.0%} of clients leave.")
-    return " ".join(words)
-
-
-def drift_words(cfg: Any) -> tuple[str, str]:
-    """The last drift check in words, and a status for its colour: ok, alert or none."""
-    checks = history.rows(cfg.history_path, "drift_checks", limit=1)
-    if not checks:
-        return "No drift check yet.", "none"
-    last = checks[-1]
-    figures = f"F1 {last['new_f1']:.2f} on new data vs {last['reference_f1']:.2f}"
-    if last["drift"]:
-        return f"Drift found at the last check ({_date(last['run_at'])}): {figures}.", "alert"
-    return f"No drift at the last check ({_date(last['run_at'])}): {figures}.", "ok"
-
-
-def held_back(cfg: Any) -> list[dict[str, str]]:
-    """The extracts the quality gate holds back now, newest first: name, date, reason, release command."""
-    return [{"name": q["name"], "date": _date(q["run_at"]), "reason": q["reason"],
-             "command": report_facts.release_command(q["name"])}
-            for q in reversed(report_facts.held_back(cfg.history_path))]
-
-
-def decided(d: dict[str, Any]) -> str:
-    """What a champion/challenger decision did, in two or three words."""
-    if d["decision"] == "deploy":
-        return f"deployed {artifacts.version_name(d['deployed_version'])}" if d["deployed_version"] else "deployed"
-    if d["decision"] == "wait":
-        return "waiting for outcomes"
-    return f"kept {artifacts.version_name(d['champion_version'])}"
-
-
-def decision_rows(cfg: Any) -> list[dict[str, Any]]:
-    """The newest champion/challenger decisions, newest first, as the trends table shows them."""
-    return [{**d, "date": str(d["run_at"])[:16].replace("T", " "), "what": decided(d)}
-            for d in reversed(history.rows(cfg.history_path, "challenger_decisions", limit=report_facts.DECISIONS))]
-
-
-def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
-    """The status lines over every page: plain words for a manager; quality, drift and
-    held-back extracts too for an operator."""
-    operator = getattr(g.get("who"), "operator", True)
-    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
-    deployed = int(manifest["version"]) if manifest else None
-    listed = meta.get("model_version") if meta else None
-    drift, drift_status = drift_words(cfg) if operator else ("", "none")
-    return {
-        "model": (f"Model {artifacts.version_name(deployed)}, deployed {_date(manifest.get('deployed_at'))}"
-                  if manifest else "No model deployed yet"),
-        "published": f"List published {_date(meta.get('published_at'))}" if meta else None,
-        "stale": deployed is not None and listed is not None and int(listed) != deployed,
-        "listed_version": artifacts.version_name(int(listed)) if listed is not None else None,
-        "quality": quality_words(meta.get("quality") if meta else None) if operator else None,
-        "drift": drift if operator else None, "drift_status": drift_status,
-        "held_back": held_back(cfg) if operator else [],
-    }
 
 
 # --- who is asking: accounts.py; forms carry a CSRF token ---------------------------------
@@ -365,85 +289,23 @@ def team(cfg: Any, cl: CallList) -> pd.DataFrame:
     return actions.team_frame(cfg, cache, accounts.request_db(), cl.frame, cl.meta)
 
 
-@dataclass
-class Choice:
-    """What the list shows: which clients (view), whose, band, search, order."""
-    view: str
-    mine: bool
-    band: str
-    query: str
-    sort: str
-
-
-def _choice(who: Who, has_own: bool) -> Choice:
-    band, query = _filters()
-    view = request.args.get("view", "tocall")
-    if view not in VIEWS or (view == "heldout" and not who.operator):
-        view = "tocall"
-    whose = request.args.get("who", "mine" if (not who.operator and has_own) else "all")
-    sort = "loss" if request.args.get("sort") == "loss" else "risk"
-    return Choice(view, whose == "mine", band, query, sort)
-
-
-def selected(frame: pd.DataFrame, keys: pd.Series, who: Who, c: Choice) -> pd.DataFrame:
-    """The rows of the team frame for choice `c`, in rank (or expected loss) order."""
-    snoozed = actions.snoozed(frame)
-    views = {"tocall": ~snoozed & ~frame["held_out"], "snoozed": snoozed, "heldout": frame["held_out"],
-             "all": pd.Series(True, index=frame.index) if who.operator else ~frame["held_out"]}
-    mask = views[c.view].copy()
-    if c.mine:
-        mask &= frame["account_manager"] == who.name
-    if c.band:
-        mask &= frame["band"] == c.band
-    if c.query:
-        mask &= keys.str.contains(c.query.lower(), regex=False) | frame["name"].str.lower().str.contains(
-            c.query.lower(), regex=False)
-    rows = frame[mask]
-    if c.sort == "loss":
-        rows = rows.sort_values("expected_loss", ascending=False, kind="stable", na_position="last")
-    return rows
-
-
-def _hide_notes(rows: pd.DataFrame, who: Who) -> pd.DataFrame:
-    """Another manager's clients without their notes and actions, as the role asks."""
-    hidden = ~actions.visible_to(rows, who)
-    if not hidden.any():
-        return rows
-    rows = rows.copy()
-    rows.loc[hidden, ["last_at", "last_by", "called_at", "reached_at", "outcome", "note", "snooze_until"]] = ""
-    return rows
-
-
-def results_words(frame: pd.DataFrame, who: Who) -> str | None:
-    """A manager's own results in plain words: calls, people reached, outcomes."""
-    if who.operator:
-        return None
-    own = frame[frame["account_manager"] == who.name]
-    if own.empty:
-        return None
-    called, reached = int((own["called_at"] != "").sum()), int((own["reached_at"] != "").sum())
-    kept = int((own["outcome"] == "kept").sum())
-    return (f"Your {len(own):,} clients: you called {called:,} of them and reached {reached:,}; "
-            f"{kept:,} said they stay.")
-
-
 @bp.get("/")
 def call_list_view() -> str:
     cfg, who = _cfg(), g.who
     cl = call_list(cfg)
     frame = team(cfg, cl)
     has_own = bool((frame["account_manager"] == who.name).any())
-    c = _choice(who, has_own)
-    rows = selected(frame, cl.search_keys, who, c)
+    c = listview.choice(who, has_own)
+    rows = listview.selected(frame, cl.search_keys, who, c)
     pages = math.ceil(len(rows) / PAGE_SIZE)
     number = _page_number(pages)
     start = (number - 1) * PAGE_SIZE
-    clients = [_client_row(r) for r in _hide_notes(rows.iloc[start:start + PAGE_SIZE], who).to_dict("records")]
+    clients = [_client_row(r) for r in listview.hide_notes(rows.iloc[start:start + PAGE_SIZE], who).to_dict("records")]
     meta = cl.meta
     return render_template(
         "list.html", head=header(cfg, meta), meta=meta, clients=clients, band=c.band, query=c.query,
         choice=c, has_own=has_own, has_values=bool(frame["annual_value"].notna().any()),
-        results=results_words(frame, who), today=actions.dt.date.today().isoformat(),
+        results=listview.results_words(frame, who), today=actions.dt.date.today().isoformat(),
         bands=BANDS, counts=meta.get("bands") or cl.frame["band"].value_counts().to_dict(),
         total=len(cl.frame), matching=len(rows), page=number, pages=pages, first=start + 1,
         last=start + len(clients), left=meta.get("left_since_previous") or [],
@@ -457,8 +319,8 @@ def download() -> Response:
     cfg, who = _cfg(), g.who
     cl = call_list(cfg)
     frame = team(cfg, cl)
-    c = _choice(who, bool((frame["account_manager"] == who.name).any()))
-    rows = _hide_notes(selected(frame, cl.search_keys, who, c), who)
+    c = listview.choice(who, bool((frame["account_manager"] == who.name).any()))
+    rows = listview.hide_notes(listview.selected(frame, cl.search_keys, who, c), who)
     name = "-".join(["call-list", *([c.band] if c.band else []), *(["search"] if c.query else [])])
     columns = [*[col for col in COLUMNS if col in rows.columns], *TEAM_CSV, *(["held_out"] if who.operator else [])]
     body = rows.loc[:, columns].to_csv(index=False)
