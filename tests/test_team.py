@@ -25,7 +25,7 @@ from test_page import csrf_of, publish, sign_in
 
 from risk import config
 from risk.reports import effect
-from risk.serving import accounts, actions, page
+from risk.serving import accounts, actions, apicalls, page
 from risk.serving import app as risk_api
 from risk.serving.localserver import free_port
 from risk.teamdb import TeamDb
@@ -327,6 +327,15 @@ def test_the_api_records_actions_with_a_write_token_only(team, caplog):
     stored = cfg.team_db_path.read_bytes() + b"".join(p.read_bytes() for p in cfg.team_db_path.parent.glob("*-wal"))
     assert write.encode() not in stored and read.encode() not in stored
     assert write not in caplog.text
+
+
+def test_once_users_exist_the_api_asks_for_a_token_but_the_main_jobs_own_calls_pass(team):
+    cfg, _, _, app = team
+    client = app.test_client()
+    assert client.get("/risk").status_code == 401
+    assert client.get("/risk", headers={"risk.in_process": "1"}).status_code == 401  # a header is not the environ
+    send = apicalls.in_process_sender(cfg)
+    assert send(apicalls.Call("risk", "GET", "/risk")).status == 200
 
 
 def test_the_old_shared_token_still_works_as_an_admin_with_one_warning(team, monkeypatch, caplog):

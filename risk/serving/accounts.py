@@ -127,8 +127,8 @@ class Accounts:
         return self.legacy_token is None and not db.has_users()
 
     def api_open(self, db: TeamDb) -> bool:
-        """No service token and no old token: the API's read endpoints ask nobody."""
-        return self.legacy_token is None and not db.has_tokens()
+        """No user, no service token and no old token: the API's read endpoints ask nobody."""
+        return self.legacy_token is None and not db.has_tokens() and not db.has_users()
 
     # --- sign-in -----------------------------------------------------------------
     def sign_in(self, db: TeamDb, name: str, password: str, address: str) -> tuple[Who, str]:
