@@ -31,6 +31,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from risk import config
 from risk.errors import StepError
+from risk.serving import accounts
 from risk.teamdb import OUTCOMES, TeamDb
 
 log = logging.getLogger("actions")
@@ -287,9 +288,9 @@ def post_action(svc: Any, listed: Callable[[str], bool]) -> tuple[Response, int]
         row = action_row(body, corporation, who.name)
     except ActionError as exc:
         raise BadRequest(str(exc)) from None
-    with TeamDb(svc.cfg.team_db_path) as db:
-        action_id = record(db, row)
-        saved = db._one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    db = accounts.request_db()
+    action_id = record(db, row)
+    saved = db._one("SELECT * FROM actions WHERE id = ?", (action_id,))
     return Response(json.dumps(_public_action(saved)), status=201, mimetype="application/json"), 201
 
 
@@ -308,8 +309,7 @@ def get_actions(svc: Any) -> Response:
     corporation = request.args.get("corporation", "")
     if not corporation:
         raise BadRequest("'corporation' is required")
-    with TeamDb(svc.cfg.team_db_path) as db:
-        found = db.actions_of(corporation)
+    found = accounts.request_db().actions_of(corporation)
     return Response(json.dumps({"corporation": corporation, "actions": [_public_action(a) for a in found]}),
                     mimetype="application/json")
 
