@@ -369,6 +369,18 @@ def test_a_seeded_share_of_the_top_is_held_out_of_to_call_and_only_operators_see
     assert signed_in(app, "anna").get("/?view=heldout").status_code == 200  # falls back to "to call"
 
 
+def test_a_service_reading_the_list_never_gets_a_held_out_client(team):
+    cfg, frame, _, app = team
+    signed_in(app, "olga").get("/")
+    held = {h["corporation"] for h in TeamDb(cfg.team_db_path).holdout() if h["held_out"]}
+    with TeamDb(cfg.team_db_path) as db:
+        read = accounts.add_token(db, "dashboard", "read", "test")
+    got = app.test_client().get("/risk?top=200", headers={"Authorization": f"Bearer {read}"}).get_json()
+    names = [c["corporation"] for c in got["clients"]]
+    assert held and not held & set(names)
+    assert names == [c for c in frame["corporation"] if c not in held][:200]
+
+
 def test_the_holdout_can_be_switched_off(team):
     cfg, _, _, _ = team
     app = risk_api.create_app(with_keys(cfg, call_holdout_share=0).path)

@@ -266,7 +266,9 @@ def risk(svc: Service) -> Response:
         Current clients only (each corporation's latest record, still a client),
         as published by the last run of the main job: risk band and whole
         percent, the reasons from the model, and what changed since the
-        previous list (new to the top N, band up or down; who left).
+        previous list (new to the top N, band up or down; who left). Clients
+        held out of the list to measure the effect of calling are left out
+        (but for the old admin token and the main job's own calls).
       parameters:
       - {name: top, in: query, description: 'How many (default 10)', schema: {type: integer, minimum: 1}}
       - {name: band, in: query, description: 'Only this risk band', schema: {type: string, enum: [high, elevated, moderate, low]}}
@@ -284,6 +286,10 @@ def risk(svc: Service) -> Response:
         raise BadRequest(f"'band' must be one of {', '.join(scoring.BANDS)}, got {band!r}")
     svc.model.get()  # 503 while nothing is deployed: a list without a model is no list
     ranking, summary = call_list(svc.cfg)
+    if g.get("who") is None or g.who.role != accounts.ADMIN_SCOPE:
+        # Held-out clients stay off every list a service shows managers, or the holdout means nothing.
+        held = {h["corporation"] for h in accounts.request_db().holdout() if h["held_out"]}
+        ranking = ranking[~ranking["corporation"].isin(held)] if held else ranking
     if band is not None:
         ranking = ranking[ranking["band"] == band]
     shown = ranking.head(top).astype(object).where(ranking.head(top).notna(), None)
