@@ -261,6 +261,19 @@ class TeamDb:
     def all_actions(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM actions ORDER BY id")
 
+    def action(self, action_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM actions WHERE id = ?", (action_id,))
+
+    def joined_version(self) -> tuple[Any, ...]:
+        """What changes the list's join besides actions: owners set on the page, holdout assignments."""
+        row = self._one("SELECT (SELECT COUNT(*) || MAX(set_at) FROM owners) AS o, (SELECT COUNT(*) FROM holdout) AS h")
+        return tuple(row.values()) if row else ()
+
+    def rollback_open(self) -> None:
+        """End a transaction a failed request left open."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
     def actions_after(self, action_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM actions WHERE id > ? ORDER BY id", (action_id,))
 

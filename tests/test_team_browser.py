@@ -34,8 +34,8 @@ def sign_in(tab, url: str, name: str, password: str = PASSWORD) -> None:  # noqa
         tab.click("#signin")
 
 
-def rows(tab) -> list[str]:
-    return tab.locator("table.calllist td.client a").all_inner_texts()
+def rows(page) -> list[str]:
+    return page.locator("table.calllist td.client a").all_inner_texts()
 
 
 def test_a_manager_signs_in_marks_one_called_snoozes_another_and_finds_both_in_the_csv(tab, site, tmp_path):  # noqa: F811

@@ -247,8 +247,8 @@ def request_db() -> TeamDb:
 def close_request_db(exc: BaseException | None = None) -> None:
     """After a request: nothing left open in a transaction (a failed one is rolled back)."""
     db = g.pop("team_db", None)
-    if db is not None and db.conn.in_transaction:
-        db.conn.execute("ROLLBACK")
+    if db is not None:
+        db.rollback_open()
 
 
 # --- what users.py does ------------------------------------------------------------------

@@ -100,26 +100,20 @@ def assign_holdout(cfg: config.Config, db: TeamDb, frame: pd.DataFrame, list_key
                       for c, b in zip(top["corporation"], top["band"]))
 
 
-def _version(db: TeamDb) -> tuple[Any, ...]:
-    """What changes the join besides actions: owners set on the page, holdout assignments."""
-    row = db._one("SELECT (SELECT COUNT(*) || MAX(set_at) FROM owners) AS o, (SELECT COUNT(*) FROM holdout) AS h")
-    return tuple(row.values()) if row else ()
-
-
 def team_frame(cfg: config.Config, cache: TeamCache, db: TeamDb, ranking: pd.DataFrame,
                meta: dict[str, Any]) -> pd.DataFrame:
     """The call list with the team's columns (TEAM_COLUMNS) joined. Rebuilt when the list, the info
     file, owners or the holdout change; new actions are applied to the kept frame (a page view
     after a click does not re-read 50,000 actions)."""
     list_key = str(meta.get("published_at", ""))
-    key = (id(ranking), list_key, _stamp(cfg.client_info_file), _version(db))
+    key = (id(ranking), list_key, _stamp(cfg.client_info_file), db.joined_version())
     newest = db.action_count()
     if cache.key == key and cache.frame is not None and cache.last_action == newest:
         return cache.frame
     with cache.lock:
         if cache.key != key or cache.frame is None:
             assign_holdout(cfg, db, ranking, list_key)
-            key = (id(ranking), list_key, _stamp(cfg.client_info_file), _version(db))
+            key = (id(ranking), list_key, _stamp(cfg.client_info_file), db.joined_version())
             newest = db.action_count()
             frame = _joined(cfg, db, ranking)
             cache.position = {c: i for i, c in enumerate(frame["corporation"])}
@@ -290,7 +284,7 @@ def post_action(svc: Any, listed: Callable[[str], bool]) -> tuple[Response, int]
         raise BadRequest(str(exc)) from None
     db = accounts.request_db()
     action_id = record(db, row)
-    saved = db._one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    saved = db.action(action_id)
     return Response(json.dumps(_public_action(saved)), status=201, mimetype="application/json"), 201
 
 
