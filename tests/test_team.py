@@ -305,6 +305,21 @@ def test_actions_applied_to_the_kept_frame_equal_a_fresh_join(team):
     pd.testing.assert_frame_equal(kept, fresh)
 
 
+def test_the_reports_first_page_sums_the_value_at_stake_in_each_band(deployed_cfg):
+    from risk.reports import reporting
+    from test_reporting import pdf_pages
+
+    from risk.model import scoring
+    cfg = with_keys(deployed_cfg, client_info_file="clientinfo.csv")
+    ranking, _ = scoring.read_call_list(cfg)
+    info = write_info(cfg, ranking)
+    pages = pdf_pages(reporting.make_report(cfg)["report"])
+    joined = ranking.merge(info, on="corporation")
+    high = joined[joined["band"] == "high"]
+    assert "Value / yr Expected loss" in pages[0]
+    assert f"{high['annual_value'].sum():,.0f} {(high['annual_value'] * high['probability']).sum():,.0f}" in pages[0]
+
+
 # --- the API -------------------------------------------------------------------------------
 
 def test_the_api_records_actions_with_a_write_token_only(team, caplog):

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from risk import artifacts, config, history
-from risk.data import contract
+from risk.data import clientinfo, contract
 from risk.model import scoring
 from risk.reports import diagnostics
 
@@ -56,6 +56,7 @@ class ReportData:
     decisions: list[dict[str, Any]] = field(default_factory=list)  # champion/challenger, oldest first
     estimates: list[dict[str, Any]] = field(default_factory=list)  # label_free_estimates, newest first
     quarantine_log: list[dict[str, Any]] = field(default_factory=list)  # newest quarantine rows, oldest first
+    values: dict[str, tuple[float, float]] = field(default_factory=dict)  # band: (annual value, expected loss)
 
     @property
     def loop_recorded(self) -> bool:
@@ -207,4 +208,5 @@ def gather(cfg: config.Config, model: Any, manifest: dict[str, Any]) -> ReportDa
         decisions=history.rows(cfg.history_path, "challenger_decisions", limit=DECISIONS),
         estimates=label_free_estimates(cfg.history_path),
         quarantine_log=history.rows(cfg.history_path, "quarantine", limit=DECISIONS),
+        values=clientinfo.value_by_band(ranking, cfg.client_info_file),
     )

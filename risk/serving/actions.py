@@ -30,6 +30,7 @@ from flask import Response, g, request
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from risk import config
+from risk.data.clientinfo import client_info
 from risk.errors import StepError
 from risk.serving import accounts
 from risk.teamdb import OUTCOMES, TeamDb
@@ -64,25 +65,6 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return st.st_mtime_ns, st.st_size
-
-
-def client_info(path: Path | None) -> pd.DataFrame:
-    """The client info file's known columns (corporation first), or an empty frame without one."""
-    empty = pd.DataFrame({"corporation": pd.Series(dtype=str)})
-    if path is None or not path.is_file():
-        return empty
-    try:
-        info = pd.read_csv(path, dtype={"corporation": str, "account_manager": str, "name": str},
-                           keep_default_na=False, na_values={"annual_value": [""]})
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise StepError(f"{path}: cannot read the client info file: {exc}") from None
-    if "corporation" not in info.columns:
-        raise StepError(f"{path}: the client info file needs a 'corporation' column")
-    keep = [c for c in ("corporation", "account_manager", "annual_value", "name") if c in info.columns]
-    info = info[keep].drop_duplicates("corporation", keep="last")
-    if "annual_value" in info.columns:
-        info["annual_value"] = pd.to_numeric(info["annual_value"], errors="coerce")
-    return info
 
 
 def holdout_draw(seed: int, list_key: str, corporation: str) -> float:
