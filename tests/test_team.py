@@ -318,6 +318,17 @@ def test_the_reports_first_page_sums_the_value_at_stake_in_each_band(deployed_cf
     high = joined[joined["band"] == "high"]
     assert "Value / yr Expected loss" in pages[0]
     assert f"{high['annual_value'].sum():,.0f} {(high['annual_value'] * high['probability']).sum():,.0f}" in pages[0]
+    assert "Does calling help?" not in pages[0]  # no holdout on record yet
+
+
+def test_the_report_says_whether_calling_helps_once_a_holdout_is_on_record(team):
+    from test_reporting import pdf_pages
+
+    from risk.reports import reporting
+    cfg, _, _, app = team
+    signed_in(app, "olga").get("/")  # the holdout of the list is assigned
+    pages = pdf_pages(reporting.make_report(cfg)["report"])
+    assert "Does calling help? Not enough data yet" in pages[0]
 
 
 # --- the API -------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ def _page_summary(data: ReportData) -> Figure:
         f"• Those {n} calls reach {_share(q['recall_at_n'])} of all the clients who left (recall at {n}).",
         f"• Without the list, {_share(base)} of clients leave (base rate): {n} calls at random would "
         f"find about {base * n:.0f} leavers; the list finds about {(q['precision_at_n'] or 0) * n:.0f}.",
+        *([f"• {data.calling}"] if data.calling else []),
         f"• For the data scientist: F1 {q['f1']:.3f} on the test clients (1 is perfect). Model "
         f"{artifacts.version_name(m['version'])}, deployed {draw.when(m['deployed_at'])}, trained on "
         f"{m.get('training', {}).get('rows', 0):,} client records.",
