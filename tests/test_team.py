@@ -98,6 +98,36 @@ def test_users_script_adds_a_user_with_a_hashed_password_and_refuses_bad_input(c
     assert "zoe\tmanager\tactive" in listing.stdout
 
 
+def test_users_script_makes_a_service_token_shown_once_that_the_api_accepts(team):
+    cfg, frame, _, app = team
+    made = run_script("users.py", "--config", str(cfg.path), "token", "add", "crm", "--scope", "write-actions")
+    assert made.returncode == 0
+    token = made.stdout.strip()
+    assert len(token) >= 40
+    r = app.test_client().post("/actions", json={"corporation": frame["corporation"].iloc[0], "called": True},
+                               headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201
+    assert run_script("users.py", "--config", str(cfg.path), "token", "revoke", "crm").returncode == 0
+    assert app.test_client().get("/risk", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "service:crm\twrite-actions\trevoked" in run_script("users.py", "--config", str(cfg.path), "list").stdout
+
+
+def test_generator_writes_owners_values_and_names_for_every_client(tmp_path):
+    from conftest import client_csv
+    (tmp_path / "sourcedata").mkdir()
+    (tmp_path / "sourcedata" / "a.csv").write_bytes(client_csv(300, seed=1))
+    out = tmp_path / "clientinfo.csv"
+    for _ in range(2):
+        assert run_script("generate_data.py", "--root", str(tmp_path), "--team-info", str(out)).returncode == 0
+        first = out.read_bytes() if _ == 0 else first
+    assert out.read_bytes() == first  # seeded: the same bytes each time
+    info = pd.read_csv(out, keep_default_na=False)
+    assert list(info.columns) == ["corporation", "account_manager", "annual_value", "name"]
+    assert len(info) == info["corporation"].nunique() == 300
+    assert set(info["account_manager"]) <= {"", "anna", "ben", "carla", "dev", "eve"}
+    assert (info["annual_value"] > 0).all()
+
+
 def test_a_named_user_signs_in_and_the_form_asks_for_a_name(team):
     _, _, _, app = team
     client = app.test_client()
