@@ -34,6 +34,14 @@ Broken extracts, for the quality gate (labels from the base law):
 
 `--no-labels` leaves `exited` empty: an extract whose outcomes are not known yet.
 
+Team data (`--team-info clientinfo.csv`): for every client of `sourcedata/`,
+an account manager (anna, ben, carla, dev, eve; a few clients unassigned), an
+annual contract value (log-normal, larger for larger companies, median about
+12,000) and a company name. Laws of what a call does (`CALL_EFFECT_LAWS`, for
+tests and bench/bench_effect.py): `segmented` saves some small and mid-size
+clients (-4 and -12 points of exit probability) and pushes a few large ones
+to leave (+5 points); `uniform` -8 points for all; `zero` does nothing.
+
 Shipped data (seed 2026): `sourcedata/` holds two monthly extracts of 10,000
 clients in all; 150 rows appear in both (exact duplicates) and 150 clients of
 the first reappear in the second with new figures. `practicedata/` holds 1,000
@@ -169,6 +177,54 @@ def extract_seed(path: Path) -> int:
     return SEED + zlib.crc32(path.name.encode("utf-8"))
 
 
+# --- the team: owners, values, and what a call does ------------------------------------------
+
+MANAGERS = ("anna", "ben", "carla", "dev", "eve")
+UNASSIGNED_RATE = 0.03
+NAME_PARTS = (("North", "Blue", "Alpine", "Harbor", "Silver", "Cedar", "Prime", "Delta", "Summit", "Union"),
+              ("Foods", "Logistics", "Dental", "Print", "Tools", "Energy", "Media", "Labs", "Textiles", "Travel"))
+# What a call does to a client's chance of leaving, by size segment (points of probability).
+CALL_EFFECT_LAWS: dict[str, dict[str, float]] = {
+    "segmented": {"small": -0.04, "mid": -0.12, "large": 0.05},
+    "uniform": {"small": -0.08, "mid": -0.08, "large": -0.08},
+    "zero": {"small": 0.0, "mid": 0.0, "large": 0.0},
+}
+
+
+def segment(employees: np.ndarray) -> np.ndarray:
+    """small (< 20 employees), mid (20-199), large (200 up); missing counts as mid."""
+    e = np.nan_to_num(np.asarray(employees, dtype="float64"), nan=50)
+    return np.where(e < 20, "small", np.where(e < 200, "mid", "large"))
+
+
+def call_effect(employees: np.ndarray, law: str) -> np.ndarray:
+    """Each client's change in exit probability when called, under `law`."""
+    effects = CALL_EFFECT_LAWS[law]
+    return np.array([effects[s] for s in segment(employees)], dtype="float64")
+
+
+def team_info(frame: pd.DataFrame, seed: int = SEED) -> pd.DataFrame:
+    """Owner, annual value and a name for each client of `frame` (its latest row)."""
+    latest = frame.drop_duplicates(contract.ID, keep="last")
+    rng = np.random.default_rng(seed + 21)
+    n = len(latest)
+    owner = rng.choice(np.array(MANAGERS), n)
+    owner[rng.random(n) < UNASSIGNED_RATE] = ""
+    size = np.nan_to_num(latest["number_of_employees"].to_numpy(dtype="float64"), nan=45)
+    value = np.round(rng.lognormal(np.log(12_000), 0.6, n) * (size / 45) ** 0.5, -2)
+    names = [f"{a} {b}" for a, b in zip(rng.choice(NAME_PARTS[0], n), rng.choice(NAME_PARTS[1], n))]
+    return pd.DataFrame({contract.ID: latest[contract.ID].to_numpy(), "account_manager": owner,
+                         "annual_value": value, "name": names})
+
+
+def write_team_info(root: Path, path: Path, seed: int = SEED) -> None:
+    """The client info file for every client in root/sourcedata."""
+    frames = [contract.read_csv(f, require_target=False) for f in sorted((root / "sourcedata").glob("*.csv"))]
+    info = team_info(pd.concat(frames), seed)
+    artifacts.write_atomic(path, info.to_csv(index=False).encode("utf-8"))
+    log.info("wrote %s (%d clients)", path, len(info))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--root", type=Path, default=HERE, help="where the data folders go (default: here)")
@@ -180,13 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-labels", action="store_true",
                    help="leave exited empty: outcomes not known yet")
     p.add_argument("--rows", type=int, default=2000, help="rows of the extract (default: 2000)")
+    p.add_argument("--team-info", type=Path,
+                   help="write the client info file (owner, annual value, name) of root/sourcedata here")
     p.add_argument("--seed", type=int, default=None,
                    help=f"random seed (default: {SEED}; for an extract, one derived from its file name)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.rows < 1:
         p.error("--rows must be at least 1")
-    if args.extract:
+    if args.team_info:
+        write_team_info(args.root.resolve(), args.team_info.resolve(), SEED if args.seed is None else args.seed)
+        print(args.team_info.resolve())
+    elif args.extract:
         path = args.extract.resolve()
         extract(path, args.rows, args.law, extract_seed(path) if args.seed is None else args.seed,
                 args.mix, labels=not args.no_labels)

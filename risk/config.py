@@ -70,6 +70,20 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "database_extract_folder": ((str,), "database_extracts"),
     # Dask (scaleout.py): "" off (pandas), "local" a LocalCluster, else a scheduler address.
     "dask_scheduler": ((str,), ""),
+    # The team's records (accounts, sessions, service tokens, owners, actions, holdout,
+    # audit): their own SQLite file, never deleted with the run history (docs/team.md).
+    "team_db_path": ((str,), "history/team.sqlite"),
+    # An optional CSV of client facts the extracts don't hold: corporation, account_manager
+    # (a user name), annual_value (contract value a year), name. Unknown columns are ignored.
+    "client_info_file": ((str, type(None)), None),
+    "session_hours": ((int, float), 12),          # a signed-in session ends after this
+    "login_max_failures": ((int,), 20),           # wrong passwords in a row that lock an account
+    "login_lockout_minutes": ((int, float), 15),  # how long it stays locked
+    "login_address_per_minute": ((int,), 30),     # wrong sign-ins per minute from one address
+    # Randomized holdout: this share of the clients entering the top call_capacity is kept
+    # off the "to call" view (0 switches it off), chosen by a hash of the seed, list and client.
+    "call_holdout_share": ((int, float), 0.10),
+    "call_holdout_seed": ((int,), 0),
 }
 # How fullprocess.py decides to redeploy: a significantly better challenger
 # (default), or the course's rule, retrain and redeploy on model drift.
@@ -79,7 +93,8 @@ REDEPLOY_RULES = ("challenger", "drift")
 MAX_BOOTSTRAP_ROUNDS = 100_000
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
-OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file", "database_extract_folder")
+OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file", "database_extract_folder",
+                      "team_db_path", "client_info_file")
 
 # What each key means, for people: the manual's configuration page is generated
 # from PATH_KEYS, OPTIONAL_KEYS and this (docs/hooks.py); tests/test_docs.py
@@ -129,6 +144,17 @@ KEY_DOCS: dict[str, str] = {
     "database_extract_folder": "where the rows read are kept as extract files",
     "dask_scheduler": "`local` (a LocalCluster) or a scheduler address: ingestion and batch scoring "
                       "on Dask; empty: pandas",
+    "team_db_path": "the team's own records (SQLite): accounts, sessions, service tokens, owners, actions, "
+                    "the holdout and the audit trail; kept apart from the run history",
+    "client_info_file": "a CSV of `corporation`, `account_manager`, `annual_value`, `name` (any may be empty): "
+                        "owners, contract values and names; null: none",
+    "session_hours": "a signed-in session ends after this many hours",
+    "login_max_failures": "wrong passwords in a row that lock an account",
+    "login_lockout_minutes": "how long a locked account stays locked",
+    "login_address_per_minute": "wrong sign-ins per minute from one address before it is refused (429)",
+    "call_holdout_share": "share of the clients entering the top `call_capacity` held out of the to-call view, "
+                          "to measure whether calling helps; 0: off",
+    "call_holdout_seed": "seed of the holdout's hash, so who is held out can be reproduced",
 }
 
 # LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
@@ -205,6 +231,14 @@ class Config(NamedTuple):
     database_order_column: str
     database_extract_folder: Path
     dask_scheduler: str
+    team_db_path: Path
+    client_info_file: Path | None
+    session_hours: float
+    login_max_failures: int
+    login_lockout_minutes: float
+    login_address_per_minute: int
+    call_holdout_share: float
+    call_holdout_seed: int
 
     @property
     def monthly_alpha(self) -> float:
@@ -337,6 +371,14 @@ def _check_database(values: dict[str, Any]) -> None:
                           "('database_url', 'database_url_env' or 'database_url_file')")
 
 
+def _check_team(values: dict[str, Any]) -> None:
+    for key in ("session_hours", "login_max_failures", "login_lockout_minutes", "login_address_per_minute"):
+        if values[key] <= 0:
+            raise ConfigError(f"key '{key}' must be positive")
+    if not 0 <= values["call_holdout_share"] < 1:
+        raise ConfigError("key 'call_holdout_share' must be from 0 (off) up to below 1")
+
+
 def load(path: str | Path | None = None) -> Config:
     """Read, validate and resolve the config file at `path` (default: config.json here)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
@@ -426,6 +468,7 @@ def load(path: str | Path | None = None) -> Config:
         if isinstance(raw.get("api_token_file"), str) and not raw["api_token_file"].strip():
             raise ConfigError("key 'api_token_file' must not be empty (leave it out for no file)")
         _check_database(values)
+        _check_team(values)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path=path, **values)

@@ -65,9 +65,21 @@ def publish(cfg, changes=("", "new", "up", "down", "")) -> pd.DataFrame:
     return frame
 
 
+def without_holdout(cfg):
+    """`cfg` with the call holdout off: these tests read the whole list in rank order
+    (tests/test_team.py checks the holdout)."""
+    import json
+
+    from risk import config
+    raw = json.loads(cfg.path.read_text())
+    cfg.path.write_text(json.dumps({**raw, "call_holdout_share": 0}))
+    return config.load(cfg.path)
+
+
 @pytest.fixture
 def published(deployed_cfg):
-    return deployed_cfg, publish(deployed_cfg)
+    cfg = without_holdout(deployed_cfg)
+    return cfg, publish(cfg)
 
 
 @pytest.fixture
@@ -180,7 +192,8 @@ def test_csv_download_unfiltered_is_the_published_list(client, published):
     assert "attachment" in r.headers["Content-Disposition"]
     got = _csv(r.text)
     want, _ = scoring.read_call_list(cfg)
-    pd.testing.assert_frame_equal(got, want[list(page.COLUMNS)], check_dtype=False)
+    pd.testing.assert_frame_equal(got[list(page.COLUMNS)], want[list(page.COLUMNS)], check_dtype=False)
+    assert list(got.columns[len(page.COLUMNS):]) == list(page.TEAM_CSV) + ["held_out"]  # an operator's
 
 
 def test_csv_download_has_the_rows_and_order_the_filter_and_search_show(client, published):
@@ -368,6 +381,17 @@ def guarded(published, monkeypatch):
     return risk_api.create_app(published[0].path).test_client()
 
 
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, password: str, name: str = "", next: str = "/"):
+    """Post the sign-in form as a browser does: its page first (the CSRF cookie and field)."""
+    form = client.get(f"/login?next={next}")
+    token = csrf_of(form.text) if form.status_code == 200 else ""
+    return client.post("/login", data={"name": name, "password": password, "next": next, "csrf_token": token})
+
+
 def test_with_a_token_the_page_asks_for_it(guarded):
     for path in ("/", "/calllist.csv", "/trends", "/client/x"):
         r = guarded.get(path)
@@ -378,35 +402,41 @@ def test_with_a_token_the_page_asks_for_it(guarded):
     assert guarded.get("/static/page.css").status_code == 200  # the login form needs its style
 
 
-def test_wrong_token_is_refused_and_sets_no_cookie(guarded):
-    r = guarded.post("/login", data={"token": "wrong", "next": "/"})
-    assert r.status_code == 401 and "not the token" in r.text
-    assert "Set-Cookie" not in r.headers
+def test_wrong_token_is_refused_and_sets_no_session_cookie(guarded):
+    r = sign_in(guarded, "wrong")
+    assert r.status_code == 401 and "Wrong user name or password" in r.text
+    assert page.COOKIE not in r.headers.get("Set-Cookie", "")
     assert guarded.get("/").status_code == 302
 
 
 def test_login_sets_an_httponly_strict_cookie_without_the_token_itself(guarded):
-    r = guarded.post("/login", data={"token": TOKEN, "next": "/?band=high"})
+    r = sign_in(guarded, TOKEN, next="/?band=high")
     assert r.status_code == 302 and r.headers["Location"] == "/?band=high"
     cookie = r.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert TOKEN not in cookie and page.cookie_value(TOKEN) in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
     assert guarded.get("/").status_code == 200
     assert guarded.get("/calllist.csv").status_code == 200
 
 
+def test_each_sign_in_gets_a_new_session_cookie(guarded):
+    first = sign_in(guarded, TOKEN).headers["Set-Cookie"].split(";")[0]
+    second = sign_in(guarded, TOKEN).headers.get("Set-Cookie", "").split(";")[0]
+    guarded.delete_cookie(page.COOKIE)
+    third = sign_in(guarded, TOKEN).headers["Set-Cookie"].split(";")[0]
+    assert first != third and first != second
+
+
 def test_a_forged_cookie_is_refused(guarded):
-    guarded.set_cookie(page.COOKIE, page.cookie_value("another token"))
+    guarded.set_cookie(page.COOKIE, "f" * 43)
     assert guarded.get("/").status_code == 302
     guarded.set_cookie(page.COOKIE, TOKEN)  # the token itself is not the cookie
     assert guarded.get("/").status_code == 302
 
 
 def test_login_never_redirects_to_another_site(guarded):
-    r = guarded.post("/login", data={"token": TOKEN, "next": "https://evil.example/"})
-    assert r.headers["Location"] == "/"
-    r = guarded.post("/login", data={"token": TOKEN, "next": "//evil.example/x"})
-    assert r.headers["Location"] == "/"
+    assert sign_in(guarded, TOKEN, next="https://evil.example/").headers["Location"] == "/"
+    guarded.delete_cookie(page.COOKIE)
+    assert sign_in(guarded, TOKEN, next="//evil.example/x").headers["Location"] == "/"
 
 
 def test_a_bearer_header_opens_the_page_too(guarded):
@@ -414,15 +444,18 @@ def test_a_bearer_header_opens_the_page_too(guarded):
 
 
 def test_the_api_bearer_rule_is_unchanged_by_the_page_cookie(guarded):
-    guarded.post("/login", data={"token": TOKEN})
+    sign_in(guarded, TOKEN)
     assert guarded.get("/summarystats").status_code == 401  # a page cookie does not open the API
     assert guarded.get("/summarystats", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert guarded.get("/health").status_code == 200
 
 
-def test_logout_forgets_the_cookie(guarded):
-    guarded.post("/login", data={"token": TOKEN})
-    guarded.post("/logout")
+def test_logout_ends_the_session_on_the_server(guarded):
+    cookie = sign_in(guarded, TOKEN).headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    html = guarded.get("/").text
+    guarded.post("/logout", data={"csrf_token": csrf_of(html)})
+    assert guarded.get("/").status_code == 302
+    guarded.set_cookie(page.COOKIE, cookie)  # the old cookie, kept by a thief: dead too
     assert guarded.get("/").status_code == 302
 
 
@@ -546,7 +579,7 @@ def test_browser_csv_download_matches_what_is_shown(tab, site, published):
     tab.goto(site + "/?band=elevated")
     with tab.expect_download() as info:
         tab.click("#download")
-    got = _csv(Path(info.value.path()).read_text())
+    got = _csv(Path(info.value.path()).read_text())[list(page.COLUMNS)]  # then the team's columns
     want, _ = scoring.read_call_list(cfg)
     want = want[want["band"] == "elevated"].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want[list(page.COLUMNS)], check_dtype=False)
@@ -562,11 +595,11 @@ def test_browser_with_a_token_refuses_until_the_login_form(tab, published, monke
     try:
         tab.goto(url + "/?band=high")
         assert "/login" in tab.url and _rows(tab) == []
-        tab.fill("#token", "wrong")
+        tab.fill("#password", "wrong")
         with tab.expect_navigation():
             tab.click("button[type=submit]")
-        assert "not the token" in tab.locator(".error").inner_text() and _rows(tab) == []
-        tab.fill("#token", TOKEN)
+        assert "Wrong user name or password" in tab.locator(".error").inner_text() and _rows(tab) == []
+        tab.fill("#password", TOKEN)
         with tab.expect_navigation():
             tab.click("button[type=submit]")
         assert _rows(tab) == frame.loc[frame["band"] == "high", "corporation"].head(page.PAGE_SIZE).tolist()

@@ -16,9 +16,10 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from risk import artifacts, config, history
-from risk.data import contract
+from risk.data import clientinfo, contract
 from risk.model import scoring
-from risk.reports import diagnostics
+from risk.reports import diagnostics, effect
+from risk.teamdb import TeamDb
 
 if TYPE_CHECKING:
     pass
@@ -56,6 +57,8 @@ class ReportData:
     decisions: list[dict[str, Any]] = field(default_factory=list)  # champion/challenger, oldest first
     estimates: list[dict[str, Any]] = field(default_factory=list)  # label_free_estimates, newest first
     quarantine_log: list[dict[str, Any]] = field(default_factory=list)  # newest quarantine rows, oldest first
+    values: dict[str, tuple[float, float]] = field(default_factory=dict)  # band: (annual value, expected loss)
+    calling: str | None = None  # does calling help? the holdout's verdict in words (effect.py)
 
     @property
     def loop_recorded(self) -> bool:
@@ -207,4 +210,22 @@ def gather(cfg: config.Config, model: Any, manifest: dict[str, Any]) -> ReportDa
         decisions=history.rows(cfg.history_path, "challenger_decisions", limit=DECISIONS),
         estimates=label_free_estimates(cfg.history_path),
         quarantine_log=history.rows(cfg.history_path, "quarantine", limit=DECISIONS),
+        values=clientinfo.value_by_band(ranking, cfg.client_info_file),
+        calling=calling_words(cfg),
     )
+
+
+def calling_words(cfg: config.Config) -> str | None:
+    """The effect of calling in one sentence, once the team has a holdout on record (else None)."""
+    if not cfg.team_db_path.exists():
+        return None
+    with TeamDb(cfg.team_db_path) as db:
+        if not db.holdout():
+            return None
+        result = effect.current_effect(cfg, db)
+    o = result.overall
+    words = f"Does calling help? {o.verdict[:1].upper()}{o.verdict[1:]}"
+    if o.difference is not None:
+        words += (f": exits among listed minus held-out clients {100 * o.difference:+.1f} points "
+                  f"(95 % interval {100 * o.low:+.1f} to {100 * o.high:+.1f})")
+    return words + f" ({o.listed:,} listed, {o.held_out:,} held out with a known outcome)."

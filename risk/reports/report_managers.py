@@ -77,6 +77,7 @@ def _page_summary(data: ReportData) -> Figure:
         f"• Those {n} calls reach {_share(q['recall_at_n'])} of all the clients who left (recall at {n}).",
         f"• Without the list, {_share(base)} of clients leave (base rate): {n} calls at random would "
         f"find about {base * n:.0f} leavers; the list finds about {(q['precision_at_n'] or 0) * n:.0f}.",
+        *([f"• {data.calling}"] if data.calling else []),
         f"• For the data scientist: F1 {q['f1']:.3f} on the test clients (1 is perfect). Model "
         f"{artifacts.version_name(m['version'])}, deployed {draw.when(m['deployed_at'])}, trained on "
         f"{m.get('training', {}).get('rows', 0):,} client records.",
@@ -88,11 +89,18 @@ def _page_summary(data: ReportData) -> Figure:
     total = max(s["clients"], 1)
     rows = [[b, ranges[b], f"{s['bands'][b]:,}", f"{s['bands'][b] / total:.1%}"] for b in scoring.BANDS]
     colors = [[BAND_COLORS[b], None, None, None] for b in scoring.BANDS]
-    top = draw.table(fig, top, ["Band", "Risk of leaving", "Clients", "Share"], rows,
-                     [1.3, 1.8, 1, 1], "llrr", size=10, colors=colors) + 0.3
+    head, widths, align = ["Band", "Risk of leaving", "Clients", "Share"], [1.3, 1.8, 1, 1], "llrr"
+    if data.values:  # the client info file gives contract values: what is at stake per band
+        for row, b in zip(rows, scoring.BANDS):
+            value, loss = data.values.get(b, (0.0, 0.0))
+            row += [f"{value:,.0f}", f"{loss:,.0f}"]
+        colors = [c + [None, None] for c in colors]
+        head, widths, align = head + ["Value / yr", "Expected loss"], [1.1, 1.5, 0.8, 0.7, 1.1, 1.1], "llrrrr"
+    top = draw.table(fig, top, head, rows, widths, align, size=10, colors=colors) + 0.3
     top = draw.heading(fig, top, "How to read the list", size=11.5)
     draw.note(fig, top, "\n".join([
-        "• Risk: the model's estimate, in whole percent, that the client leaves.",
+        "• Risk: the model's estimate, in whole percent, that the client leaves."
+        + (" Expected loss: that chance times the contract's value a year, summed." if data.values else ""),
         "• Reasons: what in the client's latest figures raises its risk most, against an average "
         "client, worked out from the model itself (no reasons are invented for a model that can't give them).",
         f"• Change: new = entered the top {n} since the previous list; up / down = its risk band "

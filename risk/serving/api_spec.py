@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 TOKEN_ENV = "RISK_API_TOKEN"   # the bearer token, when set; else the config's api_token_file
 CONFIG_ENV = "RISK_CONFIG"     # the config the server (wsgi.py) loads, else config.json
+# A WSGI environ key only an in-process caller (apicalls.in_process_sender) can set: HTTP
+# headers arrive as HTTP_* keys, so no remote client can claim to be the main job.
+IN_PROCESS = "risk.in_process"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # The keys course clients name a CSV file by, in JSON, form and query alike.
 PATH_KEYS = ("filepath", "data_path", "dataset_path", "file_path", "filename")
@@ -171,7 +174,8 @@ def _schemas() -> dict[str, dict[str, Any]]:
 # Error responses views name in their docstrings (`401: Unauthorized`).
 ERRORS = {
     "BadRequest": "Bad request: the message says what is wrong",
-    "Unauthorized": f"Missing or wrong bearer token (only when {TOKEN_ENV} or api_token_file is set)",
+    "Unauthorized": "Missing or wrong bearer token (reading: only once a service token or the old "
+                    f"{TOKEN_ENV} / api_token_file exists; recording actions: always)",
     "Forbidden": "The file is outside the project's data folders",
     "NotFound": "File not found",
     "TooLarge": f"Request body over the {MAX_BODY_BYTES // (1024 * 1024)} MB limit",
@@ -181,18 +185,22 @@ ERRORS = {
 }
 
 
-def openapi_document(app: Flask) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of every route of `app` that has an operation in its view's docstring."""
+def openapi_document(app: Flask, schemas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of every route of `app` that has an operation in its view's docstring;
+    `schemas` adds components the views name (the actions API's)."""
     from apispec import APISpec
     from apispec.yaml_utils import load_operations_from_docstring
 
     spec = APISpec(
         title="Client attrition risk API", version="1.0", openapi_version="3.0.3",
-        info={"description": f"Bearer token required on every endpoint but /health and the docs "
-                             f"when {TOKEN_ENV} or api_token_file is set. Interactive page: /docs"},
+        info={"description": "Bearer token required on every endpoint but /health and the docs once "
+                             "a user or a service token exists (python users.py token add NAME --scope "
+                             f"read|write-actions; the old {TOKEN_ENV} / api_token_file still works, "
+                             "deprecated). POST /actions always needs a write-actions token. "
+                             "Interactive page: /docs"},
         security=[{}, {"bearerAuth": []}],
     )
-    for name, schema in _schemas().items():
+    for name, schema in {**_schemas(), **(schemas or {})}.items():
         spec.components.schema(name, schema)
     for name, description in ERRORS.items():
         spec.components.response(name, {"description": description,

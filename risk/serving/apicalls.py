@@ -107,6 +107,7 @@ def in_process_sender(cfg: config.Config) -> Send:
     )
 
     client = app.create_app(cfg.path).test_client()
+    client.environ_base[api_spec.IN_PROCESS] = True  # the main job itself: no service token needed
     headers = auth_headers(cfg)
 
     def send(call: Call) -> Reply:

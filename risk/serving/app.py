@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Flask, Request, Response, jsonify, request, url_for
+from flask import Blueprint, Flask, Request, Response, g, jsonify, request, url_for
 from werkzeug.exceptions import (
     BadRequest,
+    Forbidden,
     HTTPException,
     MethodNotAllowed,
     NotFound,
@@ -29,7 +30,7 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import diagnostics
-from risk.serving import api_input, api_spec, page, serving
+from risk.serving import accounts, actions, api_input, api_spec, operator, page, serving
 from risk.serving.api_input import (  # noqa: F401 (NO_INPUT: tests)
     NO_INPUT,
     public_message,
@@ -44,17 +45,20 @@ from risk.serving.api_spec import (  # noqa: F401 (tests, tools)
 log = logging.getLogger("app")
 
 OPEN_PATHS = ("/health", "/openapi.json")  # besides the docs page and the managers' page
-UNAUTHORIZED = f"missing or wrong bearer token (set by {TOKEN_ENV} or api_token_file)"
+UNAUTHORIZED = "missing or wrong bearer token (a service token from users.py token add)"
+WRITE_ENDPOINTS = ("post_action",)
 
 
 # --- reading requests (the /prediction input: api_input.py) ---------------------
 
 @dataclass
 class Service:
-    """What the views need: the config, the served model, the token (None: no auth)."""
+    """What the views need: the config, the served model, the old shared token (None: none)
+    and the accounts (who is asking: service tokens, users, sessions)."""
     cfg: config.Config
     model: serving.DeployedModel
     token: str | None
+    accounts: accounts.Accounts
 
 
 def _flag(name: str) -> bool:
@@ -262,7 +266,9 @@ def risk(svc: Service) -> Response:
         Current clients only (each corporation's latest record, still a client),
         as published by the last run of the main job: risk band and whole
         percent, the reasons from the model, and what changed since the
-        previous list (new to the top N, band up or down; who left).
+        previous list (new to the top N, band up or down; who left). Clients
+        held out of the list to measure the effect of calling are left out
+        (but for the old admin token and the main job's own calls).
       parameters:
       - {name: top, in: query, description: 'How many (default 10)', schema: {type: integer, minimum: 1}}
       - {name: band, in: query, description: 'Only this risk band', schema: {type: string, enum: [high, elevated, moderate, low]}}
@@ -280,6 +286,10 @@ def risk(svc: Service) -> Response:
         raise BadRequest(f"'band' must be one of {', '.join(scoring.BANDS)}, got {band!r}")
     svc.model.get()  # 503 while nothing is deployed: a list without a model is no list
     ranking, summary = call_list(svc.cfg)
+    if g.get("who") is None or g.who.role != accounts.ADMIN_SCOPE:
+        # Held-out clients stay off every list a service shows managers, or the holdout means nothing.
+        held = {h["corporation"] for h in accounts.request_db().holdout() if h["held_out"]}
+        ranking = ranking[~ranking["corporation"].isin(held)] if held else ranking
     if band is not None:
         ranking = ranking[ranking["band"] == band]
     shown = ranking.head(top).astype(object).where(ranking.head(top).notna(), None)
@@ -350,12 +360,26 @@ def token_ok(req: Request, token: str) -> bool:
 
 
 def check_token(svc: Service) -> None:
-    """Refuse a request without the right bearer token, when a token is configured."""
-    if (svc.token is None or request.method == "OPTIONS" or request.path in OPEN_PATHS
-            or request.blueprint in ("docs", "page")):  # the managers' page logs in by cookie
+    """Refuse an API request without a bearer token of the right scope.
+
+    Reading needs any valid token once a user, a service token or the old shared
+    token exists (else reading is open, as before); recording actions always
+    needs a write-actions token (or the old token, deprecated). The main job's
+    own in-process calls (apicalls.in_process_sender) pass.
+    """
+    if (request.method == "OPTIONS" or request.path in OPEN_PATHS
+            or request.blueprint in ("docs", "page", "operator")):  # the pages sign in by cookie
         return
-    if not token_ok(request, svc.token):
+    if request.environ.get(api_spec.IN_PROCESS):
+        g.who = accounts.Who("main job", accounts.ADMIN_SCOPE, "legacy")
+        return
+    db = accounts.request_db()
+    g.who = svc.accounts.bearer(db, request.headers.get("Authorization", ""))
+    writes = request.endpoint in WRITE_ENDPOINTS
+    if g.who is None and (writes or not svc.accounts.api_open(db)):
         raise Unauthorized(UNAUTHORIZED)
+    if writes and not g.who.can_write_actions:
+        raise Forbidden("this token may only read: recording actions needs a write-actions token")
 
 
 def options_as_json(response: Response) -> Response:
@@ -418,7 +442,7 @@ def create_app(config_path: str | Path | None = None, *,
     token = api_spec.api_token(cfg)
     model = serving.DeployedModel(cfg.prod_deployment_path, reload_check_s)
     model.refresh()  # load now, so the first request doesn't pay for it
-    svc = Service(cfg, model, token)
+    svc = Service(cfg, model, token, accounts.Accounts(cfg, token))
     app.extensions["risk"] = svc  # for tests and tools: the app's own model and config
 
     for rule, endpoint, view, methods in (
@@ -428,14 +452,19 @@ def create_app(config_path: str | Path | None = None, *,
         ("/diagnostics", "diagnostics", diagnostics_view, ["GET"]),
         ("/health", "health", health, ["GET"]),
         ("/risk", "risk", risk, ["GET"]),
+        ("/actions", "get_actions", actions.get_actions, ["GET"]),
     ):
         app.add_url_rule(rule, endpoint, view_func=partial(view, svc), methods=methods)
+    app.add_url_rule("/actions", "post_action", view_func=partial(actions.post_action, svc, page.is_listed),
+                     methods=["POST"])
     document: dict[str, Any] = {}
     app.add_url_rule("/openapi.json", "openapi", view_func=partial(openapi, document), methods=["GET"])
     app.register_blueprint(docs_blueprint())
-    document.update(api_spec.openapi_document(app))  # once the routes it describes are all there
+    document.update(api_spec.openapi_document(app, actions.ACTION_SCHEMAS))  # once the routes it describes are all there
 
     app.register_blueprint(page.bp)
+    app.register_blueprint(operator.bp)
+    app.teardown_appcontext(accounts.close_request_db)
     app.before_request(partial(check_token, svc))
     app.after_request(options_as_json)
     app.register_error_handler(HTTPException, partial(http_error, svc))
@@ -443,6 +472,8 @@ def create_app(config_path: str | Path | None = None, *,
     app.register_error_handler(StepError, partial(step_error, svc))
     app.register_error_handler(Exception, internal_error)
     log.info("risk API for %s (auth %s)", cfg.path, "on" if token else "off")
+    with svc.accounts.db() as db:
+        svc.accounts.warn_if_open(db, cfg.api_host)
     return app
 
 

@@ -5,32 +5,36 @@ Reads  the published call list (scoring.read_call_list: risk_ranking.csv and
        (scoring.client_history), the deployment manifest, the run history
        (ingestions, deployments, drift_checks, and the retraining loop's quarantine,
        challenger_decisions and estimates) and the ingested extracts
-Serves GET /            the ranked list: filter by band, search by client, 50 a page
-       GET /calllist.csv  the rows the list shows for the same filter and search, all pages
-       GET /client/<corporation>, GET /trends, GET+POST /login, POST /logout, /static/...
+Serves GET /            the ranked list: to call / snoozed / all, my clients or everyone,
+                          band, search, sort by risk or expected loss, 50 a page
+       GET /calllist.csv  the rows the list shows for the same choices, all pages, with
+                          owner, value and the team's last action, outcome, note, snooze
+       GET /client/<corporation> (+ POST .../action, POST .../owner), GET /trends
+       (operators), GET+POST /login, POST /logout, /static/...
 
 A Flask Blueprint named `page`, registered by app.create_app on the API's app:
 same process, same config. Pages are rendered on the server (Jinja templates
 in templates/, CSS and a few lines of JS in static/, charts as inline SVG);
 nothing is fetched from elsewhere.
 
-When RISK_API_TOKEN is set the page asks for it once, on a login form, and
-keeps an HttpOnly, SameSite=Strict cookie holding an HMAC of the token (never
-the token itself); a bearer header works too. The API's own token rule skips
-this blueprint and is otherwise unchanged.
+Who is asking (accounts.py): a named user signed in on the form (a server-side
+session in an HttpOnly, SameSite=Strict cookie), the old shared token (as an
+admin, deprecated), or nobody when no account and no token exist. Every form
+carries a CSRF token (the session's, or a double-submit cookie before sign-in)
+and a POST without the right one is refused with 400. Managers see plain words
+and their own clients by default; F1, drift, quarantines and decisions are for
+operators (here and on /operator).
 
 The parsed call list is kept per app (in app.extensions) and read again only
 when its files change, so a request does not parse 10,000 rows.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
+import secrets
 import math
 import threading
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,28 +44,35 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    g,
     redirect,
     render_template,
     request,
     url_for,
 )
-from markupsafe import Markup
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
 
 from risk import artifacts, history
 from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import report_facts
+from risk.serving import actions, accounts, listview
+from risk.serving.status import date_of as _date, decision_rows, header  # noqa: F401 (decision_rows: operator.py)
+from risk.serving.accounts import Who
+from risk.serving.charts import bar_chart, line_chart  # noqa: F401 (line_chart: tests)
+from risk.teamdb import OUTCOMES
 
 log = logging.getLogger("page")
 
 PAGE_SIZE = 50
 BANDS = ("high", "elevated", "moderate", "low")
 COOKIE = "risk_page"
-COOKIE_MAX_AGE_S = 12 * 3600  # a working day: log in once each morning
+CSRF_COOKIE = "risk_csrf"  # before sign-in and on an open page: the double-submit token
 COLUMNS = ("rank", "corporation", "risk_percent", "band", "reasons", "change", "probability",
            *contract.FEATURES)
+TEAM_CSV = ("account_manager", "annual_value", "expected_loss", "last_at", "last_by", "called_at",
+            "reached_at", "outcome", "note", "snooze_until")
 FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity": "activity last year",
                  "number_of_employees": "employees"}
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -97,8 +108,8 @@ def _cfg() -> Any:
     return current_app.extensions["risk"].cfg
 
 
-def _token() -> str | None:
-    return current_app.extensions["risk"].token
+def _accounts() -> accounts.Accounts:
+    return current_app.extensions["risk"].accounts
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -127,6 +138,17 @@ def call_list(cfg: Any) -> CallList:
         return parsed
 
 
+def is_listed(corporation: str) -> bool:
+    """Whether `corporation` is on the published call list (the parsed, cached one)."""
+    cl = call_list(_cfg())
+    state: PageState = current_app.extensions["page"]
+    names = state.cache.get("names")
+    if names is None or names[0] is not cl:
+        names = (cl, set(cl.frame["corporation"]))
+        state.cache["names"] = names
+    return corporation in names[1]
+
+
 def shown(cl: CallList, band: str, query: str) -> pd.DataFrame:
     """The rows of the list for a band ('' = all) and a search text, in rank order."""
     mask = pd.Series(True, index=cl.frame.index)
@@ -138,8 +160,7 @@ def shown(cl: CallList, band: str, query: str) -> pd.DataFrame:
 
 
 def _filters() -> tuple[str, str]:
-    band = request.args.get("band", "").strip().lower()
-    return (band if band in BANDS else ""), request.args.get("q", "").strip()[:100]
+    return listview.filters()
 
 
 def _page_number(pages: int) -> int:
@@ -150,96 +171,7 @@ def _page_number(pages: int) -> int:
     return min(max(number, 1), max(pages, 1))
 
 
-# --- the header: model, quality in words, drift --------------------------------------
-
-def _date(stamp: Any) -> str:
-    return str(stamp or "")[:10] or "unknown date"
-
-
-def quality_words(quality: dict[str, Any] | None) -> str:
-    """F1 and precision at N as a manager reads them."""
-    if not quality or quality.get("f1") is None:
-        return "No quality figures for this list."
-    words = [f"F1 {quality['f1']:.2f} on the test clients."]
-    n, precision = quality.get("n"), quality.get("precision_at_n")
-    if n and precision is not None:
-        words.append(f"Of the top {n} clients called, {round(precision * n)} would leave")
-        recall = quality.get("recall_at_n")
-        words[-1] += (f", {recall:.0%} of all who leave." if recall is not None else ".")
-    if quality.get("base_rate") is not None:
-        words.append(f"Without the list, {quality['base_rate']:.0%} of clients leave.")
-    return " ".join(words)
-
-
-def drift_words(cfg: Any) -> tuple[str, str]:
-    """The last drift check in words, and a status for its colour: ok, alert or none."""
-    checks = history.rows(cfg.history_path, "drift_checks", limit=1)
-    if not checks:
-        return "No drift check yet.", "none"
-    last = checks[-1]
-    figures = f"F1 {last['new_f1']:.2f} on new data vs {last['reference_f1']:.2f}"
-    if last["drift"]:
-        return f"Drift found at the last check ({_date(last['run_at'])}): {figures}.", "alert"
-    return f"No drift at the last check ({_date(last['run_at'])}): {figures}.", "ok"
-
-
-def held_back(cfg: Any) -> list[dict[str, str]]:
-    """The extracts the quality gate holds back now, newest first: name, date, reason, release command."""
-    return [{"name": q["name"], "date": _date(q["run_at"]), "reason": q["reason"],
-             "command": report_facts.release_command(q["name"])}
-            for q in reversed(report_facts.held_back(cfg.history_path))]
-
-
-def decided(d: dict[str, Any]) -> str:
-    """What a champion/challenger decision did, in two or three words."""
-    if d["decision"] == "deploy":
-        return f"deployed {artifacts.version_name(d['deployed_version'])}" if d["deployed_version"] else "deployed"
-    if d["decision"] == "wait":
-        return "waiting for outcomes"
-    return f"kept {artifacts.version_name(d['champion_version'])}"
-
-
-def decision_rows(cfg: Any) -> list[dict[str, Any]]:
-    """The newest champion/challenger decisions, newest first, as the trends table shows them."""
-    return [{**d, "date": str(d["run_at"])[:16].replace("T", " "), "what": decided(d)}
-            for d in reversed(history.rows(cfg.history_path, "challenger_decisions", limit=report_facts.DECISIONS))]
-
-
-def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
-    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
-    deployed = int(manifest["version"]) if manifest else None
-    listed = meta.get("model_version") if meta else None
-    drift, drift_status = drift_words(cfg)
-    return {
-        "model": (f"Model {artifacts.version_name(deployed)}, deployed {_date(manifest.get('deployed_at'))}"
-                  if manifest else "No model deployed yet"),
-        "published": f"List published {_date(meta.get('published_at'))}" if meta else None,
-        "stale": deployed is not None and listed is not None and int(listed) != deployed,
-        "listed_version": artifacts.version_name(int(listed)) if listed is not None else None,
-        "quality": quality_words(meta.get("quality") if meta else None),
-        "drift": drift, "drift_status": drift_status,
-        "held_back": held_back(cfg),
-    }
-
-
-# --- auth: the token once, then a cookie ----------------------------------------------
-
-def cookie_value(token: str) -> str:
-    """What the cookie holds: an HMAC of the token, so the cookie never reveals it."""
-    return hmac.new(token.encode("utf-8"), b"risk page session v1", hashlib.sha256).hexdigest()
-
-
-def _same(given: str, expected: str) -> bool:
-    # Bytes: compare_digest refuses non-ASCII str, and a form or header may hold it.
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
-
-
-def signed_in(token: str) -> bool:
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and _same(given.strip(), token):
-        return True
-    return _same(request.cookies.get(COOKIE, ""), cookie_value(token))
-
+# --- who is asking: accounts.py; forms carry a CSRF token ---------------------------------
 
 def _local(target: str | None) -> str:
     """`target` if it is a path on this site, else the list: no redirect elsewhere after login."""
@@ -249,32 +181,94 @@ def _local(target: str | None) -> str:
     return target
 
 
-@bp.before_request
+def identify() -> Who | None:
+    """Who this request is: open page, session cookie, or the old token as a bearer header."""
+    acc, db = _accounts(), accounts.request_db()
+    if acc.page_open(db):
+        if not accounts.loopback(request.remote_addr or ""):
+            acc.once("open-client", logging.WARNING, "!!! THE PAGE IS OPEN TO ANYONE: %s reached it with no "
+                     "account or token set; add a user with users.py add !!!", request.remote_addr)
+        return Who("anonymous", "admin", "open")
+    who = acc.session(db, request.cookies.get(COOKIE, ""))
+    if who is None and "Authorization" in request.headers:
+        bearer = acc.bearer(db, request.headers["Authorization"])
+        who = bearer if bearer is not None and bearer.kind == "legacy" else None
+    return who
+
+
+def csrf_token() -> str:
+    """The token this request's forms carry: the session's, else the double-submit cookie's."""
+    who = g.get("who")
+    if who is not None and who.csrf:
+        return who.csrf
+    if "new_csrf" not in g:
+        g.new_csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    return g.new_csrf
+
+
+def check_csrf() -> None:
+    """Refuse a form POST whose csrf_token is missing or not this session's (or cookie's)."""
+    who = g.get("who")
+    if who is not None and who.kind == "legacy":
+        return  # a bearer header: no cookie a forged form could ride on
+    expected = who.csrf if who is not None and who.csrf else request.cookies.get(CSRF_COOKIE, "")
+    given = request.form.get("csrf_token", "")
+    if not expected or not given or not accounts.same(given, expected):
+        log.warning("form refused: missing or wrong CSRF token on %s %s from %s", request.method,
+                    request.path, request.remote_addr)
+        raise BadRequest("This form has expired or did not come from this site (missing or wrong CSRF token). "
+                         "Reload the page and send it again.")
+
+
 def require_login() -> Response | None:
-    token = _token()
-    if token is None or request.endpoint in ("page.login", "page.static") or signed_in(token):
+    """Before every page request: who it is, the sign-in form if nobody, CSRF on every POST."""
+    if request.endpoint == "page.static":
         return None
-    return redirect(url_for("page.login", next=request.full_path.rstrip("?")))
+    g.who = identify()
+    if request.method == "POST":
+        check_csrf()
+    if g.who is None and request.endpoint != "page.login":
+        return redirect(url_for("page.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+bp.before_request(require_login)
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "who": g.get("who")}
+
+
+def _cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Strict",
+                        secure=request.is_secure, path="/")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int] | str:
-    token = _token()
+    acc, db = _accounts(), accounts.request_db()
     target = _local(request.values.get("next"))
-    if token is None:
+    if acc.page_open(db) or (request.method == "GET" and g.who is not None):
         return redirect(target)
+    legacy = acc.legacy_token is not None
     if request.method == "GET":
-        return render_template("login.html", next=target, error=None)
-    if not _same(request.form.get("token", ""), token):
-        return render_template("login.html", next=target, error="That is not the token."), 401
+        return render_template("login.html", next=target, error=None, legacy=legacy, name="")
+    name = request.form.get("name", "").strip()[:64]
+    try:
+        who, secret = acc.sign_in(db, name, request.form.get("password", request.form.get("token", "")),
+                                  request.remote_addr or "")
+    except accounts.SignInRefused as exc:
+        return render_template("login.html", next=target, error=str(exc), legacy=legacy, name=name), exc.status
     response = redirect(target)
-    response.set_cookie(COOKIE, cookie_value(token), max_age=COOKIE_MAX_AGE_S, httponly=True,
-                        samesite="Strict", secure=request.is_secure, path="/")
+    _cookie(response, COOKIE, secret, max_age=int(3600 * acc.cfg.session_hours))
     return response
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    if g.who is not None and g.who.kind == "session":
+        _accounts().sign_out(accounts.request_db(), g.who)
     response = redirect(url_for("page.login"))
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict")
     return response
@@ -288,19 +282,30 @@ def _client_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def team(cfg: Any, cl: CallList) -> pd.DataFrame:
+    """The list with owners, values, holdout and the team's last actions (actions.py), cached per app."""
+    state: PageState = current_app.extensions["page"]
+    cache = state.cache.setdefault("team", actions.TeamCache())
+    return actions.team_frame(cfg, cache, accounts.request_db(), cl.frame, cl.meta)
+
+
 @bp.get("/")
 def call_list_view() -> str:
-    cfg = _cfg()
+    cfg, who = _cfg(), g.who
     cl = call_list(cfg)
-    band, query = _filters()
-    rows = shown(cl, band, query)
+    frame = team(cfg, cl)
+    has_own = bool((frame["account_manager"] == who.name).any())
+    c = listview.choice(who, has_own)
+    rows = listview.selected(frame, cl.search_keys, who, c)
     pages = math.ceil(len(rows) / PAGE_SIZE)
     number = _page_number(pages)
     start = (number - 1) * PAGE_SIZE
-    clients = [_client_row(r) for r in rows.iloc[start:start + PAGE_SIZE].to_dict("records")]
+    clients = [_client_row(r) for r in listview.hide_notes(rows.iloc[start:start + PAGE_SIZE], who).to_dict("records")]
     meta = cl.meta
     return render_template(
-        "list.html", head=header(cfg, meta), meta=meta, clients=clients, band=band, query=query,
+        "list.html", head=header(cfg, meta), meta=meta, clients=clients, band=c.band, query=c.query,
+        choice=c, has_own=has_own, has_values=bool(frame["annual_value"].notna().any()),
+        results=listview.results_words(frame, who), today=actions.dt.date.today().isoformat(),
         bands=BANDS, counts=meta.get("bands") or cl.frame["band"].value_counts().to_dict(),
         total=len(cl.frame), matching=len(rows), page=number, pages=pages, first=start + 1,
         last=start + len(clients), left=meta.get("left_since_previous") or [],
@@ -310,33 +315,84 @@ def call_list_view() -> str:
 
 @bp.get("/calllist.csv")
 def download() -> Response:
-    """The list as shown for this filter and search: every page, the published columns."""
-    band, query = _filters()
-    rows = shown(call_list(_cfg()), band, query)
-    name = "-".join(["call-list", *([band] if band else []), *(["search"] if query else [])])
-    body = rows.loc[:, [c for c in COLUMNS if c in rows.columns]].to_csv(index=False)
+    """The list as shown for these choices: every page, the published columns and the team's."""
+    cfg, who = _cfg(), g.who
+    cl = call_list(cfg)
+    frame = team(cfg, cl)
+    c = listview.choice(who, bool((frame["account_manager"] == who.name).any()))
+    rows = listview.hide_notes(listview.selected(frame, cl.search_keys, who, c), who)
+    name = "-".join(["call-list", *([c.band] if c.band else []), *(["search"] if c.query else [])])
+    columns = [*[col for col in COLUMNS if col in rows.columns], *TEAM_CSV, *(["held_out"] if who.operator else [])]
+    body = rows.loc[:, columns].to_csv(index=False)
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-@bp.get("/client/<path:corporation>")
-def client_view(corporation: str) -> str:
-    cfg = _cfg()
+def _client(cfg: Any, corporation: str) -> tuple[CallList, dict[str, Any]]:
     cl = call_list(cfg)
-    match = cl.frame[cl.frame["corporation"] == corporation]
+    frame = team(cfg, cl)
+    match = frame[frame["corporation"] == corporation]
     if match.empty:
         raise NotFound(f"{corporation} is not on the published call list "
                        "(not a current client, or not in the latest extracts)")
-    row = _client_row(match.iloc[0].to_dict())
+    return cl, match.iloc[0].to_dict()
+
+
+@bp.get("/client/<path:corporation>")
+def client_view(corporation: str) -> str:
+    cfg, who = _cfg(), g.who
+    cl, row = _client(cfg, corporation)
+    row = _client_row(row)
     past = scoring.client_history(cfg, corporation)
     chart = line_chart([(_date(p["published_at"]), 100 * float(p["probability"])) for p in past],
                        "risk %", y_max=100) if len(past) > 1 else None
+    mine = who.operator or row["account_manager"] in ("", who.name)
+    done = accounts.request_db().actions_of(corporation) if mine else []
+    managers = [u["name"] for u in accounts.request_db().users() if u["role"] == "manager" and not u["disabled"]]
     return render_template("client.html", head=header(cfg, cl.meta), c=row, past=past, chart=chart,
-                           features=FEATURE_WORDS, total=len(cl.frame))
+                           features=FEATURE_WORDS, total=len(cl.frame), mine=mine, done=done,
+                           outcomes=OUTCOMES, managers=managers, recorded=request.args.get("recorded"),
+                           today=actions.dt.date.today().isoformat())
+
+
+@bp.post("/client/<path:corporation>/action")
+def record_action(corporation: str) -> Response | tuple[str, int]:
+    cfg, who = _cfg(), g.who
+    _, row = _client(cfg, corporation)
+    if not (who.operator or row["account_manager"] in ("", who.name)):
+        raise Forbidden(f"{corporation} is {row['account_manager']}'s client: ask them or an operator")
+    try:
+        action = actions.action_row(request.form, corporation, who.name)
+    except actions.ActionError as exc:
+        raise BadRequest(str(exc)) from None
+    actions.record(accounts.request_db(), action)
+    return redirect(url_for("page.client_view", corporation=corporation, recorded=1) + "#actions")
+
+
+@bp.post("/client/<path:corporation>/owner")
+def set_owner(corporation: str) -> Response:
+    cfg, who = _cfg(), g.who
+    if not who.operator:
+        raise Forbidden("only an operator assigns clients to managers")
+    _client(cfg, corporation)
+    manager = request.form.get("account_manager", "").strip()
+    db = accounts.request_db()
+    user = db.user(manager) if manager else None
+    if manager and (user is None or user["disabled"]):
+        raise BadRequest(f"no active user {manager[:64]!r}")
+    db.set_owner(corporation, manager, who.name)
+    db.audit(who.name, "owner", target=corporation, detail=manager or "(none)")
+    return redirect(url_for("page.client_view", corporation=corporation))
+
+
+def require_operator() -> None:
+    if not g.who.operator:
+        raise Forbidden("This page is for operators: ask one if you need what it shows.")
 
 
 @bp.get("/trends")
 def trends_view() -> str:
+    require_operator()
     cfg = _cfg()
     try:
         meta = call_list(cfg).meta
@@ -386,61 +442,10 @@ def attrition_by_extract(cfg: Any) -> list[tuple[str, float]]:
     return out
 
 
-# --- inline SVG charts ------------------------------------------------------------------
-
-W, H, LEFT, BOTTOM, TOP, RIGHT = 720, 210, 44, 46, 12, 12
-
-
-def _frame_svg(labels: list[str], y_max: float, unit: str, xs: list[float]) -> list[str]:
-    """Axes, a few gridlines and at most 6 x labels, so labels never overlap."""
-    parts = [f'<svg viewBox="0 0 {W} {H}" role="img" class="chart" aria-label="{escape(unit)}">']
-    for i in range(5):
-        v = y_max * i / 4
-        y = H - BOTTOM - (H - BOTTOM - TOP) * i / 4
-        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{v:g}</text>')
-    step = max(1, math.ceil(len(labels) / 6))
-    for i in range(0, len(labels), step):
-        parts.append(f'<text x="{xs[i]:.1f}" y="{H - BOTTOM + 18}" text-anchor="middle">'
-                     f'{escape(labels[i])}</text>')
-    parts.append(f'<text x="{LEFT}" y="{H - 6}" class="unit">{escape(unit)}</text>')
-    return parts
-
-
-def _y(value: float, y_max: float) -> float:
-    return H - BOTTOM - (H - BOTTOM - TOP) * min(max(value / y_max, 0), 1)
-
-
-def line_chart(points: list[tuple[str, float]], unit: str, y_max: float,
-               alerts: list[bool] | None = None) -> Markup:
-    """A line with a dot per point; dots in `alerts` drawn as alerts."""
-    n = len(points)
-    xs = [LEFT + (W - LEFT - RIGHT) * (i + 0.5) / n for i in range(n)]
-    parts = _frame_svg([p[0] for p in points], y_max, unit, xs)
-    coords = [(x, _y(v, y_max)) for x, (_, v) in zip(xs, points)]
-    parts.append('<polyline class="line" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
-    for i, ((x, y), (label, v)) in enumerate(zip(coords, points)):
-        alert = " alert" if alerts and alerts[i] else ""
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="dot{alert}">'
-                     f'<title>{escape(label)}: {v:.2f}</title></circle>')
-    return Markup("".join(parts) + "</svg>")
-
-
-def bar_chart(points: list[tuple[str, float]], unit: str) -> Markup:
-    n = len(points)
-    y_max = max(20.0, math.ceil(max(v for _, v in points) / 20) * 20)  # ticks at round numbers
-    slot = (W - LEFT - RIGHT) / n
-    xs = [LEFT + slot * (i + 0.5) for i in range(n)]
-    parts = _frame_svg([p[0] for p in points], y_max, unit, xs)
-    for x, (label, v) in zip(xs, points):
-        y = _y(v, y_max)
-        parts.append(f'<rect x="{x - slot * 0.3:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" '
-                     f'height="{H - BOTTOM - y:.1f}" class="bar"><title>{escape(label)}: {v:.1f}</title></rect>')
-    return Markup("".join(parts) + "</svg>")
-
-
 @bp.after_request
 def locked_down(response: Response) -> Response:
+    if "new_csrf" in g and request.cookies.get(CSRF_COOKIE) != g.new_csrf:
+        _cookie(response, CSRF_COOKIE, g.new_csrf)
     # The browser itself then refuses anything from elsewhere, and framing by other sites.
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,0 +1,57 @@
+"""Inline SVG charts for the pages: a line with dots, and bars; labels escaped, nothing fetched."""
+from __future__ import annotations
+
+import math
+from html import escape
+
+from markupsafe import Markup
+
+W, H, LEFT, BOTTOM, TOP, RIGHT = 720, 210, 44, 46, 12, 12
+
+
+def _frame_svg(labels: list[str], y_max: float, unit: str, xs: list[float]) -> list[str]:
+    """Axes, a few gridlines and at most 6 x labels, so labels never overlap."""
+    parts = [f'<svg viewBox="0 0 {W} {H}" role="img" class="chart" aria-label="{escape(unit)}">']
+    for i in range(5):
+        v = y_max * i / 4
+        y = H - BOTTOM - (H - BOTTOM - TOP) * i / 4
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{v:g}</text>')
+    step = max(1, math.ceil(len(labels) / 6))
+    for i in range(0, len(labels), step):
+        parts.append(f'<text x="{xs[i]:.1f}" y="{H - BOTTOM + 18}" text-anchor="middle">'
+                     f'{escape(labels[i])}</text>')
+    parts.append(f'<text x="{LEFT}" y="{H - 6}" class="unit">{escape(unit)}</text>')
+    return parts
+
+
+def _y(value: float, y_max: float) -> float:
+    return H - BOTTOM - (H - BOTTOM - TOP) * min(max(value / y_max, 0), 1)
+
+
+def line_chart(points: list[tuple[str, float]], unit: str, y_max: float,
+               alerts: list[bool] | None = None) -> Markup:
+    """A line with a dot per point; dots in `alerts` drawn as alerts."""
+    n = len(points)
+    xs = [LEFT + (W - LEFT - RIGHT) * (i + 0.5) / n for i in range(n)]
+    parts = _frame_svg([p[0] for p in points], y_max, unit, xs)
+    coords = [(x, _y(v, y_max)) for x, (_, v) in zip(xs, points)]
+    parts.append('<polyline class="line" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
+    for i, ((x, y), (label, v)) in enumerate(zip(coords, points)):
+        alert = " alert" if alerts and alerts[i] else ""
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="dot{alert}">'
+                     f'<title>{escape(label)}: {v:.2f}</title></circle>')
+    return Markup("".join(parts) + "</svg>")
+
+
+def bar_chart(points: list[tuple[str, float]], unit: str) -> Markup:
+    n = len(points)
+    y_max = max(20.0, math.ceil(max(v for _, v in points) / 20) * 20)  # ticks at round numbers
+    slot = (W - LEFT - RIGHT) / n
+    xs = [LEFT + slot * (i + 0.5) for i in range(n)]
+    parts = _frame_svg([p[0] for p in points], y_max, unit, xs)
+    for x, (label, v) in zip(xs, points):
+        y = _y(v, y_max)
+        parts.append(f'<rect x="{x - slot * 0.3:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" '
+                     f'height="{H - BOTTOM - y:.1f}" class="bar"><title>{escape(label)}: {v:.1f}</title></rect>')
+    return Markup("".join(parts) + "</svg>")

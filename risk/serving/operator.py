@@ -1,0 +1,52 @@
+"""The operator's page: quality, drift, held-back extracts, decisions, the holdout and whether calling helps.
+
+Reads  the run history (through page.header and page.decision_rows), the team
+       database (holdout, users, audit) and the effect estimate (reports/effect.py)
+Serves GET /operator (operators and admins; a manager gets 403)
+
+A Blueprint named `operator` registered by app.create_app; it signs in and
+checks forms exactly as the managers' page does (page.require_login).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, render_template
+from werkzeug.exceptions import HTTPException
+
+from risk.errors import StepError
+from risk.reports import effect, report_facts
+from risk.serving import accounts, page
+
+bp = Blueprint("operator", __name__, template_folder="templates")
+bp.before_request(page.require_login)
+bp.after_request(page.locked_down)
+bp.register_error_handler(HTTPException, page.http_error)
+bp.register_error_handler(StepError, page.step_error)
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:+.1f} points"
+
+
+@bp.get("/operator")
+def operator_view() -> str:
+    page.require_operator()
+    cfg = current_app.extensions["risk"].cfg
+    db = accounts.request_db()
+    try:
+        cl = page.call_list(cfg)
+        meta: dict[str, Any] | None = cl.meta
+        frame = page.team(cfg, cl)  # assigns the holdout of a new list
+        held = frame[frame["held_out"]].sort_values("rank")
+        held_rows = held[["rank", "corporation", "band", "risk_percent", "account_manager"]].head(50).to_dict("records")
+        held_count, unowned = len(held), int((frame["account_manager"] == "").sum())
+    except StepError:
+        meta, held_rows, held_count, unowned = None, [], 0, 0
+    result = effect.current_effect(cfg, db)
+    return render_template(
+        "operator.html", head=page.header(cfg, meta), effect=result, percent=percent,
+        share=cfg.call_holdout_share, capacity=cfg.call_capacity, held=held_rows, held_count=held_count,
+        unowned=unowned, decisions=page.decision_rows(cfg), estimates=report_facts.label_free_estimates(cfg.history_path),
+        users=db.users(), tokens=db.tokens(), audit=db.audit_rows(30), me=g.who,
+    )
