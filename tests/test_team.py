@@ -117,10 +117,11 @@ def test_generator_writes_owners_values_and_names_for_every_client(tmp_path):
     (tmp_path / "sourcedata").mkdir()
     (tmp_path / "sourcedata" / "a.csv").write_bytes(client_csv(300, seed=1))
     out = tmp_path / "clientinfo.csv"
+    runs = []
     for _ in range(2):
         assert run_script("generate_data.py", "--root", str(tmp_path), "--team-info", str(out)).returncode == 0
-        first = out.read_bytes() if _ == 0 else first
-    assert out.read_bytes() == first  # seeded: the same bytes each time
+        runs.append(out.read_bytes())
+    assert runs[0] == runs[1]  # seeded: the same bytes each time
     info = pd.read_csv(out, keep_default_na=False)
     assert list(info.columns) == ["corporation", "account_manager", "annual_value", "name"]
     assert len(info) == info["corporation"].nunique() == 300
