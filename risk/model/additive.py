@@ -1,0 +1,174 @@
+"""The default attrition model: an additive model of smooth shapes, then a calibration step.
+
+A client's log-odds of leaving are a sum of one shape per term,
+
+    log-odds = average client's log-odds + sum over terms t of shape_t(term_t) - shape_t(average),
+
+over TERMS, sensible transforms of the three counts: the logs of last month's
+activity, last year's activity and the number of employees, and the activity
+trend log((last month + 1) / (last year / 12 + 1)). Each shape is a cubic
+B-spline (scikit-learn's SplineTransformer, knots at quantiles of the training
+rows, flat beyond the outermost knots so a wild figure cannot send the score
+anywhere); the splines' weights are one L2-regularised LogisticRegression. The
+same settings serve any law: no term or shape is chosen for one data set.
+Missing figures are imputed with the training medians inside the model.
+
+`decision_function` is the model's own log-odds, the sum above: the reasons
+(reasons.py) are its terms, exact shares that add up to it.
+`predict_proba` is calibrated: the log-odds go through a sigmoid (Platt)
+fitted on out-of-fold log-odds of 5-fold cross-fitting, the scheme of
+scikit-learn's CalibratedClassifierCV(method="sigmoid", ensemble=False), which
+fits it. So "70 %" means about 70 % of such clients leave, and the ranking is
+the log-odds' ranking (the sigmoid rises).
+
+Scoring evaluates each fitted shape as one scipy BSpline over the whole
+column: no design matrix, a million clients in well under a second, and one
+client in tens of microseconds.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import BSpline
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import SplineTransformer
+from threadpoolctl import threadpool_limits
+
+from risk.data import contract
+
+# The model's terms, and which of the contract's features each is made from.
+TERMS = ("log last month's activity", "log last year's activity", "log number of employees",
+         "activity trend")
+TERM_FEATURES: dict[str, tuple[str, ...]] = {
+    TERMS[0]: ("lastmonth_activity",),
+    TERMS[1]: ("lastyear_activity",),
+    TERMS[2]: ("number_of_employees",),
+    TERMS[3]: ("lastmonth_activity", "lastyear_activity"),
+}
+N_KNOTS = 8        # knots per term, at quantiles: 10 cubic B-splines per term
+DEGREE = 3
+C = 1.0            # L2 regularisation of the weights (scikit-learn's C: larger is weaker)
+FOLDS = 5          # cross-fitting of the calibration
+
+
+def terms(x: np.ndarray) -> np.ndarray:
+    """The TERMS of each row of a filled feature matrix (columns contract.FEATURES, no NaN)."""
+    month, year, employees = (x[:, contract.FEATURES.index(f)] for f in
+                              ("lastmonth_activity", "lastyear_activity", "number_of_employees"))
+    return np.column_stack([np.log1p(month), np.log1p(year), np.log1p(employees),
+                            np.log((month + 1) / (year / 12 + 1))])
+
+
+def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
+    """Distinct knots at evenly spaced quantiles (counts repeat: fewer knots where they do)."""
+    return np.unique(np.quantile(column, np.linspace(0, 1, n_knots)))
+
+
+class AdditiveModel(ClassifierMixin, BaseEstimator):
+    """Additive logistic model over spline shapes of TERMS, with a cross-fitted sigmoid calibration.
+
+    A scikit-learn classifier: fit(X, y), decision_function (the model's own
+    log-odds), predict_proba (calibrated), predict (calibrated probability >= 0.5).
+    X holds the contract's FEATURES in order; NaN is a missing figure.
+    """
+
+    def __init__(self, n_knots: int = N_KNOTS, C: float = C, folds: int = FOLDS,
+                 random_state: int = 0) -> None:
+        self.n_knots = n_knots
+        self.C = C
+        self.folds = folds
+        self.random_state = random_state
+
+    # --- fitting --------------------------------------------------------------------
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "AdditiveModel":
+        x = np.asarray(X, dtype=float)
+        y = np.asarray(y).astype(np.int64)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"needs two classes in y, got {self.classes_.tolist()}")
+        known = np.where(np.isnan(x).all(axis=0), 0.0, x)  # a column with no value at all: 0
+        self.fill_ = np.nanmedian(known, axis=0)
+        self.mean_ = np.nanmean(known, axis=0)  # the average client's figures, for the reasons' words
+        self.n_features_in_ = x.shape[1]
+        z = terms(self._filled(x))
+        splines = self._splines(z)
+        design = np.hstack([s.transform(z[:, [t]]) for t, s in splines])
+        # One BLAS thread: on matrices this small, threads cost more than they
+        # save (0.1 s against 0.7-0.9 s for the same fit on a busy 2-core machine).
+        with threadpool_limits(limits=1):
+            calibrated = CalibratedClassifierCV(
+                LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200),
+                method="sigmoid", ensemble=False,
+                cv=StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state),
+            ).fit(design, y)
+        fitted = calibrated.calibrated_classifiers_[0]
+        weights, sigmoid = fitted.estimator.coef_[0], fitted.calibrators[0]
+        self.shapes_: list[tuple[int, BSpline, float, float]] = []
+        start = 0
+        for t, spline in splines:
+            basis = spline.bsplines_[0]
+            width = basis.c.shape[1]
+            shape = BSpline(basis.t, weights[start:start + width], DEGREE, extrapolate=False)
+            start += width
+            self.shapes_.append((t, shape, float(basis.t[DEGREE]), float(basis.t[-DEGREE - 1])))
+        # Centre each shape on the training rows: the intercept becomes the average client's log-odds.
+        raw = self._shape_values(z)
+        self.centre_ = raw.mean(axis=0)
+        self.intercept_ = float(fitted.estimator.intercept_[0] + self.centre_.sum())
+        # scikit-learn's sigmoid calibration: p = 1 / (1 + exp(a * log-odds + b)).
+        self.calibration_ = (float(sigmoid.a_), float(sigmoid.b_))
+        return self
+
+    def _splines(self, z: np.ndarray) -> list[tuple[int, SplineTransformer]]:
+        """A SplineTransformer per term that varies (a constant term has no shape and is left out)."""
+        out = []
+        for t in range(z.shape[1]):
+            knots = quantile_knots(z[:, t], self.n_knots)
+            if len(knots) < 2:
+                continue
+            out.append((t, SplineTransformer(knots=knots[:, None], degree=DEGREE,
+                                             extrapolation="constant").fit(z[:, [t]])))
+        return out
+
+    # --- scoring --------------------------------------------------------------------
+
+    def _filled(self, x: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(x), self.fill_, x)
+
+    def _shape_values(self, z: np.ndarray) -> np.ndarray:
+        """Each TERM's shape value per row (0 for a term without a shape), uncentred."""
+        out = np.zeros((len(z), len(TERMS)))
+        for t, shape, low, high in self.shapes_:
+            # Flat beyond the outer knots, as SplineTransformer(extrapolation="constant").
+            out[:, t] = shape(np.clip(z[:, t], low, high))
+        return out
+
+    def term_contributions(self, X: np.ndarray) -> np.ndarray:
+        """Each TERM's share of the log-odds per row, against the average client (columns TERMS).
+
+        intercept_ + the row's sum is decision_function, exactly.
+        """
+        x = np.asarray(X, dtype=float)
+        z = terms(self._filled(x))
+        out = self._shape_values(z)
+        out -= self.centre_
+        return out
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """The model's own log-odds of leaving per row (before calibration)."""
+        return self.intercept_ + self.term_contributions(X).sum(axis=1)
+
+    def calibrated(self, log_odds: np.ndarray) -> np.ndarray:
+        """The calibrated probability of leaving for the model's log-odds."""
+        a, b = self.calibration_
+        return 1.0 / (1.0 + np.exp(a * np.asarray(log_odds, dtype=float) + b))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = self.calibrated(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_.take((self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64))
