@@ -21,14 +21,16 @@ scikit-learn's CalibratedClassifierCV(method="sigmoid", ensemble=False), which
 fits it. So "70 %" means about 70 % of such clients leave, and the ranking is
 the log-odds' ranking (the sigmoid rises).
 
-Scoring evaluates each fitted shape as one scipy BSpline over the whole
-column: no design matrix, a million clients in well under a second, and one
-client in tens of microseconds.
+Scoring evaluates each fitted shape as a piecewise cubic (scipy's PPoly, the
+same spline) over the whole column: no design matrix. The counts are whole
+numbers, so a shape of one count is also tabled at 0, 1, 2, ... up to its
+outermost knot (flat beyond): a whole-number column is then one array lookup,
+the same values as the spline's. A million clients take about 0.1 s.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import BSpline
+from scipy.interpolate import BSpline, PPoly
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -49,16 +51,27 @@ TERM_FEATURES: dict[str, tuple[str, ...]] = {
 }
 N_KNOTS = 8        # knots per term, at quantiles: 10 cubic B-splines per term
 DEGREE = 3
+# A shape of one count is tabled at whole numbers up to this many entries (8 MB at most).
+MAX_TABLE = 1_000_000
+# The feature each one-count term is made from, by position in contract.FEATURES.
+ONE_COUNT = {t: contract.FEATURES.index(TERM_FEATURES[term][0])
+             for t, term in enumerate(TERMS) if len(TERM_FEATURES[term]) == 1}
 C = 1.0            # L2 regularisation of the weights (scikit-learn's C: larger is weaker)
 FOLDS = 5          # cross-fitting of the calibration
 
 
+def term(x: np.ndarray, t: int) -> np.ndarray:
+    """TERMS[t] of each row of a filled feature matrix (columns contract.FEATURES, no NaN)."""
+    if t in ONE_COUNT:
+        return np.log1p(x[:, ONE_COUNT[t]])
+    month = x[:, contract.FEATURES.index("lastmonth_activity")]
+    year = x[:, contract.FEATURES.index("lastyear_activity")]
+    return np.log1p(month) - np.log(year / 12 + 1)  # log((month + 1) / (year / 12 + 1))
+
+
 def terms(x: np.ndarray) -> np.ndarray:
-    """The TERMS of each row of a filled feature matrix (columns contract.FEATURES, no NaN)."""
-    month, year, employees = (x[:, contract.FEATURES.index(f)] for f in
-                              ("lastmonth_activity", "lastyear_activity", "number_of_employees"))
-    return np.column_stack([np.log1p(month), np.log1p(year), np.log1p(employees),
-                            np.log((month + 1) / (year / 12 + 1))])
+    """The TERMS of each row of a filled feature matrix, one column each."""
+    return np.column_stack([term(x, t) for t in range(len(TERMS))])
 
 
 def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
@@ -90,7 +103,8 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
         if len(self.classes_) != 2:
             raise ValueError(f"needs two classes in y, got {self.classes_.tolist()}")
         known = np.where(np.isnan(x).all(axis=0), 0.0, x)  # a column with no value at all: 0
-        self.fill_ = np.nanmedian(known, axis=0)
+        # Whole numbers, as the counts are (a median of an even count can end in .5).
+        self.fill_ = np.round(np.nanmedian(known, axis=0))
         self.mean_ = np.nanmean(known, axis=0)  # the average client's figures, for the reasons' words
         self.n_features_in_ = x.shape[1]
         z = terms(self._filled(x))
@@ -106,16 +120,18 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
             ).fit(design, y)
         fitted = calibrated.calibrated_classifiers_[0]
         weights, sigmoid = fitted.estimator.coef_[0], fitted.calibrators[0]
-        self.shapes_: list[tuple[int, BSpline, float, float]] = []
+        self.shapes_: list[tuple[int, PPoly, float, float]] = []
         start = 0
         for t, spline in splines:
             basis = spline.bsplines_[0]
             width = basis.c.shape[1]
             shape = BSpline(basis.t, weights[start:start + width], DEGREE, extrapolate=False)
             start += width
-            self.shapes_.append((t, shape, float(basis.t[DEGREE]), float(basis.t[-DEGREE - 1])))
+            low, high = float(basis.t[DEGREE]), float(basis.t[-DEGREE - 1])
+            self.shapes_.append((t, PPoly.from_spline(shape, extrapolate=False), low, high))
+        self.tables_ = self._tables()
         # Centre each shape on the training rows: the intercept becomes the average client's log-odds.
-        raw = self._shape_values(z)
+        raw = self._shape_values(self._filled(x))
         self.centre_ = raw.mean(axis=0)
         self.intercept_ = float(fitted.estimator.intercept_[0] + self.centre_.sum())
         # scikit-learn's sigmoid calibration: p = 1 / (1 + exp(a * log-odds + b)).
@@ -138,12 +154,27 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
     def _filled(self, x: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(x), self.fill_, x)
 
-    def _shape_values(self, z: np.ndarray) -> np.ndarray:
-        """Each TERM's shape value per row (0 for a term without a shape), uncentred."""
-        out = np.zeros((len(z), len(TERMS)))
+    def _tables(self) -> dict[int, np.ndarray]:
+        """The shape of each one-count term at 0, 1, 2, ... up to its outermost knot (flat beyond)."""
+        out = {}
         for t, shape, low, high in self.shapes_:
+            size = int(np.ceil(np.expm1(high))) + 1
+            if t in ONE_COUNT and size <= MAX_TABLE:
+                out[t] = shape(np.clip(np.log1p(np.arange(size, dtype=float)), low, high))
+        return out
+
+    def _shape_values(self, filled: np.ndarray) -> np.ndarray:
+        """Each TERM's shape value per row of a filled feature matrix (0 for a term without a shape), uncentred."""
+        out = np.zeros((len(filled), len(TERMS)))
+        for t, shape, low, high in self.shapes_:
+            table = self.tables_.get(t)
+            if table is not None:
+                v = filled[:, ONE_COUNT[t]]
+                if len(v) and v.min() >= 0 and np.array_equal(v, np.trunc(v)):
+                    out[:, t] = table.take(np.minimum(v, len(table) - 1).astype(np.int64))
+                    continue
             # Flat beyond the outer knots, as SplineTransformer(extrapolation="constant").
-            out[:, t] = shape(np.clip(z[:, t], low, high))
+            out[:, t] = shape(np.clip(term(filled, t), low, high))
         return out
 
     def term_contributions(self, X: np.ndarray) -> np.ndarray:
@@ -151,9 +182,7 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
 
         intercept_ + the row's sum is decision_function, exactly.
         """
-        x = np.asarray(X, dtype=float)
-        z = terms(self._filled(x))
-        out = self._shape_values(z)
+        out = self._shape_values(self._filled(np.asarray(X, dtype=float)))
         out -= self.centre_
         return out
 
