@@ -130,6 +130,7 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
             low, high = float(basis.t[DEGREE]), float(basis.t[-DEGREE - 1])
             self.shapes_.append((t, PPoly.from_spline(shape, extrapolate=False), low, high))
         self.tables_ = self._tables()
+        self.splines_ = splines  # the bases the weights were fitted on (tests check the shapes against them)
         # Centre each shape on the training rows: the intercept becomes the average client's log-odds.
         raw = self._shape_values(self._filled(x))
         self.centre_ = raw.mean(axis=0)
