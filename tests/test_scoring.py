@@ -314,6 +314,7 @@ def test_read_call_list_gives_back_what_was_published(deployed_cfg):
     ranking, summary = scoring.read_call_list(deployed_cfg)
 
     assert list(ranking.columns) == list(scoring.RANKING_COLUMNS)
+    assert str(ranking["previous_rank"].dtype) == str(ranking["previous_risk_percent"].dtype) == "Int64"
     assert ranking["corporation"].tolist() == published.ranking["corporation"].tolist()
     assert ranking["reasons"].tolist() == published.ranking["reasons"].tolist()
     assert summary == json.loads(json.dumps(published.summary))

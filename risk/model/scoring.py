@@ -421,7 +421,7 @@ def read_call_list(cfg: config.Config) -> tuple[pd.DataFrame, dict[str, Any]]:
         ranking = pd.read_csv(
             csv_path, dtype={**text, "rank": "int64", "risk_percent": "int64", "probability": "float64",
                              **{c: "Int64" for c in contract.FEATURES}},
-            keep_default_na=False, na_values={c: [""] for c in contract.FEATURES},
+            keep_default_na=False, na_values={c: [""] for c in (*contract.FEATURES, *PREVIOUS)},
         )
     except FileNotFoundError:
         raise CallListMissing(f"{csv_path}: not found; no call list published yet "
