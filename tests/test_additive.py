@@ -1,6 +1,7 @@
 """The default model (risk/model/additive.py): its shapes, its calibration, its behaviour on several laws."""
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.linear_model import LogisticRegression
 
 import generate_data
@@ -25,13 +26,14 @@ def test_the_shapes_are_the_fitted_logistic_regression_on_the_spline_bases(fitte
     x = contract.feature_matrix(train)
     y = train[contract.TARGET].to_numpy()
     z = additive.terms(np.where(np.isnan(x), model.fill_, x))
-    design = np.hstack([s.transform(z[:, [t]]) for t, s in model.splines_])
+    design = np.hstack([s.transform(z[:, [t]]).toarray() for t, s in model.splines_])
     # The cross-fitting refits the base model on every row: the same fit, done again here.
-    lr = LogisticRegression(C=additive.C, solver="newton-cholesky", max_iter=200).fit(design, y)
+    lr = LogisticRegression(C=additive.C, solver=additive.SOLVER, max_iter=additive.MAX_ITER).fit(
+        scipy.sparse.csr_matrix(design), y)
     fresh = contract.feature_matrix(law_clients("base", 3000, 9)).copy()
     fresh[::5] *= 40  # far beyond the training figures: flat there, as the bases are
     zf = additive.terms(np.where(np.isnan(fresh), model.fill_, fresh))
-    expected = lr.decision_function(np.hstack([s.transform(zf[:, [t]]) for t, s in model.splines_]))
+    expected = lr.decision_function(np.hstack([s.transform(zf[:, [t]]).toarray() for t, s in model.splines_]))
     assert model.decision_function(fresh) == pytest.approx(expected, abs=1e-8)
 
 
