@@ -101,6 +101,16 @@ def test_one_class_only_is_refused():
         training.train_model(train)
 
 
+def test_too_few_clients_of_a_class_to_calibrate_is_refused_and_few_are_enough():
+    train = law_clients("base", 300, 8)
+    train["exited"] = 0
+    train.loc[:0, "exited"] = 1
+    with pytest.raises(training.TrainingError, match="at least 2 rows of each class"):
+        training.train_model(train)
+    train.loc[:2, "exited"] = 1  # 3 who left: 3-fold cross-fitting
+    assert np.isfinite(training.train_model(train).predict_proba(contract.feature_matrix(train))).all()
+
+
 def test_the_saved_model_predicts_the_same_after_loading(fitted, tmp_path):
     model, train = fitted
     path = tmp_path / "trainedmodel.pkl"

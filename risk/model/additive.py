@@ -81,6 +81,20 @@ def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
     return np.unique(np.quantile(column, np.linspace(0, 1, n_knots)))
 
 
+def shapes(splines: list[tuple[int, SplineTransformer]], weights: np.ndarray) -> list[tuple[int, PPoly, float, float]]:
+    """Each term's fitted shape (its B-splines times their weights) as a piecewise cubic, with its knots' range."""
+    out = []
+    start = 0
+    for t, spline in splines:
+        basis = spline.bsplines_[0]
+        width = basis.c.shape[1]
+        shape = BSpline(basis.t, weights[start:start + width], DEGREE, extrapolate=False)
+        start += width
+        low, high = float(basis.t[DEGREE]), float(basis.t[-DEGREE - 1])
+        out.append((t, PPoly.from_spline(shape, extrapolate=False), low, high))
+    return out
+
+
 class AdditiveModel(ClassifierMixin, BaseEstimator):
     """Additive logistic model over spline shapes of TERMS, with a cross-fitted sigmoid calibration.
 
@@ -101,9 +115,11 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray) -> "AdditiveModel":
         x = np.asarray(X, dtype=float)
         y = np.asarray(y).astype(np.int64)
-        self.classes_ = np.unique(y)
+        self.classes_, counts = np.unique(y, return_counts=True)
         if len(self.classes_) != 2:
             raise ValueError(f"needs two classes in y, got {self.classes_.tolist()}")
+        if counts.min() < 2:
+            raise ValueError(f"needs at least 2 rows of each class to calibrate, got {counts.tolist()}")
         known = np.where(np.isnan(x).all(axis=0), 0.0, x)  # a column with no value at all: 0
         # Whole numbers, as the counts are (a median of an even count can end in .5).
         self.fill_ = np.round(np.nanmedian(known, axis=0))
@@ -122,19 +138,12 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
             calibrated = CalibratedClassifierCV(
                 LogisticRegression(C=self.C, solver=SOLVER, max_iter=MAX_ITER),
                 method="sigmoid", ensemble=False,
-                cv=StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state),
+                cv=StratifiedKFold(min(self.folds, int(counts.min())), shuffle=True,
+                                   random_state=self.random_state),
             ).fit(design, y)
         fitted = calibrated.calibrated_classifiers_[0]
-        weights, sigmoid = fitted.estimator.coef_[0], fitted.calibrators[0]
-        self.shapes_: list[tuple[int, PPoly, float, float]] = []
-        start = 0
-        for t, spline in splines:
-            basis = spline.bsplines_[0]
-            width = basis.c.shape[1]
-            shape = BSpline(basis.t, weights[start:start + width], DEGREE, extrapolate=False)
-            start += width
-            low, high = float(basis.t[DEGREE]), float(basis.t[-DEGREE - 1])
-            self.shapes_.append((t, PPoly.from_spline(shape, extrapolate=False), low, high))
+        sigmoid = fitted.calibrators[0]
+        self.shapes_ = shapes(splines, fitted.estimator.coef_[0])
         self.tables_ = self._tables()
         self.splines_ = splines  # the bases the weights were fitted on (tests check the shapes against them)
         # Centre each shape on the training rows: the intercept becomes the average client's log-odds.

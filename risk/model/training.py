@@ -138,5 +138,6 @@ def train(cfg: config.Config, data: pd.DataFrame | None = None,
         "rows": len(data), "duration_s": duration,
         "versions": json.dumps(versions, sort_keys=True), "params": json.dumps(fitted_with, sort_keys=True),
     }])
-    log.info("fitted the %s model in %.2f s; wrote %s (sha256 %s…)", cfg.model_kind, duration, cfg.model_path, digest[:12])
+    log.info("fitted the %s model in %.2f s; wrote %s (sha256 %s…)", cfg.model_kind, duration,
+             cfg.model_path, digest[:12])
     return TrainingResult(cfg.model_path, digest, len(data), duration)
