@@ -1,7 +1,6 @@
 """The default model (risk/model/additive.py): its shapes, its calibration, its behaviour on several laws."""
 import numpy as np
 import pytest
-import scipy.sparse
 from sklearn.linear_model import LogisticRegression
 
 import generate_data
@@ -26,14 +25,15 @@ def test_the_shapes_are_the_fitted_logistic_regression_on_the_spline_bases(fitte
     x = contract.feature_matrix(train)
     y = train[contract.TARGET].to_numpy()
     z = additive.terms(np.where(np.isnan(x), model.fill_, x))
-    design = np.hstack([s.transform(z[:, [t]]).toarray() for t, s in model.splines_])
+    smooth = [additive.smoothing(s.n_features_out_) for _, s in model.splines_]
+    design = np.hstack([s.transform(z[:, [t]]) @ m for (t, s), m in zip(model.splines_, smooth)])
     # The cross-fitting refits the base model on every row: the same fit, done again here.
-    lr = LogisticRegression(C=additive.C, solver=additive.SOLVER, max_iter=additive.MAX_ITER).fit(
-        scipy.sparse.csr_matrix(design), y)
+    lr = LogisticRegression(C=additive.C, solver=additive.SOLVER, max_iter=additive.MAX_ITER).fit(design, y)
     fresh = contract.feature_matrix(law_clients("base", 3000, 9)).copy()
     fresh[::5] *= 40  # far beyond the training figures: flat there, as the bases are
     zf = additive.terms(np.where(np.isnan(fresh), model.fill_, fresh))
-    expected = lr.decision_function(np.hstack([s.transform(zf[:, [t]]).toarray() for t, s in model.splines_]))
+    expected = lr.decision_function(
+        np.hstack([s.transform(zf[:, [t]]) @ m for (t, s), m in zip(model.splines_, smooth)]))
     assert model.decision_function(fresh) == pytest.approx(expected, abs=1e-8)
 
 
@@ -92,6 +92,14 @@ def test_a_column_that_never_varies_has_no_shape_and_no_share():
     assert np.all(c[:, additive.TERMS.index("log number of employees")] == 0)
     parts = reasons.parts_of(model)
     assert np.isfinite(reasons.log_odds(parts, contract.feature_matrix(train))).all()
+
+
+def test_falling_activity_raises_the_risk_step_by_step_even_from_few_clients():
+    probe = np.array([[100, 1200, 40], [60, 1200, 40], [20, 1200, 40], [5, 1200, 40], [0, 1200, 40]], float)
+    for seed in range(4):
+        model = training.train_model(law_clients("base", 1000, seed))
+        p = model.predict_proba(probe)[:, 1]
+        assert np.all(np.diff(p) >= 0), (seed, p)
 
 
 def test_one_class_only_is_refused():

@@ -7,18 +7,20 @@ A client's log-odds of leaving are a sum of one shape per term,
 over TERMS, sensible transforms of the three counts: the logs of last month's
 activity, last year's activity and the number of employees, and the activity
 trend log((last month + 1) / (last year / 12 + 1)). Each shape is a cubic
-B-spline (scikit-learn's SplineTransformer, knots at quantiles of the training
-rows, flat beyond the outermost knots so a wild figure cannot send the score
-anywhere); the splines' weights are one L2-regularised LogisticRegression. The
-same settings serve any law: no term or shape is chosen for one data set.
+B-spline (scikit-learn's SplineTransformer, 16 knots at quantiles of the
+training rows, flat beyond the outermost knots so a wild figure cannot send the
+score anywhere); the splines' weights are one LogisticRegression whose L2
+penalty, through a change of basis (`smoothing`), penalises wiggles: a P-spline.
+The same settings serve any law: no term or shape is chosen for one data set.
 Missing figures are imputed with the training medians inside the model.
 
 `decision_function` is the model's own log-odds, the sum above: the reasons
 (reasons.py) are its terms, exact shares that add up to it.
 `predict_proba` is calibrated: the log-odds go through a sigmoid (Platt)
-fitted on out-of-fold log-odds of 5-fold cross-fitting, the scheme of
+fitted on out-of-fold log-odds of 3-fold cross-fitting, the scheme of
 scikit-learn's CalibratedClassifierCV(method="sigmoid", ensemble=False), which
-fits it. So "70 %" means about 70 % of such clients leave, and the ranking is
+fits it (3 folds, not 5: as calibrated on every law of bench/bench_models.py,
+at 60 % of the time). So "70 %" means about 70 % of such clients leave, and the ranking is
 the log-odds' ranking (the sigmoid rises).
 
 Scoring evaluates each fitted shape as a piecewise cubic (scipy's PPoly, the
@@ -30,7 +32,6 @@ the same values as the spline's. A million clients take about 0.1 s.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse
 from scipy.interpolate import BSpline, PPoly
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
@@ -58,8 +59,9 @@ MAX_TABLE = 1_000_000
 ONE_COUNT = {t: contract.FEATURES.index(TERM_FEATURES[term][0])
              for t, term in enumerate(TERMS) if len(TERM_FEATURES[term]) == 1}
 C = 1.0            # L2 regularisation of the weights (scikit-learn's C: larger is weaker)
-FOLDS = 5          # cross-fitting of the calibration
-SOLVER, MAX_ITER = "lbfgs", 500
+FOLDS = 3          # cross-fitting of the calibration
+SOLVER, MAX_ITER = "newton-cholesky", 100
+LINEAR_FREEDOM = 10.0  # the straight-line part of each shape: penalised 1/100 as much (smoothing())
 
 
 def term(x: np.ndarray, t: int) -> np.ndarray:
@@ -79,6 +81,22 @@ def terms(x: np.ndarray) -> np.ndarray:
 def quantile_knots(column: np.ndarray, n_knots: int) -> np.ndarray:
     """Distinct knots at evenly spaced quantiles (counts repeat: fewer knots where they do)."""
     return np.unique(np.quantile(column, np.linspace(0, 1, n_knots)))
+
+
+def smoothing(width: int) -> np.ndarray:
+    """T such that weights = T @ g turns a plain ridge penalty on g into a smoothness penalty on the weights.
+
+    P-splines (Eilers and Marx): the penalty is the sum of squared second
+    differences of neighbouring B-spline weights, which leaves straight lines
+    free; LogisticRegression's L2 penalty on g = that penalty on T @ g (the
+    straight-line part kept nearly free, scaled by LINEAR_FREEDOM). So C sets
+    how smooth the shapes are, and where data are few a shape runs straight
+    on instead of wiggling.
+    """
+    d = np.diff(np.eye(width), n=2, axis=0)
+    values, vectors = np.linalg.eigh(d.T @ d)
+    flat = values < 1e-9 * values.max()
+    return np.hstack([vectors[:, flat] * LINEAR_FREEDOM, vectors[:, ~flat] / np.sqrt(values[~flat])])
 
 
 def shapes(splines: list[tuple[int, SplineTransformer]], weights: np.ndarray) -> list[tuple[int, PPoly, float, float]]:
@@ -127,13 +145,13 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = x.shape[1]
         z = terms(self._filled(x))
         splines = self._splines(z)
-        # Sparse (each row has 4 non-zero B-splines per term) and L-BFGS: of the
-        # solvers that reach the same fit, the quickest here (bench/bench_models.py).
-        design = scipy.sparse.hstack([s.transform(z[:, [t]]) for t, s in splines], format="csr")
-        # One BLAS thread: on matrices this small, threads cost more than they
-        # save (0.1 s against 0.7-0.9 s for the same fit on a busy 2-core machine).
-        # C is fixed, not cross-validated: a search over C multiplies the fits,
-        # and one C held every law of bench/bench_models.py.
+        smooth = [smoothing(spline.n_features_out_) for _, spline in splines]
+        design = np.hstack([spline.transform(z[:, [t]]) @ m for (t, spline), m in zip(splines, smooth)])
+        # Newton steps (newton-cholesky): the smoothing basis is badly scaled for
+        # L-BFGS, which took 5x longer. One BLAS thread: on matrices this small,
+        # threads cost more than they save on a busy 2-core machine. C is fixed,
+        # not cross-validated: a search over C multiplies the fits, and one C
+        # held every law of bench/bench_models.py.
         with threadpool_limits(limits=1):
             calibrated = CalibratedClassifierCV(
                 LogisticRegression(C=self.C, solver=SOLVER, max_iter=MAX_ITER),
@@ -143,7 +161,8 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
             ).fit(design, y)
         fitted = calibrated.calibrated_classifiers_[0]
         sigmoid = fitted.calibrators[0]
-        self.shapes_ = shapes(splines, fitted.estimator.coef_[0])
+        g = np.split(fitted.estimator.coef_[0], np.cumsum([m.shape[1] for m in smooth])[:-1])
+        self.shapes_ = shapes(splines, np.concatenate([m @ part for m, part in zip(smooth, g)]))
         self.tables_ = self._tables()
         self.splines_ = splines  # the bases the weights were fitted on (tests check the shapes against them)
         # Centre each shape on the training rows: the intercept becomes the average client's log-odds.
