@@ -88,15 +88,18 @@ def smoothing(width: int) -> np.ndarray:
 
     P-splines (Eilers and Marx): the penalty is the sum of squared second
     differences of neighbouring B-spline weights, which leaves straight lines
-    free; LogisticRegression's L2 penalty on g = that penalty on T @ g (the
-    straight-line part kept nearly free, scaled by LINEAR_FREEDOM). So C sets
-    how smooth the shapes are, and where data are few a shape runs straight
-    on instead of wiggling.
+    free; LogisticRegression's L2 penalty on g is that penalty on T @ g, the
+    straight line kept nearly free (penalised 1 / LINEAR_FREEDOM² as much). So
+    C sets how smooth the shapes are, and where data are few a shape runs
+    straight on instead of wiggling. A constant is left out: the B-splines sum
+    to one, so the intercept is it (one column fewer per term to fit).
     """
     d = np.diff(np.eye(width), n=2, axis=0)
     values, vectors = np.linalg.eigh(d.T @ d)
-    flat = values < 1e-9 * values.max()
-    return np.hstack([vectors[:, flat] * LINEAR_FREEDOM, vectors[:, ~flat] / np.sqrt(values[~flat])])
+    bent = values > 1e-9 * values.max()
+    line = np.arange(width) - (width - 1) / 2
+    line = line / np.linalg.norm(line)
+    return np.column_stack([line * LINEAR_FREEDOM, vectors[:, bent] / np.sqrt(values[bent])])
 
 
 def shapes(splines: list[tuple[int, SplineTransformer]], weights: np.ndarray) -> list[tuple[int, PPoly, float, float]]:
