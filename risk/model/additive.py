@@ -201,18 +201,21 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
                 out[t] = shape(np.clip(np.log1p(np.arange(size, dtype=float)), low, high))
         return out
 
+    def _shape(self, filled: np.ndarray, t: int, shape: PPoly, low: float, high: float) -> np.ndarray:
+        """TERMS[t]'s shape value per row of a filled feature matrix, uncentred."""
+        table = self.tables_.get(t)
+        if table is not None:
+            v = filled[:, ONE_COUNT[t]]
+            if len(v) and v.min() >= 0 and np.array_equal(v, np.trunc(v)):
+                return table.take(np.minimum(v, len(table) - 1).astype(np.int64))
+        # Flat beyond the outer knots, as SplineTransformer(extrapolation="constant").
+        return shape(np.clip(term(filled, t), low, high))
+
     def _shape_values(self, filled: np.ndarray) -> np.ndarray:
-        """Each TERM's shape value per row of a filled feature matrix (0 for a term without a shape), uncentred."""
+        """Each TERM's shape value per row (0 for a term without a shape), uncentred."""
         out = np.zeros((len(filled), len(TERMS)))
         for t, shape, low, high in self.shapes_:
-            table = self.tables_.get(t)
-            if table is not None:
-                v = filled[:, ONE_COUNT[t]]
-                if len(v) and v.min() >= 0 and np.array_equal(v, np.trunc(v)):
-                    out[:, t] = table.take(np.minimum(v, len(table) - 1).astype(np.int64))
-                    continue
-            # Flat beyond the outer knots, as SplineTransformer(extrapolation="constant").
-            out[:, t] = shape(np.clip(term(filled, t), low, high))
+            out[:, t] = self._shape(filled, t, shape, low, high)
         return out
 
     def term_contributions(self, X: np.ndarray) -> np.ndarray:
@@ -225,8 +228,16 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
         return out
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """The model's own log-odds of leaving per row (before calibration)."""
-        return self.intercept_ + self.term_contributions(X).sum(axis=1)
+        """The model's own log-odds of leaving per row (before calibration).
+
+        intercept_ + the sum of term_contributions, summed without the
+        (rows x terms) array: batch scoring's time is mostly this.
+        """
+        filled = self._filled(np.asarray(X, dtype=float))
+        total = np.full(len(filled), self.intercept_ - float(self.centre_.sum()))
+        for t, shape, low, high in self.shapes_:
+            total += self._shape(filled, t, shape, low, high)
+        return total
 
     def calibrated(self, log_odds: np.ndarray) -> np.ndarray:
         """The calibrated probability of leaving for the model's log-odds."""
@@ -238,4 +249,5 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_.take((self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64))
+        """The likelier class (a tie at exactly 0.5 goes to the first, as argmax and LogisticRegression do)."""
+        return self.classes_.take((self.predict_proba(X)[:, 1] > 0.5).astype(np.int64))
