@@ -144,7 +144,6 @@ class AdditiveModel(ClassifierMixin, BaseEstimator):
         known = np.where(np.isnan(x).all(axis=0), 0.0, x)  # a column with no value at all: 0
         # Whole numbers, as the counts are (a median of an even count can end in .5).
         self.fill_ = np.round(np.nanmedian(known, axis=0))
-        self.mean_ = np.nanmean(known, axis=0)  # the average client's figures, for the reasons' words
         self.n_features_in_ = x.shape[1]
         z = terms(self._filled(x))
         splines = self._splines(z)

@@ -68,7 +68,7 @@ class Additive:
     """The additive model's terms: one contribution per TERM (additive.AdditiveModel)."""
     model: additive.AdditiveModel
     fill: np.ndarray       # the training medians, imputed for a missing figure
-    mean: np.ndarray       # the average client's figures (training means)
+    mean: np.ndarray       # the average (typical) client's figures: the training medians
     intercept: float       # the average client's log-odds
     features: tuple[str, ...] = contract.FEATURES
     columns: tuple[str, ...] = additive.TERMS
@@ -83,7 +83,8 @@ Parts = Linear | Additive
 def parts_of(model: Any) -> Parts | None:
     """The exact decomposition of `model`'s log-odds; None for a model without one."""
     if isinstance(model, additive.AdditiveModel):
-        return Additive(model, model.fill_, model.mean_, model.intercept_)
+        # The typical client (medians): with sizes this skewed, the mean client is a large one.
+        return Additive(model, model.fill_, model.fill_, model.intercept_)
     return linear_parts(model)
 
 
@@ -195,6 +196,35 @@ def _size(parts: Parts, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
 WORDS = {"activity": _activity, "account size": _size}
 
 
+def _activity_plain(parts: Parts, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Activity in plain figures, no judgement: what keeps a low-band client's risk down."""
+    lm = parts.features.index("lastmonth_activity")
+    ly = parts.features.index("lastyear_activity")
+    month, year = x[rows, lm], x[rows, ly]
+    out = np.full(len(rows), "", dtype=object)  # not known: no figure to show
+    month_only = ~np.isnan(month) & np.isnan(year)
+    if month_only.any():
+        out[month_only] = "activity last month " + _whole(month[month_only])
+    known = ~np.isnan(month) & ~np.isnan(year)
+    if known.any():
+        out[known] = ("activity last month " + _whole(month[known]) + ", last year's monthly average "
+                      + _whole(year[known] / 12))
+    return out
+
+
+def _size_plain(parts: Parts, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    v = x[rows, parts.features.index("number_of_employees")]
+    out = np.full(len(rows), "", dtype=object)
+    known = ~np.isnan(v)
+    if known.any():
+        out[known] = _whole(v[known]) + np.where(v[known] == 1, " employee", " employees")
+    return out
+
+
+# What keeps a client's risk low, in figures only: "low activity" would read as a warning.
+PLAIN_WORDS = {"activity": _activity_plain, "account size": _size_plain}
+
+
 def factor_contributions(parts: Parts, x: np.ndarray) -> np.ndarray:
     """Each FACTOR's log-odds contribution per client: the sum of its columns' contributions."""
     c = contributions(parts, x)
@@ -215,13 +245,14 @@ def _largest_first(c: np.ndarray) -> np.ndarray:
     return np.argmax(place[:, None, :] == j[None, :, None], axis=2)
 
 
-def _worded(parts: Parts, x: np.ndarray, factor_of: np.ndarray, shown: np.ndarray) -> np.ndarray:
-    """The words of factor `factor_of[i]` for each row i where `shown` ("" elsewhere)."""
+def _worded(parts: Parts, x: np.ndarray, factor_of: np.ndarray, shown: np.ndarray,
+            words: dict = WORDS) -> np.ndarray:
+    """The `words` of factor `factor_of[i]` for each row i where `shown` ("" elsewhere)."""
     texts = np.full(len(x), "", dtype=object)
     for k, factor in enumerate(FACTORS):
         rows = np.flatnonzero(shown & (factor_of == k))
         if len(rows):
-            texts[rows] = WORDS[factor](parts, x, rows)
+            texts[rows] = words[factor](parts, x, rows)
     return texts
 
 
@@ -249,6 +280,8 @@ def reason_texts(parts: Parts | None, x: np.ndarray, low: np.ndarray | None = No
     if low.any():
         lowest = np.argmin(c, axis=1)
         lowers = low & (c[everyone, lowest] <= -MIN_CONTRIBUTION)
-        words = _worded(parts, x, lowest, lowers)
-        joined[lowers] = LOWER_THAN_MOST + " (" + words[lowers] + ")"
+        words = _worded(parts, x, lowest, lowers, PLAIN_WORDS)
+        figures = lowers & (words != "")
+        joined[figures] = LOWER_THAN_MOST + " (" + words[figures] + ")"
+        joined[lowers & ~figures] = LOWER_THAN_MOST
     return joined
