@@ -127,3 +127,13 @@ def test_the_saved_model_predicts_the_same_after_loading(fitted, tmp_path):
     x = contract.feature_matrix(train)
     assert np.array_equal(loaded.predict_proba(x), model.predict_proba(x))
     assert loaded.predict(x[:5]).tolist() == model.predict(x[:5]).tolist()
+
+
+def test_beyond_max_rows_the_shapes_are_fitted_on_a_seeded_sample():
+    train = law_clients("base", 6000, 12)
+    x, y = contract.feature_matrix(train), train[contract.TARGET].to_numpy()
+    one, two = AdditiveModel(max_rows=2000).fit(x, y), AdditiveModel(max_rows=2000).fit(x, y)
+    assert np.array_equal(one.predict_proba(x), two.predict_proba(x))  # the same sample
+    whole = AdditiveModel().fit(x, y)
+    assert not np.array_equal(one.predict_proba(x), whole.predict_proba(x))
+    assert measures.auc(y, one.predict_proba(x)[:, 1]) > measures.auc(y, whole.predict_proba(x)[:, 1]) - 0.02
