@@ -25,6 +25,18 @@ gives the same bytes. How a client is made:
   (`--mix`, default 0.5): a law on its way from one to the other.
 - law `covariate`: the base law of who leaves, but other clients: more small
   companies (size median 20) and busier ones (activity x 1.6).
+
+Laws of other shapes (SHAPES), the same clients, for the model benchmark
+(bench/bench_models.py): no model should fit only the base law's shape.
+- `cliff`: a threshold in activity: clients whose last month fell below 60 %
+  of last year's monthly average leave at about 55 %, the others at about 10 %
+  (logit = -2.2 + 2.6 [trend < 0.6] - 0.2 log size).
+- `interaction`: falling activity drives small companies out, hardly large ones
+  (logit = -1.6 - 4.5 log trend / (1 + size / 45) - 0.2 log size).
+- `logistic_logs`: logistic in the logs of the raw counts
+  (logit = -0.9 - 1.1 log(1 + last month) + 0.8 log(1 + last year) - 0.25 log(1 + employees)).
+- `linear_raw`: linear in the raw counts, the course model's own shape
+  (logit = 0.3 - 0.025 last month + 0.0009 last year - 0.004 employees).
 - about 1 % of rows miss one feature value (left empty).
 
 Broken extracts, for the quality gate (labels from the base law):
@@ -67,6 +79,8 @@ HERE = Path(__file__).resolve().parent
 SEED = 2026
 # Laws of who leaves and which clients there are; then extracts broken on the way.
 LAWS = ("base", "drifted", "covariate", "base_rate", "gradual")
+# Laws of other functional shapes (kept out of LAWS, which the drift benchmark walks).
+SHAPES = ("cliff", "interaction", "logistic_logs", "linear_raw")
 BROKEN = ("units", "swapped", "missing")
 MISSING_RATE = 0.01
 SURGE_RATE = 0.30
@@ -103,6 +117,28 @@ def exit_logit(log_trend: np.ndarray, log_size: np.ndarray, law: str, mix: float
     raise ValueError(f"unknown law {law!r} (known: {', '.join(LAWS + BROKEN)})")
 
 
+def law_logit(lastmonth: np.ndarray, lastyear: np.ndarray, employees: np.ndarray, law: str,
+              mix: float = 0.5) -> np.ndarray:
+    """The log-odds of exiting under `law` (LAWS, SHAPES or BROKEN) from a client's true figures."""
+    log_trend = np.log((lastmonth + 1) / (lastyear / 12 + 1))
+    log_size = np.log(employees / 45)
+    if law == "cliff":
+        return -2.2 + 2.6 * (log_trend < np.log(0.6)) - 0.2 * log_size
+    if law == "interaction":
+        return -1.6 - 4.5 * log_trend / (1 + employees / 45) - 0.2 * log_size
+    if law == "logistic_logs":
+        return -0.9 - 1.1 * np.log1p(lastmonth) + 0.8 * np.log1p(lastyear) - 0.25 * np.log1p(employees)
+    if law == "linear_raw":
+        return 0.3 - 0.025 * lastmonth + 0.0009 * lastyear - 0.004 * employees
+    return exit_logit(log_trend, log_size, law, mix)
+
+
+def exit_probability(frame: pd.DataFrame, law: str, mix: float = 0.5) -> np.ndarray:
+    """The law's own probability of exiting for each row of a frame with complete figures (an oracle)."""
+    month, year, size = (frame[c].to_numpy(float) for c in contract.FEATURES)
+    return 1 / (1 + np.exp(-law_logit(month, year, size, law, mix)))
+
+
 def clients(
     rng: np.random.Generator, n: int, law: str = "base", codes: np.ndarray | None = None,
     mix: float = 0.5,
@@ -114,8 +150,7 @@ def clients(
     lastyear = np.round(rng.lognormal(np.log(1200 * busier), 0.35, n) * (employees / 45) ** 0.15)
     trend = np.exp(rng.normal(0.0, 0.45, n))
     lastmonth = rng.poisson(lastyear / 12 * trend).astype("float64")
-    log_trend = np.log((lastmonth + 1) / (lastyear / 12 + 1))
-    p_exit = 1 / (1 + np.exp(-exit_logit(log_trend, np.log(employees / 45), law, mix)))
+    p_exit = 1 / (1 + np.exp(-law_logit(lastmonth, lastyear, employees, law, mix)))
     exited = (rng.random(n) < p_exit).astype("int64")
 
     features = np.c_[lastmonth, lastyear, employees]
@@ -229,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--root", type=Path, default=HERE, help="where the data folders go (default: here)")
     p.add_argument("--extract", type=Path, help="write one new extract to this CSV path instead")
-    p.add_argument("--law", choices=LAWS + BROKEN, default="base",
+    p.add_argument("--law", choices=LAWS + SHAPES + BROKEN, default="base",
                    help="attrition law of the extract, or how it is broken")
     p.add_argument("--mix", type=float, default=0.5,
                    help="law gradual: how far from base (0) to drifted (1) (default: 0.5)")

@@ -4,7 +4,8 @@ Reads  output_model_path/trainedmodel.pkl (hash-checked), test_data_path/testdat
        for the call list the deployed model, output_folder_path/finaldata.csv and
        the previous published list (run history)
 Writes output_model_path/latestscore.txt   the F1 score, the number alone
-       a row in the run history (table `scores`: F1, precision and recall at N, base rate)
+       a row in the run history (table `scores`: F1, precision and recall at N, base rate,
+       and the list's measure: exits among the top call_capacity, AUC, calibration error)
        with --call-list: output_model_path/risk_ranking.csv and call_list.json,
        and the list in the run history (tables `call_lists`, `client_risk`)
 
@@ -12,8 +13,11 @@ Who is on the call list: for each `corporation` its latest record across the
 ingested extracts (finaldata.csv holds the extracts in file-name order, so the
 last row of a client is its newest), and only clients whose latest record
 says they are still clients (`exited` 0, or empty: outcome not known yet).
-Risk is a band (config keys band_*_from) and a whole percent; reasons come
-from the model itself (reasons.py); `change` compares with the previous list.
+Risk is the model's calibrated probability, as a band (config keys
+band_*_from) and a whole percent; reasons come from the model itself
+(reasons.py); `change`, `previous_rank` and `previous_risk_percent` compare
+with the previous list. call_list.json carries the list's measure on the test
+data (`list_measure`, with its reliability chart's points).
 
     python scoring.py [--config config.json] [--call-list]
 """

@@ -2,13 +2,15 @@
 
 Reads  output_folder_path/finaldata.csv (run alone: the course's compiled dataset; the main
        job, fullprocess.py, passes its training window instead: the recent extracts)
-Writes output_model_path/trainedmodel.pkl   a scikit-learn Pipeline: median imputation,
-                                            standard scaling, LogisticRegression
+Writes output_model_path/trainedmodel.pkl   the model of the config's `model_kind`:
+                                            "additive" (default; risk/model/additive.py,
+                                            calibrated) or "course" (median imputation,
+                                            standard scaling, LogisticRegression)
        output_model_path/trainedmodel.json  its metadata and SHA-256 (checked on every load)
        a row in the run history (table `trainings`)
 
-The model's parameters are the course's, overridable with the config key
-`model_params`. `corporation` is an id, never a feature.
+The course model's parameters are the course's, overridable with the config
+key `model_params`. `corporation` is an id, never a feature.
 
     python training.py [--config config.json]
 """

@@ -54,7 +54,7 @@ def measure(quick: bool = False, rows: int = 1_000_000) -> dict:
     earlier = clients.copy()
     earlier["lastmonth_activity"] = earlier["lastmonth_activity"] * rng.uniform(0.7, 1.4, rows)
     previous, _ = scoring.rank_clients(model, earlier, None, THRESHOLDS, N)
-    previous = previous[[contract.ID, "rank", "band"]]
+    previous = previous[[contract.ID, "rank", "probability", "band"]]
     x = contract.feature_matrix(clients)
 
     ranking_s, ranking_cpu_s, reference_s, write_s = [], [], [], []

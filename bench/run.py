@@ -21,12 +21,13 @@ Performance page, docs/performance.md, is that table).
     the tick with a SQLite source and no new rows          bench_tick.py
 12. the managers' page GET / with 10,000 ranked clients    bench_page.py
 13. the main job on the shipped data, and a tick with a new extract  bench_mainjob.py
+14. the default model vs the course model on laws of several shapes  bench_models.py (issue 19)
 
 `--quick` (about 2 minutes on the project's 2-core machine) uses fewer
 repeats and shorter load rounds; the plain run takes about 5 minutes. Each
 bench_*.py also runs alone, with its own more detailed output.
 
-    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle,dask,page,mainjob]
+    python bench/run.py [--quick] [--only tick,api,batch,pipeline,drift,wide,calllist,lifecycle,dask,page,mainjob,models]
                         [--markdown] [--python-load] [--json bench/run.json]
 """
 from __future__ import annotations
@@ -55,6 +56,7 @@ import bench_dask  # noqa: E402
 import bench_drift  # noqa: E402
 import bench_lifecycle  # noqa: E402
 import bench_mainjob  # noqa: E402
+import bench_models  # noqa: E402
 import bench_page  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
@@ -89,6 +91,7 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "lifecycle": lambda quick, _: bench_lifecycle.measure(quick),
     "dask": lambda quick, _: in_own_process("bench_dask.py", quick),
     "page": lambda quick, _: bench_page.measure(**(bench_page.QUICK if quick else {})),
+    "models": lambda quick, _: bench_models.measure(quick),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -265,6 +268,36 @@ def lifecycle_rows(result: dict) -> list[dict]:
         reference = t["n"] + (f"; 95% CI up to {t['ci95_high']:.1%}" if "ci95_high" in t else "")
         out.append(row("10", t["target"], value, reference, "-", t["goal"], t["holds"]))
     return out
+def models_rows(r: dict) -> list[dict]:
+    out = []
+    for law, f in r["laws"].items():
+        c, a = f["course"], f["additive"]
+        worst = f["worst_top_vs_oracle"]["additive"]
+        out.append(row("14", f"{law}: exits in the top 5 % / oracle (default model)", f"{a['top_vs_oracle']:.3f}",
+                       f"course model {c['top_vs_oracle']:.3f}", f"{a['top_vs_oracle'] / c['top_vs_oracle']:.2f}",
+                       ">= 0.95", worst >= bench_models.TARGET_ORACLE))
+        ece = f["worst_calibration_error"]["additive"]
+        out.append(row("14", f"{law}: calibration error, 10 bins (default model)", f"{a['calibration_error']:.3f}",
+                       f"course {c['calibration_error']:.3f}; oracle {f['oracle_calibration_error']:.3f}", "-",
+                       "<= 0.03", ece <= bench_models.TARGET_ECE))
+    t = r["timing"]
+    fit = t["fit_s"]
+    out.append(row("14", "training + calibration, 10,000 rows (default model)",
+                   spread_of(ms(fit["additive"]["median"]), f"{fit['additive']['min'] * 1000:.0f}",
+                             f"{fit['additive']['max'] * 1000:.0f}"),
+                   "course model fit " + spread_of(ms(fit["course"]["median"]), f"{fit['course']['min'] * 1000:.0f}",
+                                                   f"{fit['course']['max'] * 1000:.0f}"),
+                   f"{t['fit_ratio']:.1f}x", f"<= {bench_models.TARGET_TIME_RATIO:g}x",
+                   t["fit_ratio"] <= bench_models.TARGET_TIME_RATIO))
+    out.append(row("14", "  one record, serving.predict p50 (default model)",
+                   f"{t['one_record_us']['additive']:.0f} us", f"course model {t['one_record_us']['course']:.0f} us",
+                   f"{t['one_record_us']['additive'] / t['one_record_us']['course']:.2f}", "(info)", None))
+    out.append(row("14", "  predict_proba, 1,000,000 rows (default model)", f"{t['predict_1m_s']['additive']:.3f} s",
+                   f"course model {t['predict_1m_s']['course']:.3f} s",
+                   f"{t['predict_1m_s']['additive'] / t['predict_1m_s']['course']:.2f}", "(info)", None))
+    return out
+
+
 def page_rows(r: dict) -> list[dict]:
     def p50(name: str) -> str:
         s = r["p50_ms"][name]
@@ -312,7 +345,7 @@ def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
               "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows,
               "lifecycle": lifecycle_rows, "dask": dask_rows, "page": page_rows,
-              "mainjob": mainjob_rows}
+              "mainjob": mainjob_rows, "models": models_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 

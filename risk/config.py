@@ -33,6 +33,10 @@ PATH_KEYS = (
 OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "history_path": ((str,), "history/runs.sqlite"),
     "log_folder": ((str,), "logs"),
+    # The model: "additive" (default; smooth per-feature shapes, calibrated, exact
+    # reasons: risk/model/additive.py) or "course" (the course's LogisticRegression
+    # on the raw counts, with `model_params`).
+    "model_kind": ((str,), "additive"),
     "model_params": ((dict,), {}),
     "keep_deployments": ((int,), 20),
     "api_host": ((str,), "127.0.0.1"),
@@ -42,8 +46,8 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "drift_alpha": ((int, float), 0.05),
     "drift_bootstrap_rounds": ((int,), 2000),
     "drift_seed": ((int,), 0),
-    # The call list: clients the team can call per round (precision/recall at N),
-    # and the lowest attrition probability of each risk band above "low".
+    # The call list: clients the team can call per round; the list's own measure is
+    # the exits caught among the top `call_capacity` (scoring.list_measure). And the lowest attrition probability of each risk band above "low".
     "call_capacity": ((int,), 100),
     "band_high_from": ((int, float), 0.6),
     "band_elevated_from": ((int, float), 0.4),
@@ -93,6 +97,8 @@ REDEPLOY_RULES = ("challenger", "drift")
 MAX_BOOTSTRAP_ROUNDS = 100_000
 # Model drift tests fullprocess.py can apply (drift.py explains each).
 DRIFT_TESTS = ("bootstrap", "raw", "parametric", "non-parametric")
+# Models training.py can fit (config key model_kind).
+MODEL_KINDS = ("additive", "course")
 OPTIONAL_PATH_KEYS = ("history_path", "log_folder", "api_token_file", "database_extract_folder",
                       "team_db_path", "client_info_file")
 
@@ -107,7 +113,9 @@ KEY_DOCS: dict[str, str] = {
     "prod_deployment_path": "the deployment folder",
     "history_path": "the run history (SQLite)",
     "log_folder": "where `pipeline.log` goes (rotated at 5 MB, 5 kept)",
-    "model_params": "LogisticRegression parameters to override, e.g. `{\"C\": 0.5}`; "
+    "model_kind": "the model: `additive` (smooth shapes over logs and the activity trend, calibrated; the default) "
+                  "or `course` (the course's LogisticRegression on raw counts)",
+    "model_params": "with `model_kind: course`, LogisticRegression parameters to override, e.g. `{\"C\": 0.5}`; "
                     "the others keep the course's values (table below)",
     "keep_deployments": "how many releases to keep for rollback",
     "api_host": "where the API listens (`gunicorn.conf.py`, `app.py`) and `apicalls.py` calls",
@@ -203,6 +211,7 @@ class Config(NamedTuple):
     history_path: Path
     log_folder: Path
     # The optional keys, defaults in OPTIONAL_KEYS above (load() always sets every one).
+    model_kind: str
     model_params: dict[str, Any]
     keep_deployments: int
     api_host: str
@@ -423,6 +432,11 @@ def load(path: str | Path | None = None) -> Config:
                 value = (base / value).resolve()
             values[key] = value
         values["model_params"] = _model_params(values["model_params"])
+        if values["model_kind"] not in MODEL_KINDS:
+            raise ConfigError(
+                f"key 'model_kind' must be one of {', '.join(MODEL_KINDS)}, "
+                f"got {json.dumps(values['model_kind'])}"
+            )
         if values["keep_deployments"] < 1:
             raise ConfigError("key 'keep_deployments' must be at least 1")
         if not 0 < values["api_port"] < 65536:

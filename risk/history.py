@@ -203,6 +203,10 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("scores", "recall_at_n", "REAL"),
     ("scores", "n", "INTEGER"),
     ("scores", "base_rate", "REAL"),
+    # The list's own measure on the same rows (scoring.list_measure).
+    ("scores", "exits_in_top", "INTEGER"),
+    ("scores", "auc", "REAL"),
+    ("scores", "calibration_error", "REAL"),
 )
 
 

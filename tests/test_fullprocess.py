@@ -119,6 +119,7 @@ def test_dry_run_says_what_would_happen_and_changes_nothing(deployed_cfg):
 def test_failed_training_keeps_the_deployment_and_exits_1(deployed_cfg):
     cfg = deployed_cfg
     raw = json.loads(cfg.path.read_text())
+    raw["model_kind"] = "course"  # model_params are the course model's
     raw["model_params"] = {"solver": "no-such-solver"}
     cfg.path.write_text(json.dumps(raw))
     model = (cfg.prod_deployment_path / "trainedmodel.pkl").read_bytes()

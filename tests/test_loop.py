@@ -91,9 +91,9 @@ def test_held_out_rows_never_reach_training(project, monkeypatch):
     seen = []
     fit = training.train_model
 
-    def spy(frame, params=None):
+    def spy(frame, *args, **kwargs):
         seen.append(frame)
-        return fit(frame, params)
+        return fit(frame, *args, **kwargs)
 
     monkeypatch.setattr(training, "train_model", spy)
     add(cfg, "c.csv", "base_rate", seed=9, rows=3000)

@@ -136,25 +136,39 @@ def test_a_client_whose_outcome_is_not_known_yet_is_still_a_client():
     assert current["lastmonth_activity"].tolist() == [11, 1]
 
 
-def test_reasons_add_up_to_the_models_own_log_odds(deployed_cfg):
-    model, _ = artifacts.load_deployed_model(deployed_cfg.prod_deployment_path)
+@pytest.fixture
+def both_kinds(deployed_cfg):
+    """The deployed (default, additive) model and the course model trained on the same rows."""
+    deployed, _ = artifacts.load_deployed_model(deployed_cfg.prod_deployment_path)
+    course = training.train_model(contract.read_csv(deployed_cfg.finaldata_path), kind="course")
+    return {"additive": deployed, "course": course}
+
+
+@pytest.mark.parametrize("kind", ["additive", "course"])
+def test_reasons_add_up_to_the_models_own_log_odds(both_kinds, deployed_cfg, kind):
+    model = both_kinds[kind]
     x = contract.feature_matrix(contract.read_csv(deployed_cfg.test_data_file))
     x[::7, 0] = np.nan  # missing figures too: the imputer's value counts
     x[::11, 2] = np.nan
-    parts = reasons.linear_parts(model)
+    parts = reasons.parts_of(model)
 
     assert parts is not None
     assert reasons.log_odds(parts, x) == pytest.approx(model.decision_function(x), abs=1e-9)
-    assert reasons.contributions(parts, x).sum(axis=1) + parts.intercept == pytest.approx(
-        np.log(model.predict_proba(x)[:, 1] / model.predict_proba(x)[:, 0]), abs=1e-9)
     # The factors regroup the same contributions: the sum stays the model's.
-    assert reasons.factor_contributions(parts, x).sum(axis=1) == pytest.approx(
-        reasons.contributions(parts, x).sum(axis=1))
+    assert reasons.factor_contributions(parts, x).sum(axis=1) + parts.intercept == pytest.approx(
+        model.decision_function(x), abs=1e-9)
+    if kind == "course":  # uncalibrated: its probability is the log-odds' own
+        assert reasons.contributions(parts, x).sum(axis=1) + parts.intercept == pytest.approx(
+            np.log(model.predict_proba(x)[:, 1] / model.predict_proba(x)[:, 0]), abs=1e-9)
+    else:  # calibrated: a rising function of the log-odds, so the same order
+        p = model.predict_proba(x)[:, 1]
+        order = np.argsort(model.decision_function(x), kind="stable")
+        assert np.all(np.diff(p[order]) >= 0)
 
 
-def test_a_client_with_falling_activity_gets_an_activity_reason(deployed_cfg):
-    model, _ = artifacts.load_deployed_model(deployed_cfg.prod_deployment_path)
-    parts = reasons.linear_parts(model)
+@pytest.mark.parametrize("kind", ["additive", "course"])
+def test_a_client_with_falling_activity_gets_an_activity_reason(both_kinds, kind):
+    parts = reasons.parts_of(both_kinds[kind])
     x = np.array([[20.0, 2400.0, 40.0],     # last month far below last year's monthly 200
                   [300.0, 600.0, 2000.0]])  # busy, steady and large: nothing above average
     texts = reasons.reason_texts(parts, x)
@@ -162,11 +176,38 @@ def test_a_client_with_falling_activity_gets_an_activity_reason(deployed_cfg):
     assert texts[1] == reasons.NOTHING_ABOVE
 
 
+def test_a_small_fall_is_not_worded_as_a_fall(both_kinds):
+    parts = reasons.parts_of(both_kinds["additive"])
+    x = np.array([[49.0, 600.0, 40.0]])  # 2 % below last year's monthly 50, and low
+    text = reasons.reason_texts(parts, x)[0]
+    assert "below last year's monthly average" not in text
+    assert text.startswith("low activity last month: 49")
+
+
+def test_a_low_band_client_gets_no_reason_why_at_risk(both_kinds):
+    parts = reasons.parts_of(both_kinds["additive"])
+    x = np.array([[20.0, 2400.0, 40.0], [20.0, 2400.0, 40.0], [300.0, 600.0, 2000.0]])
+    texts = reasons.reason_texts(parts, x, low=np.array([False, True, True]))
+    assert texts[0].startswith("activity last month 20")
+    assert texts[1] in ("", ) or texts[1].startswith(reasons.LOWER_THAN_MOST)
+    assert "below last year's" not in texts[1]
+    assert texts[2] in (reasons.LOWER_THAN_MOST + " (activity last month 300, last year's monthly average 50)",
+                        reasons.LOWER_THAN_MOST + " (2,000 employees)")
+
+
+def test_one_employee_is_singular(both_kinds):
+    parts = reasons.parts_of(both_kinds["course"])
+    rows = np.array([0])
+    assert reasons._size(parts, np.array([[50.0, 600.0, 1.0]]), rows)[0] == "small account: 1 employee"
+    assert reasons._size(parts, np.array([[50.0, 600.0, 2.0]]), rows)[0] == "small account: 2 employees"
+
+
 def test_a_model_without_a_linear_decomposition_gets_no_invented_reasons(cfg):
     from sklearn.tree import DecisionTreeClassifier
     data = contract.read_csv(cfg.test_data_file)
     tree = DecisionTreeClassifier(max_depth=2).fit(contract.feature_matrix(data).clip(0), data["exited"])
     assert reasons.linear_parts(tree) is None
+    assert reasons.parts_of(tree) is None
     assert set(reasons.reason_texts(None, np.zeros((3, 3)))) == {reasons.NO_REASONS}
     ranking, _ = scoring.rank_clients(tree, data.fillna(0), None, (0.6, 0.4, 0.2), 10)
     assert set(ranking["reasons"]) == {reasons.NO_REASONS}
@@ -228,6 +269,11 @@ def test_two_publications_record_what_changed_and_each_clients_history(deployed_
     assert second.summary["left_count"] == 2
     assert low in second.summary["new_to_top"]
 
+    places = second.ranking.set_index("corporation")
+    assert places.loc[top, "previous_rank"] == 1
+    assert places.loc[top, "previous_risk_percent"] == first.ranking["risk_percent"].iloc[0]
+    assert places["previous_rank"].notna().all()  # every client was on the first list
+
     past = scoring.client_history(cfg, low)[-2:]  # the two publications of this test
     assert [h["band"] for h in past] == ["low", "high"]
     assert [h["model_version"] for h in past] == [1, 1]
@@ -235,17 +281,55 @@ def test_two_publications_record_what_changed_and_each_clients_history(deployed_
     assert scoring.client_history(cfg, "nobody") == []
 
 
+def test_an_unchanged_list_published_again_keeps_its_marks(deployed_cfg):
+    cfg = deployed_cfg
+    scoring.publish_call_list(cfg)
+    data = contract.read_csv(cfg.finaldata_path)
+    latest = data.drop_duplicates("corporation", keep="last")
+    safest = scoring.read_call_list(cfg)[0]["corporation"].iloc[-1]
+    later = latest[latest["corporation"] == safest].copy()
+    later[["lastmonth_activity", "lastyear_activity"]] = [5, 3000]
+    artifacts.write_atomic(cfg.finaldata_path, contract.write_csv(pd.concat([data, later])))
+    second = scoring.publish_call_list(cfg)
+    assert second.ranking.set_index("corporation").loc[safest, "change"] == "new"
+
+    third = scoring.publish_call_list(cfg)  # nothing new: the same list again
+    assert third.ranking["change"].tolist() == second.ranking["change"].tolist()
+    assert third.summary["new_to_top"] == second.summary["new_to_top"] == [safest]
+    assert third.ranking["previous_rank"].tolist() == second.ranking["previous_rank"].tolist()
+    assert scoring.read_call_list(cfg)[0]["change"].tolist() == second.ranking["change"].tolist()
+
+
+def test_list_measure_counts_exits_in_the_top_k_and_bins_the_reliability_chart():
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.05])
+    exited = np.array([1, 0, 1, 0, 1, 0])
+    m = scoring.list_measure(p, exited, 3)
+    assert m["k"] == 3 and m["exits_in_top"] == 2 and m["rows"] == 6
+    assert m["auc"] == pytest.approx(6 / 9)
+    points = scoring.reliability(p, exited, bins=3)
+    assert [pt["rows"] for pt in points] == [2, 2, 2]
+    assert [pt["observed"] for pt in points] == [0.5, 0.5, 0.5]
+    assert points[0]["predicted"] == pytest.approx(0.075)
+
+
 def test_read_call_list_gives_back_what_was_published(deployed_cfg):
     published = scoring.publish_call_list(deployed_cfg)
     ranking, summary = scoring.read_call_list(deployed_cfg)
 
     assert list(ranking.columns) == list(scoring.RANKING_COLUMNS)
+    assert str(ranking["previous_rank"].dtype) == str(ranking["previous_risk_percent"].dtype) == "Int64"
     assert ranking["corporation"].tolist() == published.ranking["corporation"].tolist()
     assert ranking["reasons"].tolist() == published.ranking["reasons"].tolist()
     assert summary == json.loads(json.dumps(published.summary))
     assert summary["clients"] == len(ranking) == sum(summary["bands"].values())
     assert summary["reasons_available"] is True
-    assert set(summary["quality"]) == {"f1", "precision_at_n", "recall_at_n", "n", "base_rate"}
+    assert set(summary["quality"]) == {"f1", "precision_at_n", "recall_at_n", "n", "base_rate",
+                                       "exits_in_top", "auc", "calibration_error"}
+    measure = summary["list_measure"]
+    assert measure["k"] == 100 and measure["data"] == "testdata.csv" and measure["data_date"]
+    assert 0 <= measure["exits_in_top"] <= 100 and 0.5 < measure["auc"] <= 1
+    assert len(measure["reliability"]) == 10
+    assert summary["model_kind"] == "additive"
     assert ranking["risk_percent"].tolist() == (ranking["probability"] * 100).round().astype(int).tolist()
 
 
@@ -260,6 +344,8 @@ def test_score_records_the_quality_at_the_call_capacity(deployed_cfg):
     assert row["n"] == 100
     assert row["base_rate"] == pytest.approx(test["exited"].mean())
     assert 0 <= row["precision_at_n"] <= 1 and 0 <= row["recall_at_n"] <= 1
+    assert row["exits_in_top"] == round(row["precision_at_n"] * 100)
+    assert 0.5 < row["auc"] <= 1 and 0 <= row["calibration_error"] < 0.2
 
 
 @pytest.mark.slow

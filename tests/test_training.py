@@ -9,10 +9,31 @@ from conftest import client_csv, run_script
 
 from risk import artifacts, config, history
 from risk.model import training
+from risk.model.additive import AdditiveModel
 
 
-def test_training_matches_the_course_model_and_emits_no_warning(cfg):
+@pytest.fixture(params=["additive", "course"])
+def kind_cfg(request, make_config):
+    """A config of each model kind."""
+    return config.load(make_config(extra={"model_kind": request.param}))
+
+
+def test_the_default_model_is_the_calibrated_additive_one_and_emits_no_warning(cfg):
     from risk.data import ingestion
+    ingestion.ingest(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = training.train(cfg)
+    model = artifacts.load_model(result.model_path)
+    assert cfg.model_kind == "additive" and isinstance(model, AdditiveModel)
+    assert model.n_features_in_ == 3  # corporation is never a feature
+    meta = json.loads(artifacts.sidecar_path(cfg.model_path).read_text())
+    assert meta["model_kind"] == "additive" and meta["params"]["model_kind"] == "additive"
+
+
+def test_training_matches_the_course_model_and_emits_no_warning(make_config):
+    from risk.data import ingestion
+    cfg = config.load(make_config(extra={"model_kind": "course"}))
     ingestion.ingest(cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -43,14 +64,20 @@ def test_training_records_metadata_and_history(cfg):
 
 def test_model_params_from_config_reach_the_model(make_config):
     from risk.data import ingestion
-    cfg = config.load(make_config(extra={"model_params": {"C": 0.01}}))
+    cfg = config.load(make_config(extra={"model_kind": "course", "model_params": {"C": 0.01}}))
     ingestion.ingest(cfg)
     model = artifacts.load_model(training.train(cfg).model_path)
     assert model.named_steps["classify"].C == 0.01
 
 
-def test_falling_activity_raises_attrition_risk(cfg):
+def test_an_unknown_model_kind_is_refused_naming_the_key(make_config):
+    with pytest.raises(config.ConfigError, match="key 'model_kind' must be one of additive, course"):
+        config.load(make_config(extra={"model_kind": "forest"}))
+
+
+def test_falling_activity_raises_attrition_risk(kind_cfg):
     from risk.data import ingestion
+    cfg = kind_cfg
     ingestion.ingest(cfg)
     model = artifacts.load_model(training.train(cfg).model_path)
     steady = np.array([[100.0, 1200.0, 45.0]])
@@ -58,8 +85,9 @@ def test_falling_activity_raises_attrition_risk(cfg):
     assert model.predict_proba(falling)[0, 1] > model.predict_proba(steady)[0, 1] + 0.2
 
 
-def test_rows_with_missing_features_are_imputed(cfg):
+def test_rows_with_missing_features_are_imputed(kind_cfg):
     from risk.data import ingestion
+    cfg = kind_cfg
     ingestion.ingest(cfg)
     model = artifacts.load_model(training.train(cfg).model_path)
     proba = model.predict_proba(np.array([[np.nan, 1200.0, np.nan]]))

@@ -95,8 +95,10 @@ def ranked(model: Any, frame: pd.DataFrame, offset: int = 0) -> pa.Table:
     rows = latest_rows(frame[contract.ID])
     x = contract.feature_matrix(frame)[rows]
     if len(x):
-        probability = np.round(model.predict_proba(x)[:, 1], 6)
-        predicted = np.asarray(model.predict(x)).astype(np.int64)
+        # The likelier class from the same probabilities: predict() would score every row again.
+        proba = model.predict_proba(x)
+        probability = np.round(proba[:, 1], 6)
+        predicted = np.asarray(model.classes_).take(proba.argmax(axis=1)).astype(np.int64)
     else:
         probability, predicted = np.zeros(0), np.zeros(0, np.int64)
     order = risk_order(probability)

@@ -1,10 +1,15 @@
 """Step 2b, scoring: the model's quality on held-out test data, and the call list of current clients.
 
-The work of `scoring.py` (its command line lives there).
+The work of `scoring.py` (its command line lives there). Probabilities are the
+model's predict_proba: for the default additive model, calibrated ones. The
+list's own measure (`list_measure`) is what managers act on: the exits caught
+among the top `call_capacity` clients, with AUC and the calibration error;
+F1 at 0.5 stays the course's figure in latestscore.txt.
 """
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,7 +21,7 @@ from sklearn.metrics import f1_score
 from risk import artifacts, config, history
 from risk.data import contract
 from risk.errors import StepError
-from risk.model import reasons
+from risk.model import additive, measures, reasons
 
 log = logging.getLogger("scoring")
 
@@ -24,8 +29,11 @@ RISK_RANKING = "risk_ranking.csv"
 CALL_LIST = "call_list.json"
 BANDS = ("high", "elevated", "moderate", "low")  # riskiest first
 CHANGES = ("new", "up", "down")  # and "" for no change
-RANKING_COLUMNS = ("rank", contract.ID, "risk_percent", "band", "reasons", "change", "probability",
-                   *contract.FEATURES)
+# previous_rank / previous_risk_percent: the client's place on the previous list (empty if it was not on it).
+RANKING_COLUMNS = ("rank", contract.ID, "risk_percent", "band", "reasons", "change", "previous_rank",
+                   "previous_risk_percent", "probability", *contract.FEATURES)
+PREVIOUS = ("previous_rank", "previous_risk_percent")
+RELIABILITY_BINS = 10
 
 
 class CallListMissing(StepError):
@@ -75,12 +83,45 @@ def quality_at(probability: np.ndarray, exited: np.ndarray, n: int) -> dict[str,
     }
 
 
+def list_measure(probability: np.ndarray, exited: np.ndarray, k: int) -> dict[str, Any]:
+    """The list's own measure on labelled rows: exits caught among the top `k`, AUC, calibration.
+
+    Keys: k (fewer if fewer rows), exits_in_top (how many of the top k left),
+    auc, calibration_error (10 equal-count bins), brier, rows.
+    """
+    k = min(k, len(exited))
+    return {
+        "k": k,
+        "exits_in_top": measures.exits_in_top(exited, probability, k),
+        "auc": measures.auc(exited, probability),
+        "calibration_error": measures.calibration_error(exited, probability, RELIABILITY_BINS),
+        "brier": measures.brier(exited, probability) if len(exited) else float("nan"),
+        "rows": len(exited),
+    }
+
+
+def reliability(probability: np.ndarray, exited: np.ndarray, bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
+    """The reliability chart's points: per equal-count bin of the probability, predicted vs observed.
+
+    Each item: predicted (mean probability), observed (share who left), rows,
+    low / high (the bin's probability range). Binned as measures.calibration_error.
+    """
+    p, y = np.asarray(probability, float), np.asarray(exited, float)
+    order = np.argsort(p, kind="stable")
+    return [{"predicted": float(p[part].mean()), "observed": float(y[part].mean()), "rows": len(part),
+             "low": float(p[part].min()), "high": float(p[part].max())}
+            for part in np.array_split(order, min(bins, len(p))) if len(part)]
+
+
 def quality_of(model: Any, frame: pd.DataFrame, n: int) -> dict[str, Any]:
-    """F1 and the figures of `quality_at` of `model` on a labeled frame."""
+    """F1, the figures of `quality_at` and the list's measure (prefixed) of `model` on a labeled frame."""
     x = contract.feature_matrix(frame)
     exited = frame[contract.TARGET].to_numpy()
     f1 = float(f1_score(exited, model.predict(x), zero_division=0))
-    return {"f1": f1, **quality_at(model.predict_proba(x)[:, 1], exited, n)}
+    probability = model.predict_proba(x)[:, 1]
+    measure = list_measure(probability, exited, n)
+    return {"f1": f1, **quality_at(probability, exited, n),
+            **{key: measure[key] for key in ("exits_in_top", "auc", "calibration_error")}}
 
 
 def score(cfg: config.Config, model_path: Path | None = None, data_path: Path | None = None) -> ScoreResult:
@@ -164,29 +205,56 @@ def changes(ranking: pd.DataFrame, previous: pd.DataFrame | None, n: int) -> tup
     return change, previous[contract.ID].to_numpy()[left].tolist()
 
 
+def previous_places(ranking: pd.DataFrame, previous: pd.DataFrame | None) -> tuple[pd.Series, pd.Series]:
+    """Each ranked client's rank and risk in percent on `previous` (nullable: not on it)."""
+    if previous is None or previous.empty:
+        empty = pd.Series(pd.array([pd.NA] * len(ranking), dtype="Int64"))
+        return empty, empty.copy()
+    was = pd.Index(previous[contract.ID]).get_indexer(ranking[contract.ID])
+    known = was >= 0
+    rank = np.where(known, previous["rank"].to_numpy()[was], 0)
+    risk = np.where(known, np.rint(previous["probability"].to_numpy(float)[was] * 100), 0).astype(np.int64)
+    return (pd.Series(pd.arrays.IntegerArray(rank.astype(np.int64), ~known)),
+            pd.Series(pd.arrays.IntegerArray(risk, ~known)))
+
+
+def unchanged(ranking: pd.DataFrame, previous: pd.DataFrame | None) -> bool:
+    """Whether `ranking` is the `previous` list again: the same clients, ranks and probabilities."""
+    return (previous is not None and len(previous) == len(ranking)
+            and np.array_equal(previous[contract.ID].to_numpy(object), ranking[contract.ID].to_numpy(object))
+            and np.array_equal(previous["rank"].to_numpy(), ranking["rank"].to_numpy())
+            and np.allclose(previous["probability"].to_numpy(float), ranking["probability"].to_numpy(float),
+                            rtol=0, atol=1e-9))
+
+
 def rank_clients(model: Any, clients: pd.DataFrame, previous: pd.DataFrame | None,
                  thresholds: Sequence[float], n: int) -> tuple[pd.DataFrame, list[str]]:
     """The ranked call list of `clients` (columns RANKING_COLUMNS, riskiest first) and who left.
 
-    Clients of equal probability keep their order in `clients`.
+    `previous` (columns corporation, rank, probability, band) is the list
+    before. Clients of equal probability keep their order in `clients`.
     """
     x = contract.feature_matrix(clients)
     probability = np.round(probabilities(model, x), 6)
     order = np.argsort(-probability, kind="stable")
     p = probability[order]
+    band = bands_of(p, thresholds)
     text = {"dtype": object}  # numpy's text: pandas' arrow strings would copy each value again
     ranking = pd.DataFrame({
         "rank": np.arange(1, len(order) + 1),
         contract.ID: clients[contract.ID].take(order).reset_index(drop=True),
         "risk_percent": np.rint(p * 100).astype(np.int64),
-        "band": pd.Series(bands_of(p, thresholds), **text),
-        "reasons": pd.Series(reasons.reason_texts(reasons.linear_parts(model), x[order]), **text),
+        "band": pd.Series(band, **text),
+        "reasons": pd.Series(reasons.reason_texts(reasons.parts_of(model), x[order], band == "low"), **text),
         "change": pd.Series(np.full(len(order), "", dtype=object), **text),
         "probability": p,
         **{col: x[order, j] for j, col in enumerate(contract.FEATURES)},
     })
     change, left = changes(ranking, previous, n)
     ranking["change"] = pd.Series(change, **text)
+    previous_rank, previous_risk = previous_places(ranking, previous)
+    ranking.insert(ranking.columns.get_loc("change") + 1, "previous_rank", previous_rank)
+    ranking.insert(ranking.columns.get_loc("previous_rank") + 1, "previous_risk_percent", previous_risk)
     return ranking, left
 
 
@@ -223,7 +291,8 @@ def call_list_path(cfg: config.Config) -> Path:
 def write_ranking_csv(ranking: pd.DataFrame, path: Path) -> Path:
     """Write a ranking as CSV atomically; figures as whole numbers, a gap where missing."""
     # Nullable integers: pandas writes them in C; a float_format formats each value in Python.
-    whole = {c: "Int64" for c in contract.FEATURES if c in ranking.columns}
+    whole = {c: "Int64" for c in (*contract.FEATURES, "previous_rank", "previous_risk_percent")
+             if c in ranking.columns}
     artifacts.write_atomic(path, ranking.astype(whole).to_csv(index=False, lineterminator="\n").encode())
     return path
 
@@ -238,36 +307,86 @@ def previous_ranking(cfg: config.Config) -> tuple[dict[str, Any] | None, pd.Data
     return head, frame
 
 
+def model_kind(model: Any) -> str:
+    """The config's name of `model`'s kind ("additive", "course"), else its class's name."""
+    if isinstance(model, additive.AdditiveModel):
+        return "additive"
+    return "course" if reasons.linear_parts(model) is not None else type(model).__name__
+
+
+def labelled_measure(model: Any, frame: pd.DataFrame, k: int, source: Path) -> dict[str, Any]:
+    """The list's measure of `model` on labelled `frame` (list_measure), its reliability chart and its source.
+
+    `source` names the rows ("data") and their date ("data_date": the file's
+    modification time, UTC), so an older test set is read as such.
+    """
+    probability = probabilities(model, contract.feature_matrix(frame))
+    exited = frame[contract.TARGET].to_numpy()
+    try:
+        dated = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(source.stat().st_mtime))
+    except OSError:
+        dated = None
+    return {**list_measure(probability, exited, k), "data": source.name, "data_date": dated,
+            "reliability": reliability(probability, exited)}
+
+
+def _carried_over(cfg: config.Config, ranking: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+    """The published list's marks (change, previous places) and summary, if it ranks the same clients."""
+    try:
+        published, summary = read_call_list(cfg)
+    except CallListMissing:
+        return None
+    if not np.array_equal(published[contract.ID].to_numpy(object), ranking[contract.ID].to_numpy(object)):
+        return None
+    return published, summary
+
+
 def publish_call_list(cfg: config.Config) -> CallList:
     """Rank the current clients by the deployed model and publish the call list.
 
     Loads the model with `artifacts.load_deployed_model`; writes
     output_model_path/risk_ranking.csv (columns RANKING_COLUMNS, reasons joined
-    by "; ", change "", "new", "up" or "down") and call_list.json ({published_at,
-    model_version, model_sha256, clients (how many ranked), bands {band: count},
+    by "; ", change "", "new", "up" or "down", the previous list's rank and
+    risk) and call_list.json ({published_at, model_version, model_sha256,
+    model_kind, clients (how many ranked), bands {band: count},
     left_since_previous [corporations], left_count, new_to_top [corporations],
-    quality {f1, precision_at_n, recall_at_n, n, base_rate} on the test data,
+    quality {f1, precision_at_n, recall_at_n, n, base_rate, exits_in_top, auc,
+    calibration_error} on the test data, list_measure (labelled_measure: the
+    list's measure, reliability chart, which rows and their date),
     reasons_available}); records the list in the run history (it is the
     previous list of the next publication, and each client's risk history).
+
+    A list published again unchanged (same clients, ranks and probabilities)
+    keeps the marks of its first publication: "new" stays until the list changes.
     """
     model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
     clients = current_clients(contract.read_csv(cfg.finaldata_path, require_target=False))
-    quality = quality_of(model, contract.read_csv(cfg.test_data_file), cfg.call_capacity)
+    test = contract.read_csv(cfg.test_data_file)
+    quality = quality_of(model, test, cfg.call_capacity)
     _, previous = previous_ranking(cfg)
     n = cfg.call_capacity
     ranking, left = rank_clients(model, clients, previous, band_thresholds(cfg), n)
+    carried = _carried_over(cfg, ranking) if unchanged(ranking, previous) else None
+    if carried is not None:
+        before, before_summary = carried
+        for col in ("change", *PREVIOUS):
+            ranking[col] = before[col].to_numpy(object) if col == "change" else before[col].array
+        left = list(before_summary.get("left_since_previous", []))
+        log.info("the list is unchanged since the previous publication: its marks stay")
     published_at = history.now()
     summary = artifacts.json_safe({
         "published_at": published_at,
         "model_version": manifest["version"],
         "model_sha256": manifest["model_sha256"],
+        "model_kind": model_kind(model),
         "clients": len(ranking),
         "bands": {band: int((ranking["band"] == band).sum()) for band in BANDS},
         "left_since_previous": left,
         "left_count": len(left),
         "new_to_top": ranking.loc[ranking["change"] == "new", contract.ID].tolist(),
         "quality": quality,
-        "reasons_available": reasons.linear_parts(model) is not None,
+        "list_measure": labelled_measure(model, test, n, cfg.test_data_file),
+        "reasons_available": reasons.parts_of(model) is not None,
     })
     csv_path = write_ranking_csv(ranking, ranking_path(cfg))
     json_path = call_list_path(cfg)
@@ -279,10 +398,11 @@ def publish_call_list(cfg: config.Config) -> CallList:
     }, zip(ranking[contract.ID].tolist(), ranking["rank"].tolist(), ranking["probability"].tolist(),
            ranking["band"].tolist()))
     log.info("published the call list of %d current clients (model %s): %s; %d new to the top %d, "
-             "%d left since the previous list", len(ranking),
+             "%d left since the previous list; %d exits in the top %d of %s", len(ranking),
              artifacts.version_name(manifest["version"]),
              ", ".join(f"{c} {b}" for b, c in summary["bands"].items()), len(summary["new_to_top"]),
-             n, len(left))
+             n, len(left), summary["list_measure"]["exits_in_top"], summary["list_measure"]["k"],
+             cfg.test_data_file.name)
     return CallList(ranking, summary, csv_path, json_path)
 
 
@@ -301,13 +421,21 @@ def read_call_list(cfg: config.Config) -> tuple[pd.DataFrame, dict[str, Any]]:
         ranking = pd.read_csv(
             csv_path, dtype={**text, "rank": "int64", "risk_percent": "int64", "probability": "float64",
                              **{c: "Int64" for c in contract.FEATURES}},
-            keep_default_na=False, na_values={c: [""] for c in contract.FEATURES},
+            keep_default_na=False, na_values={c: [""] for c in (*contract.FEATURES, *PREVIOUS)},
         )
     except FileNotFoundError:
         raise CallListMissing(f"{csv_path}: not found; no call list published yet "
                               "(run scoring.py --call-list)") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise CallListMissing(f"{csv_path}: unreadable ({exc})") from None
+    # Read as floats (NaN where empty) and made whole here: a column with no value
+    # at all (a first list) would otherwise be read as text.
+    for col in PREVIOUS:
+        if col in ranking.columns:
+            try:
+                ranking[col] = ranking[col].astype("float64").astype("Int64")
+            except (TypeError, ValueError) as exc:
+                raise CallListMissing(f"{csv_path}: unreadable ({col}: {exc})") from None
     return ranking, summary
 
 

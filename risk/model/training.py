@@ -1,6 +1,10 @@
 """Step 2a, training: fit the attrition model on the ingested dataset.
 
-The work of `training.py` (its command line lives there).
+The work of `training.py` (its command line lives there). The config key
+`model_kind` chooses the model: "additive" (default, additive.py: smooth
+shapes of the counts, calibrated probabilities, exact reasons) or "course"
+(the course's pipeline: median imputation, standard scaling,
+LogisticRegression(**model_params) on the raw counts).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from risk import artifacts, config, history
 from risk.data import contract, drift, quality
 from risk.errors import StepError
+from risk.model.additive import AdditiveModel
 
 log = logging.getLogger("training")
 
@@ -40,7 +45,7 @@ class TrainingResult:
 
 
 def build_model(params: dict[str, Any]) -> Pipeline:
-    """An unfitted pipeline: median imputation, standard scaling, LogisticRegression(**params)."""
+    """The course's unfitted pipeline: median imputation, standard scaling, LogisticRegression(**params)."""
     return Pipeline([
         ("impute", SimpleImputer(strategy="median")),
         ("scale", StandardScaler()),
@@ -48,8 +53,25 @@ def build_model(params: dict[str, Any]) -> Pipeline:
     ])
 
 
-def train_model(frame: pd.DataFrame, params: dict[str, Any] | None = None) -> Pipeline:
-    """Fit the pipeline on a contract-valid frame with `exited` labels."""
+def build(kind: str, params: dict[str, Any] | None = None) -> Pipeline | AdditiveModel:
+    """An unfitted model of `kind` (config.MODEL_KINDS); `params` are the course model's."""
+    if kind == "additive":
+        return AdditiveModel()
+    if kind == "course":
+        return build_model(config.MODEL_DEFAULTS if params is None else params)
+    raise TrainingError(f"unknown model kind {kind!r} (known: {', '.join(config.MODEL_KINDS)})")
+
+
+def settings(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What the model was fitted with, for its sidecar and the run history."""
+    if kind == "additive":
+        return {"model_kind": kind, **AdditiveModel().get_params()}
+    return {"model_kind": kind, **params}
+
+
+def train_model(frame: pd.DataFrame, params: dict[str, Any] | None = None,
+                kind: str = config.OPTIONAL_KEYS["model_kind"][1]) -> Pipeline | AdditiveModel:
+    """Fit a model of `kind` (default: the config's default) on a contract-valid frame with `exited` labels."""
     labels = frame[contract.TARGET].to_numpy()
     classes = np.unique(labels)
     if classes.size < 2:
@@ -57,7 +79,7 @@ def train_model(frame: pd.DataFrame, params: dict[str, Any] | None = None) -> Pi
             f"training data has only class {classes.tolist()} in '{contract.TARGET}'; "
             "a model needs clients who stayed and clients who exited"
         )
-    model = build_model(config.MODEL_DEFAULTS if params is None else params)
+    model = build(kind, params)
     try:
         # A numpy array, not a frame: the fitted model then predicts on plain
         # arrays without feature-name checks, which keeps one-row predictions fast.
@@ -91,8 +113,9 @@ def train(cfg: config.Config, data: pd.DataFrame | None = None,
     log.info("training on %d rows of %s", len(data),
              ", ".join((trained_on or {}).get("files", [])) or cfg.finaldata_path)
     started = time.perf_counter()
-    model = train_model(data, cfg.model_params)
+    model = train_model(data, cfg.model_params, cfg.model_kind)
     duration = time.perf_counter() - started
+    fitted_with = settings(cfg.model_kind, cfg.model_params)
     data_sha = data_sha or artifacts.sha256_bytes(contract.write_csv(data))
     versions = library_versions()
     digest = artifacts.save_model(model, cfg.model_path, {
@@ -100,7 +123,8 @@ def train(cfg: config.Config, data: pd.DataFrame | None = None,
         "rows": len(data),
         "data_sha256": data_sha,
         "features": list(contract.FEATURES),
-        "params": cfg.model_params,
+        "model_kind": cfg.model_kind,
+        "params": fitted_with,
         "versions": versions,
         "duration_s": round(duration, 4),
         # Data drift later compares new rows with this picture of the training data.
@@ -112,7 +136,8 @@ def train(cfg: config.Config, data: pd.DataFrame | None = None,
     history.record(cfg.history_path, "trainings", [{
         "model_path": str(cfg.model_path), "model_sha256": digest, "data_sha256": data_sha,
         "rows": len(data), "duration_s": duration,
-        "versions": json.dumps(versions, sort_keys=True), "params": json.dumps(cfg.model_params, sort_keys=True),
+        "versions": json.dumps(versions, sort_keys=True), "params": json.dumps(fitted_with, sort_keys=True),
     }])
-    log.info("fitted in %.2f s; wrote %s (sha256 %s…)", duration, cfg.model_path, digest[:12])
+    log.info("fitted the %s model in %.2f s; wrote %s (sha256 %s…)", cfg.model_kind, duration,
+             cfg.model_path, digest[:12])
     return TrainingResult(cfg.model_path, digest, len(data), duration)

@@ -197,6 +197,28 @@ def confusion_matrix(ax: Axes, counts: np.ndarray, labels: Sequence[str], title:
     ax.set_title(title, fontsize=11.5, pad=10)
 
 
+def reliability_chart(ax: Axes, series: dict[str, Sequence[dict[str, Any]]], title: str) -> None:
+    """Predicted risk against the share who left, per bin (scoring.reliability's points), one line per series.
+
+    A calibrated model's points lie on the diagonal: of the clients shown at 70 %, 70 % left.
+    """
+    ax.plot([0, 1], [0, 1], color="#bbbbbb", linewidth=1, linestyle="--", label="perfectly calibrated")
+    for (name, points), (color, marker) in zip(series.items(), ((INK, "o"), ("#c0392b", "s"), (GREY, "^"))):
+        ax.plot([p["predicted"] for p in points], [p["observed"] for p in points],
+                color=color, marker=marker, markersize=5, linewidth=1.5, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ticks = np.linspace(0, 1, 6)
+    ax.set_xticks(ticks, [f"{t:.0%}" for t in ticks])
+    ax.set_yticks(ticks, [f"{t:.0%}" for t in ticks])
+    ax.set_xlabel("Risk shown on the list (mean of each tenth of clients)")
+    ax.set_ylabel("Share of those clients who left")
+    ax.grid(color="#eeeeee")
+    ax.legend(loc="upper left", fontsize=8.5, frameon=False)
+    ax.set_title(title, pad=8)
+
+
 def dates(rows: Sequence[dict[str, Any]], key: str = "run_at") -> list[datetime]:
     return [datetime.fromisoformat(r[key]) for r in rows]
 
