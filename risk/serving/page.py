@@ -285,6 +285,10 @@ def logout() -> Response:
 def _client_row(row: dict[str, Any]) -> dict[str, Any]:
     row["reason_list"] = [r for r in row["reasons"].split("; ") if r]
     row["change_words"] = CHANGE_WORDS.get(row["change"], row["change"])
+    # A missing figure arrives as pd.NA, None or NaN: one value (None) the template can test.
+    for name in contract.FEATURES:
+        if name in row and pd.isna(row[name]):
+            row[name] = None
     return row
 
 
