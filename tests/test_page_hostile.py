@@ -38,3 +38,77 @@ def test_client_page_of_a_client_with_a_missing_figure_says_missing(client, publ
         r = client.get(f"/client/{corp}")
         assert r.status_code == 200, corp
         assert "<dd>missing</dd>" in r.text
+
+
+# --- ids as data: CSV formulas, look-alikes, odd links (item 9) -------------------------------
+
+FORMULAS = ["=HYPERLINK(\"http://evil\")", "+1+2", "-3+4", "@SUM(A1)", "\tcmd", "\rcmd"]
+ODD = [".", "..", "two\nlines", "a/b", "長" * 1000, "x" * 500]
+LOOKALIKES = ["acme\u200bcorp", "аcme"]  # a zero-width space; a Cyrillic 'а'
+
+
+@pytest.fixture
+def hostile(deployed_cfg, monkeypatch):
+    """A published list whose first clients have the ids an attacker or a messy extract gives."""
+    cfg = deployed_cfg
+    frame = publish(cfg)
+    names = FORMULAS + ODD + LOOKALIKES + ["acme"]
+    frame.loc[: len(names) - 1, "corporation"] = names
+    scoring.write_ranking_csv(frame, cfg.output_model_path / "risk_ranking.csv")
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    return risk_api.create_app(cfg.path).test_client(), frame
+
+
+def test_csv_export_neutralises_ids_that_start_like_a_formula(hostile):
+    client, frame = hostile
+    body = client.get("/calllist.csv").get_data(as_text=True)
+    got = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)["corporation"]
+    for formula in FORMULAS:
+        assert "'" + formula in got.tolist()
+        assert formula not in got.tolist()
+    assert "acme" in got.tolist()  # an ordinary id is left as it is
+
+
+def _links(html: str) -> dict[str, str]:
+    """rank -> the href of that row's client link, as the list page shows it."""
+    import re
+    rows = re.findall(r'<td class="rank">(\d+)</td>\s*<td class="client"><a href="([^"]*)">', html)
+    return {rank: href.replace("&amp;", "&") for rank, href in rows}
+
+
+@pytest.mark.parametrize("name", ODD + LOOKALIKES + ["acme"])
+def test_each_client_link_goes_to_that_clients_page_as_a_browser_follows_it(hostile, name):
+    from urllib.parse import urljoin, urlsplit
+    client, frame = hostile
+    rank = str(int(frame.loc[frame["corporation"] == name, "rank"].iloc[0]))
+    href = _links(client.get("/").text)[rank]
+    assert len(href) < 2000  # under gunicorn's 4094-byte request line and any browser's limit
+    resolved = urlsplit(urljoin("http://127.0.0.1:8000/", href))  # as a browser resolves '.' and '..'
+    r = client.get(resolved.path, query_string=resolved.query)
+    assert r.status_code == 200, (name, href)
+    assert f"rank {rank} of" in r.text
+
+
+@pytest.mark.parametrize("name", LOOKALIKES)
+def test_look_alike_ids_are_marked_on_the_list_and_on_their_page(hostile, name):
+    client, frame = hostile
+    listing = client.get("/").text
+    rank = str(int(frame.loc[frame["corporation"] == name, "rank"].iloc[0]))
+    row = listing.split(f'<td class="rank">{rank}</td>')[1].split("</tr>")[0]
+    assert "look-alike?" in row
+    href = _links(listing)[rank]
+    assert "Check this client's name" in client.get(href).text
+
+
+def test_an_ordinary_id_is_not_marked(hostile):
+    client, frame = hostile
+    rank = str(int(frame.loc[frame["corporation"] == "acme", "rank"].iloc[0]))
+    row = client.get("/").text.split(f'<td class="rank">{rank}</td>')[1].split("</tr>")[0]
+    assert "look-alike?" not in row
+
+
+def test_an_invisible_character_is_written_out_on_the_client_page(hostile):
+    client, frame = hostile
+    rank = str(int(frame.loc[frame["corporation"] == "acme\u200bcorp", "rank"].iloc[0]))
+    text = client.get(_links(client.get("/").text)[rank]).text
+    assert "acme⟨U+200B⟩corp" in text

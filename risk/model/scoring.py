@@ -4,6 +4,7 @@ The work of `scoring.py` (its command line lives there).
 """
 from __future__ import annotations
 
+import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,11 +221,21 @@ def call_list_path(cfg: config.Config) -> Path:
     return cfg.output_model_path / CALL_LIST
 
 
-def write_ranking_csv(ranking: pd.DataFrame, path: Path) -> Path:
-    """Write a ranking as CSV atomically; figures as whole numbers, a gap where missing."""
+def ranking_csv(ranking: pd.DataFrame) -> str:
+    """A ranking as CSV text; figures as whole numbers, a gap where missing."""
     # Nullable integers: pandas writes them in C; a float_format formats each value in Python.
     whole = {c: "Int64" for c in contract.FEATURES if c in ranking.columns}
-    artifacts.write_atomic(path, ranking.astype(whole).to_csv(index=False, lineterminator="\n").encode())
+    # Python's csv quotes a line feed but not a lone carriage return, which every
+    # reader takes for a line end: an id holding one has all text quoted.
+    text = ranking.select_dtypes(include=["object", "string"])
+    cr = any(text[c].astype(str).str.contains("\r", regex=False).any() for c in text.columns)
+    return ranking.astype(whole).to_csv(index=False, lineterminator="\n",
+                                        quoting=csv.QUOTE_NONNUMERIC if cr else csv.QUOTE_MINIMAL)
+
+
+def write_ranking_csv(ranking: pd.DataFrame, path: Path) -> Path:
+    """Write a ranking as CSV atomically (`ranking_csv`)."""
+    artifacts.write_atomic(path, ranking_csv(ranking).encode())
     return path
 
 

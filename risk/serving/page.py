@@ -7,7 +7,7 @@ Reads  the published call list (scoring.read_call_list: risk_ranking.csv and
        challenger_decisions and estimates) and the ingested extracts
 Serves GET /            the ranked list: filter by band, search by client, 50 a page
        GET /calllist.csv  the rows the list shows for the same filter and search, all pages
-       GET /client/<corporation>, GET /trends, GET+POST /login, POST /logout, /static/...
+       GET /client/<corporation> (an odd id: GET /client?key=<ids.link_key>), GET /trends, GET+POST /login, POST /logout, /static/...
 
 A Flask Blueprint named `page`, registered by app.create_app on the API's app:
 same process, same config. Pages are rendered on the server (Jinja templates
@@ -53,6 +53,7 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import report_facts
+from risk.serving import ids
 
 log = logging.getLogger("page")
 
@@ -79,6 +80,7 @@ class CallList:
     frame: pd.DataFrame
     meta: dict[str, Any]
     search_keys: pd.Series  # corporation, lower case: searching is case-blind
+    link_keys: pd.Series    # ids.link_key of each corporation: the link of an odd id
 
 
 @dataclass
@@ -121,7 +123,8 @@ def call_list(cfg: Any) -> CallList:
         frame = frame.sort_values("rank", kind="stable").reset_index(drop=True)
         frame["reasons"] = frame["reasons"].fillna("").astype(str)
         frame["change"] = frame["change"].fillna("").astype(str)
-        parsed = CallList(frame, meta, frame["corporation"].astype(str).str.lower())
+        corporations = frame["corporation"].astype(str)
+        parsed = CallList(frame, meta, corporations.str.lower(), corporations.map(ids.link_key))
         state.cache["call_list"] = (key, parsed)
         log.info("call list read: %d clients, published %s", len(frame), meta.get("published_at"))
         return parsed
@@ -285,6 +288,10 @@ def logout() -> Response:
 def _client_row(row: dict[str, Any]) -> dict[str, Any]:
     row["reason_list"] = [r for r in row["reasons"].split("; ") if r]
     row["change_words"] = CHANGE_WORDS.get(row["change"], row["change"])
+    corp = row["corporation"]
+    row["link"] = (url_for("page.client_view", corporation=corp) if ids.in_path(corp)
+                   else url_for("page.client_by_key", key=ids.link_key(corp)))
+    row["shown_id"], row["id_notes"] = ids.visible(corp), ids.unusual(corp)
     # A missing figure arrives as pd.NA, None or NaN: one value (None) the template can test.
     for name in contract.FEATURES:
         if name in row and pd.isna(row[name]):
@@ -318,20 +325,34 @@ def download() -> Response:
     band, query = _filters()
     rows = shown(call_list(_cfg()), band, query)
     name = "-".join(["call-list", *([band] if band else []), *(["search"] if query else [])])
-    body = rows.loc[:, [c for c in COLUMNS if c in rows.columns]].to_csv(index=False)
+    body = rows.loc[:, [c for c in COLUMNS if c in rows.columns]].map(ids.csv_cell)
+    body = scoring.ranking_csv(body)
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 @bp.get("/client/<path:corporation>")
 def client_view(corporation: str) -> str:
+    cl = call_list(_cfg())
+    return _client_page(cl, cl.frame["corporation"] == corporation, corporation)
+
+
+@bp.get("/client")
+def client_by_key() -> str:
+    """A client whose id cannot stand in a path ('.', '..', '/', a line break, very long)."""
+    cl = call_list(_cfg())
+    key = request.args.get("key", "")[:ids.KEY_CHARS]
+    return _client_page(cl, cl.link_keys == key, f"client key {key!r}")
+
+
+def _client_page(cl: CallList, match_mask: pd.Series, asked: str) -> str:
     cfg = _cfg()
-    cl = call_list(cfg)
-    match = cl.frame[cl.frame["corporation"] == corporation]
+    match = cl.frame[match_mask]
     if match.empty:
-        raise NotFound(f"{corporation} is not on the published call list "
+        raise NotFound(f"{asked} is not on the published call list "
                        "(not a current client, or not in the latest extracts)")
     row = _client_row(match.iloc[0].to_dict())
+    corporation = row["corporation"]
     past = scoring.client_history(cfg, corporation)
     chart = line_chart([(_date(p["published_at"]), 100 * float(p["probability"])) for p in past],
                        "risk %", y_max=100) if len(past) > 1 else None
