@@ -112,3 +112,49 @@ def test_an_invisible_character_is_written_out_on_the_client_page(hostile):
     rank = str(int(frame.loc[frame["corporation"] == "acme\u200bcorp", "rank"].iloc[0]))
     text = client.get(_links(client.get("/").text)[rank]).text
     assert "acme⟨U+200B⟩corp" in text
+
+
+# --- /docs: the same browser locks as the page (item 8) -------------------------------------
+
+def test_docs_page_and_its_assets_carry_csp_frame_and_nosniff_headers(client):
+    for url in ("/docs", "/docs/assets/swagger-ui-bundle.js"):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        csp = r.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+        assert "'unsafe-eval'" not in csp
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_docs_page_runs_no_inline_script(client):
+    assert "<script>" not in client.get("/docs").text  # script-src 'self' would block it
+
+
+def test_docs_with_a_slash_goes_to_the_docs(client):
+    r = client.get("/docs/")
+    assert r.status_code in (301, 308) and r.headers["Location"].endswith("/docs")
+    assert client.get("/docs/", follow_redirects=True).status_code == 200
+
+
+@pytest.mark.slow
+def test_swagger_ui_draws_the_operations_under_its_csp(published, monkeypatch):
+    from tests.test_page import _browser_missing, CHROMIUM, CHROMIUM_ARGS, serve
+    missing = _browser_missing()
+    if missing:
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    url, stop = serve(risk_api.create_app(published[0].path))
+    try:
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            tab = chromium.new_page()
+            errors = []
+            tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            tab.goto(f"{url}/docs/")
+            tab.wait_for_selector("text=/prediction", timeout=15_000)
+            chromium.close()
+    finally:
+        stop()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
