@@ -311,7 +311,16 @@ def record_call_list(path: Path, summary: dict[str, Any],
 
     `summary` holds the columns of `call_lists` (run_at = when published). One
     transaction: a crash leaves the previous list the latest. Returns the list's id.
+    A full disk or read-only folder raises HistoryError naming the file.
     """
+    try:
+        return _record_call_list(path, summary, clients)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "writing") from exc
+
+
+def _record_call_list(path: Path, summary: dict[str, Any],
+                      clients: Iterable[tuple[str, int, float, str]]) -> int:
     conn = connect(path)
     try:
         with conn:
@@ -333,6 +342,13 @@ def latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, f
     """The newest published call list: its `call_lists` row and its clients, by rank; or None."""
     if not path.exists():
         return None
+    try:
+        return _latest_call_list(path)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, float, str]]] | None:
     conn = connect(path)
     try:
         head = conn.execute("SELECT * FROM call_lists ORDER BY id DESC LIMIT 1").fetchone()
@@ -351,6 +367,13 @@ def client_risk(path: Path, corporation: str) -> list[dict[str, Any]]:
     """One client's row of each published call list it was on, oldest first."""
     if not path.exists():
         return []
+    try:
+        return _client_risk(path, corporation)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _client_risk(path: Path, corporation: str) -> list[dict[str, Any]]:
     conn = connect(path)
     try:
         found = conn.execute(
@@ -366,6 +389,13 @@ def last_row(path: Path, table: str, **equal: Any) -> dict[str, Any] | None:
     """The newest row of `table` whose columns equal `equal` (None if none)."""
     if not path.exists():
         return None
+    try:
+        return _last_row(path, table, equal)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _last_row(path: Path, table: str, equal: dict[str, Any]) -> dict[str, Any] | None:
     conn = connect(path)
     try:
         cols = _columns(conn, table)

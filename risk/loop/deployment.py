@@ -103,6 +103,7 @@ def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None
         existing = releases(prod)
         version = (existing[-1].version + 1) if existing else 1
         final = artifacts.release_path(prod, version)
+        artifacts.sweep_leftovers(folder)
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".staging-{artifacts.version_name(version)}-"))
         # mkdtemp makes the folder 0700; releases are for the team to read, like their files.
         os.chmod(staging, artifacts.shared_mode(0o777))
