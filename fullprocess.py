@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from risk import artifacts, cli, config, history
+from risk import artifacts, cli, config, history, interpreter
 from risk.data import dbsource, sources
 from risk.errors import StepError
 
@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--release-quarantined", metavar="NAME",
                    help="after checking it, let the quarantined input file NAME be ingested and learned from")
     args = p.parse_args(argv)
+    interpreter.require("numpy", "pandas", "sklearn", "matplotlib")  # found, not imported: no cost
 
     cfg = cli.start(args.config)
     if cfg is None:

@@ -22,7 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from risk import config as _config  # noqa: E402
 from risk.serving import api_spec as _api_spec  # noqa: E402
 
-_cfg = _config.load(os.environ.get(_api_spec.CONFIG_ENV) or _config.DEFAULT_CONFIG)
+try:
+    _cfg = _config.load(os.environ.get(_api_spec.CONFIG_ENV) or _config.DEFAULT_CONFIG)
+except _config.ConfigError as _exc:
+    # One line and exit 2 (bad config), as every script; gunicorn would print its
+    # own traceback for an Exception, but lets SystemExit through.
+    print(f"error: {_exc}", file=sys.stderr)
+    sys.exit(2)
 bind = [f"{_cfg.api_host}:{_cfg.api_port}"]
 chdir = str(_config.ROOT)
 worker_class = "gthread"

@@ -235,6 +235,8 @@ def load_model(path: Path, expected_sha256: str | None = None) -> Any:
     from the sidecar that `save_model` wrote beside the model.
     """
     if expected_sha256 is None:
+        if not path.exists() and not sidecar_path(path).exists():
+            raise ArtifactError(f"no trained model at {path}: run training.py first")
         meta = read_json(sidecar_path(path)) if sidecar_path(path).exists() else None
         if not meta or "sha256" not in meta:
             raise ArtifactError(
