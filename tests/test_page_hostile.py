@@ -158,3 +158,19 @@ def test_swagger_ui_draws_the_operations_under_its_csp(published, monkeypatch):
     finally:
         stop()
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+# --- after a rollback (item 17) ------------------------------------------------------------
+
+def test_after_a_rollback_the_page_does_not_call_the_deployed_model_newer(deployed_cfg, monkeypatch):
+    from risk.loop import deployment
+    from tests.test_deployment import retrain
+    cfg = deployed_cfg
+    retrain(cfg, 16)
+    assert deployment.deploy(cfg).version == 2
+    scoring.publish_call_list(cfg)  # the list of v0002
+    deployment.rollback_with_notes(cfg)  # back to v0001, by hand
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    text = risk_api.create_app(cfg.path).test_client().get("/").text
+    assert "newer" not in text
+    assert "rolled back to v0001; this list was made by v0002" in text

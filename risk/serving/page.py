@@ -208,6 +208,17 @@ def decision_rows(cfg: Any) -> list[dict[str, Any]]:
             for d in reversed(history.rows(cfg.history_path, "challenger_decisions", limit=report_facts.DECISIONS))]
 
 
+def stale_words(deployed: int | None, listed: int | None) -> str | None:
+    """What the page says when the list was made by another model than the deployed one (None: same)."""
+    if deployed is None or listed is None or deployed == listed:
+        return None
+    d, li = artifacts.version_name(deployed), artifacts.version_name(listed)
+    if deployed > listed:
+        return f"The deployed model {d} is newer than this list's {li}: the next run of the main job publishes a new one."
+    return (f"The deployed model was rolled back to {d}; this list was made by {li}: "
+            "the next run of the main job publishes a new one.")
+
+
 def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
     manifest = artifacts.read_manifest(cfg.prod_deployment_path)
     deployed = int(manifest["version"]) if manifest else None
@@ -217,7 +228,7 @@ def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
         "model": (f"Model {artifacts.version_name(deployed)}, deployed {_date(manifest.get('deployed_at'))}"
                   if manifest else "No model deployed yet"),
         "published": f"List published {_date(meta.get('published_at'))}" if meta else None,
-        "stale": deployed is not None and listed is not None and int(listed) != deployed,
+        "stale": stale_words(deployed, int(listed) if listed is not None else None),
         "listed_version": artifacts.version_name(int(listed)) if listed is not None else None,
         "quality": quality_words(meta.get("quality") if meta else None),
         "drift": drift, "drift_status": drift_status,
