@@ -207,12 +207,26 @@ def report(cfg: config.Config, run: Run) -> None:
     result.check()
 
 
+def report_only(cfg: config.Config, run: Run) -> None:
+    """The PDF report alone: what a tick that held data back changes for managers."""
+    from risk.reports import reporting
+
+    made = reporting.make_report(cfg)
+    run.outputs.extend(f"{name} -> {path}" for name, path in made.items())
+
+
 def outputs_stamp(cfg: config.Config) -> dict[str, Any]:
-    """What the outputs (call list, report, API answers) must describe: the live model and the data handled."""
+    """What the outputs (call list, report, API answers) must describe: the live model and the data ingested.
+
+    The ingested data, not the files handled: a tick that only holds an extract back
+    (quarantine) leaves the call list, and its changes against the previous one, as they are.
+    """
     live = artifacts.read_manifest(cfg.prod_deployment_path)
-    handled = history.rows(cfg.history_path, "handled_files", limit=1)
-    return {"model_sha256": live["model_sha256"] if live else None,
-            "last_handled": handled[0]["id"] if handled else None}
+    try:
+        data = artifacts.read_json(cfg.ingestion_record_path).get("finaldata_sha256")
+    except artifacts.ArtifactError:
+        data = None
+    return {"model_sha256": live["model_sha256"] if live else None, "finaldata_sha256": data}
 
 
 def outputs_stale(cfg: config.Config) -> bool:
@@ -263,7 +277,12 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
         # The stamp is written last: a run killed before it leaves the previous
         # state's stamp, so the next tick redoes every output.
         stamp = outputs_stamp(cfg)
-        report(cfg, run)
+        if outcome == "kept" and not outputs_stale(cfg):
+            run.decide("nothing new reached the call list: the published call list stands; "
+                       "the report is redone to name what was held back")
+            report_only(cfg, run)
+        else:
+            report(cfg, run)
         artifacts.write_json_atomic(cfg.outputs_stamp_path, stamp)
 
 
