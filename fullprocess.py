@@ -196,7 +196,7 @@ def report(cfg: config.Config, run: Run) -> None:
     from risk.reports import diagnostics, reporting
     from risk.serving import apicalls
 
-    published = scoring.publish_call_list(cfg)
+    published = scoring.publish_call_list(cfg, finished=False)  # finished with the run
     run.outputs.append(f"call list of {len(published.ranking):,} current clients -> {published.csv_path}")
     diagnostics.run_all(cfg)
     run.outputs.append(f"diagnostics recorded in {cfg.history_path}")
@@ -248,6 +248,7 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
     # New database rows, if a database is configured: SQLite is asked with the standard
     # library; SQLAlchemy and pandas load only when rows have arrived.
     batch = dbsource.new_batch(cfg) if cfg.database_configured and dbsource.has_new_rows(cfg) else None
+    outcome = None  # no new data: the outputs are redone because they are stale
     if manifest is None:
         bootstrap(cfg, run)
         outcome = "redeployed"
@@ -284,6 +285,7 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
         else:
             report(cfg, run)
         artifacts.write_json_atomic(cfg.outputs_stamp_path, stamp)
+        history.finish_call_lists(cfg.history_path)
 
 
 def main(argv: list[str] | None = None) -> int:

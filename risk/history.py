@@ -203,6 +203,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("scores", "recall_at_n", "REAL"),
     ("scores", "n", "INTEGER"),
     ("scores", "base_rate", "REAL"),
+    ("call_lists", "finished", "INTEGER"),  # 0 until the run that published it finished; NULL: older
 )
 
 
@@ -309,8 +310,11 @@ def record_call_list(path: Path, summary: dict[str, Any],
                      clients: Iterable[tuple[str, int, float, str]]) -> int:
     """Record one published call list and its clients (corporation, rank, probability, band).
 
-    `summary` holds the columns of `call_lists` (run_at = when published). One
-    transaction: a crash leaves the previous list the latest. Returns the list's id.
+    `summary` holds the columns of `call_lists` (run_at = when published); with
+    `finished` 0 the list counts as a previous list only once `finish_call_lists`
+    marks it (its run finished). A list left unfinished by a killed run is dropped
+    when the next is recorded. One transaction: a crash leaves the previous list
+    the latest. Returns the list's id.
     A full disk or read-only folder raises HistoryError naming the file.
     """
     try:
@@ -324,6 +328,8 @@ def _record_call_list(path: Path, summary: dict[str, Any],
     conn = connect(path)
     try:
         with conn:
+            conn.execute("DELETE FROM client_risk WHERE list_id IN (SELECT id FROM call_lists WHERE finished = 0)")
+            conn.execute("DELETE FROM call_lists WHERE finished = 0")
             names = ", ".join(summary)
             marks = ", ".join("?" for _ in summary)
             cur = conn.execute(f"INSERT INTO call_lists ({names}) VALUES ({marks})", list(summary.values()))
@@ -338,8 +344,21 @@ def _record_call_list(path: Path, summary: dict[str, Any],
         conn.close()
 
 
+def finish_call_lists(path: Path) -> None:
+    """Mark the lists a run published as finished: from now on they are the previous list."""
+    try:
+        conn = connect(path)
+        try:
+            with conn:
+                conn.execute("UPDATE call_lists SET finished = 1 WHERE finished = 0")
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "writing") from exc
+
+
 def latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, float, str]]] | None:
-    """The newest published call list: its `call_lists` row and its clients, by rank; or None."""
+    """The newest call list a finished run published: its `call_lists` row and its clients, by rank; or None."""
     if not path.exists():
         return None
     try:
@@ -351,7 +370,7 @@ def latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, f
 def _latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, float, str]]] | None:
     conn = connect(path)
     try:
-        head = conn.execute("SELECT * FROM call_lists ORDER BY id DESC LIMIT 1").fetchone()
+        head = conn.execute("SELECT * FROM call_lists WHERE finished IS NOT 0 ORDER BY id DESC LIMIT 1").fetchone()
         if head is None:
             return None
         clients = conn.execute(

@@ -249,8 +249,12 @@ def previous_ranking(cfg: config.Config) -> tuple[dict[str, Any] | None, pd.Data
     return head, frame
 
 
-def publish_call_list(cfg: config.Config) -> CallList:
+def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     """Rank the current clients by the deployed model and publish the call list.
+
+    `finished=False` (the main job): the list becomes the previous list of the
+    next only once the run marks it (history.finish_call_lists), so a run killed
+    half-way never makes the next list's changes compare with its own.
 
     Loads the model with `artifacts.load_deployed_model`; writes
     output_model_path/risk_ranking.csv (columns RANKING_COLUMNS, reasons joined
@@ -286,7 +290,7 @@ def publish_call_list(cfg: config.Config) -> CallList:
     history.record_call_list(cfg.history_path, {
         "run_at": published_at, "model_version": manifest["version"],
         "model_sha256": manifest["model_sha256"], "clients": len(ranking), "left_count": len(left),
-        "new_count": len(summary["new_to_top"]), "n": n,
+        "new_count": len(summary["new_to_top"]), "n": n, "finished": int(finished),
     }, zip(ranking[contract.ID].tolist(), ranking["rank"].tolist(), ranking["probability"].tolist(),
            ranking["band"].tolist()))
     log.info("published the call list of %d current clients (model %s): %s; %d new to the top %d, "
