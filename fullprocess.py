@@ -31,6 +31,7 @@ from typing import Any, Iterator
 from risk import artifacts, cli, config, history, interpreter
 from risk.data import dbsource, sources
 from risk.errors import StepError
+from risk.loop import journal  # standard library and the project's shared parts only
 
 log = logging.getLogger("fullprocess")
 
@@ -150,10 +151,13 @@ def bootstrap(cfg: config.Config, run: Run) -> None:
 
 def _mark_handled(cfg: config.Config, result: Any, outcome: str,
                   held: dict[str, tuple[str, str]]) -> None:
+    history.record(cfg.history_path, "handled_files", _handled_rows(result, outcome, held))
+
+
+def _handled_rows(result: Any, outcome: str, held: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
     rows = [{"name": f.name, "sha256": f.sha256,
              "outcome": outcome if f.status == "ingested" else "rejected"} for f in result.files]
-    rows += [{"name": name, "sha256": sha, "outcome": why} for name, (sha, why) in held.items()]
-    history.record(cfg.history_path, "handled_files", rows)
+    return rows + [{"name": name, "sha256": sha, "outcome": why} for name, (sha, why) in held.items()]
 
 
 def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
@@ -178,16 +182,21 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         run.outputs.append(f"trained on {trained.rows} rows -> {trained.model_path}")
         scored = scoring.score(cfg)
         run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
-        release = deployment.deploy(cfg, reason=decision.reason, extra={
+        # Going live and its records are one recoverable step (journal.py).
+        journal.begin(cfg, trained.model_sha256, {
+            "challenger_decisions": [loop.decision_row(decision, manifest, [b.name for b in accepted], None)],
+            "handled_files": _handled_rows(result, decision.outcome, held)})
+        deployment.deploy(cfg, reason=decision.reason, extra={
             "reference": decision.reference or loop.test_reference(cfg),
-            "trained_on": decision.trained_on["files"]})
-        version = release.version
+            "trained_on": decision.trained_on["files"]}, record=False)
+        release = journal.finish(cfg)
+        version = release.version if release else None
         run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
-    else:
-        run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
+        return True
+    run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
     loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
     _mark_handled(cfg, result, decision.outcome, held)
-    return decision.deploy
+    return False
 
 
 def report(cfg: config.Config, run: Run) -> None:
@@ -249,6 +258,9 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
     # library; SQLAlchemy and pandas load only when rows have arrived.
     batch = dbsource.new_batch(cfg) if cfg.database_configured and dbsource.has_new_rows(cfg) else None
     outcome = None  # no new data: the outputs are redone because they are stale
+    if not run.dry_run and journal.path(cfg).exists():  # a killed run went live: record it first
+        run.decide("%s", journal.recover(cfg))
+        manifest = artifacts.read_manifest(cfg.prod_deployment_path)
     if manifest is None:
         bootstrap(cfg, run)
         outcome = "redeployed"

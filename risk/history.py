@@ -257,25 +257,31 @@ def record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
     A full disk or read-only folder raises HistoryError naming the file: the
     transaction is rolled back, earlier records stay.
     """
+    record_all(path, {table: rows})
+
+
+def record_all(path: Path, tables: dict[str, Iterable[dict[str, Any]]]) -> None:
+    """Append the rows of several tables in one transaction (as `record`): all of them or none."""
     try:
-        _record(path, table, rows)
+        _record(path, tables)
     except (sqlite3.Error, OSError) as exc:
         raise _failure(path, exc, "writing") from exc
 
 
-def _record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
+def _record(path: Path, tables: dict[str, Iterable[dict[str, Any]]]) -> None:
     conn = connect(path)
     try:
-        allowed = _columns(conn, table)
+        allowed = {table: _columns(conn, table) for table in tables}
         with conn:  # one transaction: all rows or none
-            for row in rows:
-                row = {"run_at": now(), **row}
-                bad = set(row) - allowed
-                if bad:
-                    raise ValueError(f"history table '{table}' has no column {sorted(bad)[0]}")
-                names = ", ".join(row)
-                marks = ", ".join("?" for _ in row)
-                conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+            for table, rows in tables.items():
+                for row in rows:
+                    row = {"run_at": now(), **row}
+                    bad = set(row) - allowed[table]
+                    if bad:
+                        raise ValueError(f"history table '{table}' has no column {sorted(bad)[0]}")
+                    names = ", ".join(row)
+                    marks = ", ".join("?" for _ in row)
+                    conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
     finally:
         conn.close()
 

@@ -213,7 +213,7 @@ def test_a_rollback_past_a_release_made_for_drift_says_so(deployed_cfg):
 KILL_AT_SWITCH = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
-import artifacts, deployment
+from risk import artifacts
 import deployment as deployment_script
 artifacts.switch = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
 deployment_script.main(["--config", {config!r}])

@@ -65,7 +65,7 @@ def test_a_run_killed_between_going_live_and_its_records_is_finished_by_the_next
     tick(cfg)
     (cfg.input_folder_path / "c.csv").write_bytes(client_csv(1500, seed=9))
     # --force-retrain: the challenger goes live whatever it scores; the kill is what is tested.
-    killed_tick(cfg, "risk.loop", "loop", "record_decision", "--force-retrain")
+    killed_tick(cfg, "risk.loop", "deployment", "prune", "--force-retrain")  # just after the switch
     assert artifacts.read_manifest(cfg.prod_deployment_path)["version"] == 2
 
     tick(cfg)
