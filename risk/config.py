@@ -68,6 +68,9 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "database_order_column": ((str,), ""),
     # Where the rows read from the database are kept as extract files (ingestion reads them all).
     "database_extract_folder": ((str,), "database_extracts"),
+    # How many rows at or below the watermark each tick reads again (dbsource.py): rows that
+    # commit late, tie the watermark or are updated in place within them are not lost.
+    "database_lookback_rows": ((int,), 1000),
     # Dask (scaleout.py): "" off (pandas), "local" a LocalCluster, else a scheduler address.
     "dask_scheduler": ((str,), ""),
 }
@@ -154,6 +157,7 @@ class Config(NamedTuple):
     database_query: str
     database_order_column: str
     database_extract_folder: Path
+    database_lookback_rows: int
     dask_scheduler: str
 
     @property
@@ -367,6 +371,8 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'training_window' must be at least 1 (extracts)")
         if not 0 < values["holdout_fraction"] < 1:
             raise ConfigError("key 'holdout_fraction' must be between 0 and 1")
+        if values["database_lookback_rows"] < 0:
+            raise ConfigError("key 'database_lookback_rows' must be 0 or more")
         if values["min_labelled_rows"] < 1:
             raise ConfigError("key 'min_labelled_rows' must be at least 1")
         if values["tests_per_year"] < 1:

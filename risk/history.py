@@ -203,7 +203,8 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("scores", "recall_at_n", "REAL"),
     ("scores", "n", "INTEGER"),
     ("scores", "base_rate", "REAL"),
-    ("call_lists", "finished", "INTEGER"),  # 0 until the run that published it finished; NULL: older
+    ("call_lists", "finished", "INTEGER"),
+    ("source_batches", "seen", "TEXT"),  # JSON: hashes of the rows in the look-back window (dbsource.py)  # 0 until the run that published it finished; NULL: older
 )
 
 
