@@ -95,6 +95,13 @@ def handled_files(cfg: config.Config, manifest: dict[str, Any]) -> set[tuple[str
     return done | sources.known_files(manifest)
 
 
+def released_batches(cfg: config.Config, handled: set[tuple[str, str]]) -> list[Path]:
+    """Database batches an operator released since they were quarantined: new again, like a released file."""
+    names = {name for name, _ in released_files(cfg) if name.startswith(dbsource.EXTRACT_PREFIX)}
+    return [p for p in dbsource.extract_files(cfg)
+            if p.name in names and (p.name, artifacts.sha256_file(p)) not in handled] if names else []
+
+
 def held_back(cfg: config.Config) -> set[str]:
     """Input files that ingestion leaves out: quarantined (not released) or without outcomes yet."""
     quarantined = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "quarantine")
@@ -103,13 +110,14 @@ def held_back(cfg: config.Config) -> set[str]:
                   if r["kind"] == "estimate"}
     held = quarantined | label_free
     names = {name for name, _ in held}
-    return {p.name for p in sources.input_files(cfg.input_folder_path)
+    # The database's batches too: a quarantined batch stays out when new rows arrive.
+    return {p.name for p in [*sources.input_files(cfg.input_folder_path), *dbsource.extract_files(cfg)]
             if p.name in names and (p.name, artifacts.sha256_file(p)) in held}
 
 
 def release_quarantined(cfg: config.Config, name: str) -> str:
     """Record that an operator checked and released the quarantined input file `name`."""
-    path = cfg.input_folder_path / name
+    path = dbsource.extract_path(cfg, name)  # an input file, or a database batch's extract
     if not path.is_file():
         raise sources.SourceError(f"{path}: no such input file to release")
     digest = artifacts.sha256_file(path)
@@ -265,8 +273,10 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
         bootstrap(cfg, run)
         outcome = "redeployed"
     else:
-        new = sources.new_files(cfg.input_folder_path, handled_files(cfg, manifest))
+        handled = handled_files(cfg, manifest)
+        new = sources.new_files(cfg.input_folder_path, handled)
         new += [batch.extract] if batch and batch.extract else []
+        new += [p for p in released_batches(cfg, handled) if p not in new]
         if new or force:
             if new:
                 run.decide("new data: %s", ", ".join(sources.safe_name(p) for p in new))
