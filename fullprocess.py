@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from risk import artifacts, cli, config, history, interpreter
+from risk import artifacts, cli, config, history, interpreter, notify
 from risk.data import dbsource, sources
 from risk.errors import StepError
 from risk.loop import journal  # standard library and the project's shared parts only
@@ -338,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             recorded_run(cfg, args.force_retrain, run)
     except StepError as exc:
         return cli.failed(exc)
+    # The run's decision in one line first, for cron mail and anyone reading stdout.
+    print("decision: " + (run.decisions[-1] if run.decisions else "nothing to decide").replace("\n", " "))
     if run.outputs:
         print("\n".join(run.outputs))
     return 0
@@ -345,16 +347,28 @@ def main(argv: list[str] | None = None) -> int:
 
 def recorded_run(cfg: config.Config, force: bool, run: Run) -> None:
     """One tick, recorded in the run history (table `runs`) however it ends."""
-    started, code = history.now(), 1
+    started, code, error = history.now(), 1, None
     try:
         tick(cfg, force, run)
         code = 0
+    except Exception as exc:
+        error = exc
+        raise
     finally:
         if not run.dry_run:
             history.record(cfg.history_path, "runs", [{
                 "run_at": started, "ended_at": history.now(), "exit_code": code,
                 "dry_run": 0, "decisions": json.dumps(run.decisions),
             }])
+            tell(cfg, run, error)
+
+
+def tell(cfg: config.Config, run: Run, error: BaseException | None) -> None:
+    """Notify operators of a failure, a quarantine or a redeploy, once each (notify.py)."""
+    if not notify.channels(cfg) or not notify.worth_telling(run.decisions, error):
+        return
+    from risk.reports import notices  # pandas: only when there is something to tell
+    run.outputs.extend(notify.send(cfg, notices.events(cfg, run.decisions, error)))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,14 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     # How many rows at or below the watermark each tick reads again (dbsource.py): rows that
     # commit late, tie the watermark or are updated in place within them are not lost.
     "database_lookback_rows": ((int,), 1000),
+    # Telling operators (notify.py): the webhook URL is a secret, so only the name of the
+    # environment variable holding it is here; e-mail through an SMTP relay.
+    "notify_webhook_url_env": ((str,), "RISK_NOTIFY_WEBHOOK_URL"),
+    "notify_smtp_host": ((str,), ""),
+    "notify_smtp_port": ((int,), 25),
+    "notify_email_from": ((str,), "risk@localhost"),
+    "notify_email_to": ((str,), ""),
+    "notify_timeout_s": ((int, float), 5.0),
     # Dask (scaleout.py): "" off (pandas), "local" a LocalCluster, else a scheduler address.
     "dask_scheduler": ((str,), ""),
 }
@@ -158,6 +166,12 @@ class Config(NamedTuple):
     database_order_column: str
     database_extract_folder: Path
     database_lookback_rows: int
+    notify_webhook_url_env: str
+    notify_smtp_host: str
+    notify_smtp_port: int
+    notify_email_from: str
+    notify_email_to: str
+    notify_timeout_s: float
     dask_scheduler: str
 
     @property
@@ -371,6 +385,8 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'training_window' must be at least 1 (extracts)")
         if not 0 < values["holdout_fraction"] < 1:
             raise ConfigError("key 'holdout_fraction' must be between 0 and 1")
+        if values["notify_timeout_s"] <= 0:
+            raise ConfigError("key 'notify_timeout_s' must be above 0")
         if values["database_lookback_rows"] < 0:
             raise ConfigError("key 'database_lookback_rows' must be 0 or more")
         if values["min_labelled_rows"] < 1:

@@ -155,6 +155,14 @@ CREATE TABLE IF NOT EXISTS estimates (
     top_n INTEGER NOT NULL,
     estimated_f1 REAL              -- on a 'realized' row: what was estimated before
 );
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    key TEXT NOT NULL,             -- the event's key: told once (notify.py)
+    kind TEXT NOT NULL,            -- failed, quarantine, redeploy, stale
+    title TEXT NOT NULL,
+    channels TEXT NOT NULL         -- JSON: {channel: "sent" or why not}
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     run_at TEXT NOT NULL,          -- start
