@@ -29,7 +29,7 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import diagnostics
-from risk.serving import api_input, api_spec, page, serving
+from risk.serving import api_input, api_spec, metrics, page, serving
 from risk.serving.api_input import (  # noqa: F401 (NO_INPUT: tests)
     NO_INPUT,
     public_message,
@@ -454,6 +454,7 @@ def create_app(config_path: str | Path | None = None, *,
     document: dict[str, Any] = {}
     app.add_url_rule("/openapi.json", "openapi", view_func=partial(openapi, document), methods=["GET"])
     app.register_blueprint(docs_blueprint())
+    metrics.install(app, cfg)  # /metrics, and every request counted and timed
     document.update(api_spec.openapi_document(app))  # once the routes it describes are all there
 
     app.register_blueprint(page.bp)
