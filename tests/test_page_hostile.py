@@ -14,7 +14,6 @@ import pytest
 from risk.data import contract
 from risk.model import scoring
 from risk.serving import app as risk_api
-from risk.serving import page
 from tests.test_page import publish
 
 

@@ -1,7 +1,6 @@
 """Every script takes --config (issue 22, item 17): generate_data.py and dbsource.py too."""
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from conftest import client_csv, run_script
