@@ -22,3 +22,25 @@ def test_ids_with_quoted_line_breaks_survive_the_block_boundary(pad):
     raw, ids = quoted_breaks(pad)
     got = batchscore.parse_clients(raw, "quoted.csv")
     assert got[contract.ID].tolist() == ids
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc, \
+            Client(lc) as c:
+        yield c
+
+
+def test_dask_ingestion_keeps_ids_with_quoted_line_breaks_across_its_blocks(tmp_path, dask_client):
+    from risk.data import ingestion, sources
+    from risk.scale import scaleout
+    raw, ids = quoted_breaks(0, n=3_000)
+    (tmp_path / "quoted.csv").write_bytes(raw)
+    files = sources.candidates(tmp_path)
+    frames, records = ingestion.read_files(files)
+    expected = contract.write_csv(ingestion.compile_dataset(frames, records))
+    out = tmp_path / "out" / "finaldata.csv"
+    out.parent.mkdir()
+    scaleout.compile_files(dask_client, files, out, block_bytes=4_000)
+    assert out.read_bytes() == expected
