@@ -365,7 +365,7 @@ def recorded_run(cfg: config.Config, force: bool, run: Run) -> None:
 
 def tell(cfg: config.Config, run: Run, error: BaseException | None) -> None:
     """Notify operators of a failure, a quarantine or a redeploy, once each (notify.py)."""
-    if not notify.channels(cfg) or not notify.worth_telling(run.decisions, error):
+    if not notify.channels(cfg) or not (notify.worth_telling(run.decisions, error) or notify.list_stale(cfg)):
         return
     from risk.reports import notices  # pandas: only when there is something to tell
     run.outputs.extend(notify.send(cfg, notices.events(cfg, run.decisions, error)))

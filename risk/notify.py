@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from typing import Any, Callable
 
-from risk import config, history
+from risk import artifacts, config, history
 
 log = logging.getLogger("notify")
 
@@ -39,6 +39,18 @@ DEPLOYED = ("deploying the challenger", "bootstrap")
 def worth_telling(decisions: list[str], error: BaseException | None) -> bool:
     """Whether a run has anything to tell (so a tick with no news imports nothing more)."""
     return error is not None or any(d.startswith((QUARANTINED, *DEPLOYED)) for d in decisions)
+
+
+def list_stale(cfg: config.Config) -> dict[str, Any] | None:
+    """The published list's summary if another model than the live one made it (None: it is current)."""
+    live = artifacts.read_manifest(cfg.prod_deployment_path)
+    try:
+        listed = json.loads((cfg.output_model_path / "call_list.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not live or not isinstance(listed, dict) or listed.get("model_sha256") in (None, live["model_sha256"]):
+        return None
+    return {**listed, "live_version": live["version"]}
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,19 @@ def test_the_main_job_says_its_decision_on_stdout_in_one_line(make_config):
     again = run_script("fullprocess.py", "--config", str(cfg))
     assert again.stdout.splitlines() == [again.stdout.splitlines()[0]]
     assert again.stdout.startswith("decision: no new data")
+
+
+def test_a_list_made_by_another_model_than_the_live_one_is_told_once_as_stale(deployed_cfg, webhook):
+    from test_deployment import retrain
+
+    from risk.loop import deployment
+    from risk.reports import notices
+    cfg = deployed_cfg
+    assert notices.events(cfg, [], None) == []  # the list is the live model's
+    retrain(cfg, 16)
+    deployment.deploy(cfg)  # v0002 live, its list not published (a run failing after the switch)
+    [event] = notices.events(cfg, [], None)
+    assert event.kind == "stale" and "made by v0001; v0002 is live" in event.text
+    notify.send(cfg, [event])
+    notify.send(cfg, notices.events(cfg, [], None))
+    assert [p[1]["event"]["kind"] for p in webhook] == ["stale"]

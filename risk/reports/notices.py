@@ -32,6 +32,13 @@ def events(cfg: config.Config, decisions: list[str], error: BaseException | None
             found.append(notify.Event(
                 f"quarantine:{_digest(d)}", "quarantine", f"Extract {name} held back by the quality gate", d,
                 f"{report_facts.release_command(name)} {where} (after checking it)"))
+    stale = notify.list_stale(cfg)
+    if stale is not None:
+        listed, live = artifacts.version_name(stale["model_version"]), artifacts.version_name(stale["live_version"])
+        found.append(notify.Event(
+            f"stale:{stale['published_at']}:{live}", "stale", "The call list is stale",
+            f"the list published {stale['published_at']} was made by {listed}; {live} is live "
+            "and no run has published its list", f"python fullprocess.py {where} (or read its log)"))
     if any(d.startswith(DEPLOYED) for d in decisions):
         manifest: Any = artifacts.read_manifest(cfg.prod_deployment_path)
         if manifest:
