@@ -24,37 +24,57 @@ tick that finds none stays cheap; SQLAlchemy and pandas load when rows arrive.
 
     python dbsource.py --load-sqlite PATH [CSV ...]   load extracts (default: sourcedata/*.csv)
                                                       into a SQLite file, table `clients`
+    python dbsource.py --config config.sqlite.json [CSV ...]
+                                                      into the SQLite file of the config's database_url
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sqlite3
 import sys
 from pathlib import Path
 
-from risk import ROOT
+from risk import ROOT, cli, config
 from risk.data import dbsource
 from risk.errors import StepError
 
 
+def configured_sqlite(config_path: Path) -> Path | None:
+    """The SQLite file the config's database_url names; None (after one line on stderr) if none."""
+    try:
+        cfg = config.load(config_path)
+        url = dbsource.database_url(cfg) if cfg.database_configured else None
+    except (config.ConfigError, StepError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    path = dbsource.sqlite_path(url) if url else None
+    if path is None:
+        print(f"error: {config_path}: no SQLite database_url to load into; give --load-sqlite PATH",
+              file=sys.stderr)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    p.add_argument("--load-sqlite", type=Path, required=True, metavar="PATH",
-                   help=f"SQLite file to create or append to (table '{dbsource.SQLITE_TABLE}')")
+    p = cli.parser(__doc__)
+    p.add_argument("--load-sqlite", type=Path, metavar="PATH",
+                   help=f"SQLite file to create or append to (table '{dbsource.SQLITE_TABLE}'; "
+                        "default: the SQLite file of the config's database_url)")
     p.add_argument("csv", nargs="*", type=Path, help="client CSV files (default: sourcedata/*.csv)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    target = args.load_sqlite or configured_sqlite(args.config)
+    if target is None:
+        return 2
     csvs = args.csv or sorted((ROOT / "sourcedata").glob("*.csv"))
     try:
-        total = dbsource.load_sqlite(args.load_sqlite.resolve(), csvs)
+        total = dbsource.load_sqlite(target.resolve(), csvs)
     except StepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except sqlite3.Error as exc:
-        print(f"error: {args.load_sqlite}: {exc}", file=sys.stderr)
+        print(f"error: {target}: {exc}", file=sys.stderr)
         return 1
-    print(f"loaded {total} rows from {len(csvs)} file(s) into {args.load_sqlite.resolve()} "
+    print(f"loaded {total} rows from {len(csvs)} file(s) into {target.resolve()} "
           f"(table {dbsource.SQLITE_TABLE})")
     return 0
 

@@ -8,6 +8,10 @@ Writes prod_deployment_path/releases/vNNNN/   the files, manifest.json, and made
        prod_deployment_path/trainedmodel.pkl, latestscore.txt, ingestedfiles.txt,
        manifest.json                          symlinks through `current`, the course's names
        a row in the run history (table `deployments`)
+       then, as the course's next steps need them: the call list of the deployed
+       model (scoring.publish_call_list) and a quick diagnostics run (recorded
+       timings, the dependency check at most once a day), so app.py's /risk and
+       /diagnostics answer right after this script, whatever ran before it
 
 A release is built in a hidden temporary folder, renamed into place, and only
 then made live by replacing the `current` symlink in one rename; a crash or a
@@ -27,9 +31,31 @@ from __future__ import annotations
 
 import sys
 
-from risk import artifacts, cli
+from risk import artifacts, cli, config
 from risk.errors import StepError
 from risk.loop import deployment
+from risk.model import scoring
+from risk.reports import diagnostics
+
+
+def follow_up(cfg: config.Config) -> list[str]:
+    """Publish the live model's call list and record quick diagnostics, each only if missing
+    for that model; a line for each thing done."""
+    live = artifacts.read_manifest(cfg.prod_deployment_path)["model_sha256"]
+    lines = []
+    try:
+        _, summary = scoring.read_call_list(cfg)
+    except scoring.CallListMissing:
+        summary = {}
+    if summary.get("model_sha256") != live:
+        listed = scoring.publish_call_list(cfg)
+        lines.append(f"published the call list of {listed.summary['clients']:,} clients -> {listed.csv_path}")
+    recorded = diagnostics.latest_diagnostics(cfg)
+    if recorded is None or recorded.get("model_sha256") != live:
+        recorded = diagnostics.run_all(cfg)
+        lines.append(f"recorded diagnostics of {artifacts.version_name(recorded['model_version'])} "
+                     f"in {cfg.history_path}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model identical to the live {release.name} (same SHA-256): no new release")
     else:
         print(f"deployed {release.name} (F1 {release.manifest['score']:.4f}) -> {cfg.prod_deployment_path}")
+    try:
+        lines = follow_up(cfg)
+    except StepError as exc:
+        return cli.failed(StepError(f"{release.name} is live, but {exc}"))
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -30,9 +30,10 @@ from typing import Any, Iterator
 
 # The steps import pandas and scikit-learn (seconds): the functions that run them import them,
 # so a tick that finds no new data needs the standard library and these light parts only.
-from risk import artifacts, cli, config, history
+from risk import ROOT, artifacts, cli, config, history, interpreter, notify
 from risk.data import dbsource, sources
 from risk.errors import StepError
+from risk.loop import journal  # standard library and the project's shared parts only
 
 log = logging.getLogger("fullprocess")
 
@@ -96,6 +97,13 @@ def handled_files(cfg: config.Config, manifest: dict[str, Any]) -> set[tuple[str
     return done | sources.known_files(manifest)
 
 
+def released_batches(cfg: config.Config, handled: set[tuple[str, str]]) -> list[Path]:
+    """Database batches an operator released since they were quarantined: new again, like a released file."""
+    names = {name for name, _ in released_files(cfg) if name.startswith(dbsource.EXTRACT_PREFIX)}
+    return [p for p in dbsource.extract_files(cfg)
+            if p.name in names and (p.name, artifacts.sha256_file(p)) not in handled] if names else []
+
+
 def held_back(cfg: config.Config) -> set[str]:
     """Input files that ingestion leaves out: quarantined (not released) or without outcomes yet."""
     quarantined = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "quarantine")
@@ -104,13 +112,14 @@ def held_back(cfg: config.Config) -> set[str]:
                   if r["kind"] == "estimate"}
     held = quarantined | label_free
     names = {name for name, _ in held}
-    return {p.name for p in sources.input_files(cfg.input_folder_path)
+    # The database's batches too: a quarantined batch stays out when new rows arrive.
+    return {p.name for p in [*sources.input_files(cfg.input_folder_path), *dbsource.extract_files(cfg)]
             if p.name in names and (p.name, artifacts.sha256_file(p)) in held}
 
 
 def release_quarantined(cfg: config.Config, name: str) -> str:
     """Record that an operator checked and released the quarantined input file `name`."""
-    path = cfg.input_folder_path / name
+    path = dbsource.extract_path(cfg, name)  # an input file, or a database batch's extract
     if not path.is_file():
         raise sources.SourceError(f"{path}: no such input file to release")
     digest = artifacts.sha256_file(path)
@@ -152,10 +161,13 @@ def bootstrap(cfg: config.Config, run: Run) -> None:
 
 def _mark_handled(cfg: config.Config, result: Any, outcome: str,
                   held: dict[str, tuple[str, str]]) -> None:
+    history.record(cfg.history_path, "handled_files", _handled_rows(result, outcome, held))
+
+
+def _handled_rows(result: Any, outcome: str, held: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
     rows = [{"name": f.name, "sha256": f.sha256,
              "outcome": outcome if f.status == "ingested" else "rejected"} for f in result.files]
-    rows += [{"name": name, "sha256": sha, "outcome": why} for name, (sha, why) in held.items()]
-    history.record(cfg.history_path, "handled_files", rows)
+    return rows + [{"name": name, "sha256": sha, "outcome": why} for name, (sha, why) in held.items()]
 
 
 def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
@@ -180,16 +192,21 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         run.outputs.append(f"trained on {trained.rows} rows -> {trained.model_path}")
         scored = scoring.score(cfg)
         run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
-        release = deployment.deploy(cfg, reason=decision.reason, extra={
+        # Going live and its records are one recoverable step (journal.py).
+        journal.begin(cfg, trained.model_sha256, {
+            "challenger_decisions": [loop.decision_row(decision, manifest, [b.name for b in accepted], None)],
+            "handled_files": _handled_rows(result, decision.outcome, held)})
+        deployment.deploy(cfg, reason=decision.reason, extra={
             "reference": decision.reference or loop.test_reference(cfg),
-            "trained_on": decision.trained_on["files"]})
-        version = release.version
+            "trained_on": decision.trained_on["files"]}, record=False)
+        release = journal.finish(cfg)
+        version = release.version if release else None
         run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
-    else:
-        run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
+        return True
+    run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
     loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
     _mark_handled(cfg, result, decision.outcome, held)
-    return decision.deploy
+    return False
 
 
 def report(cfg: config.Config, run: Run) -> None:
@@ -198,7 +215,7 @@ def report(cfg: config.Config, run: Run) -> None:
     from risk.reports import diagnostics, reporting
     from risk.serving import apicalls
 
-    published = scoring.publish_call_list(cfg)
+    published = scoring.publish_call_list(cfg, finished=False)  # finished with the run
     run.outputs.append(f"call list of {len(published.ranking):,} current clients -> {published.csv_path}")
     diagnostics.run_all(cfg)
     run.outputs.append(f"diagnostics recorded in {cfg.history_path}")
@@ -209,12 +226,26 @@ def report(cfg: config.Config, run: Run) -> None:
     result.check()
 
 
+def report_only(cfg: config.Config, run: Run) -> None:
+    """The PDF report alone: what a tick that held data back changes for managers."""
+    from risk.reports import reporting
+
+    made = reporting.make_report(cfg)
+    run.outputs.extend(f"{name} -> {path}" for name, path in made.items())
+
+
 def outputs_stamp(cfg: config.Config) -> dict[str, Any]:
-    """What the outputs (call list, report, API answers) must describe: the live model and the data handled."""
+    """What the outputs (call list, report, API answers) must describe: the live model and the data ingested.
+
+    The ingested data, not the files handled: a tick that only holds an extract back
+    (quarantine) leaves the call list, and its changes against the previous one, as they are.
+    """
     live = artifacts.read_manifest(cfg.prod_deployment_path)
-    handled = history.rows(cfg.history_path, "handled_files", limit=1)
-    return {"model_sha256": live["model_sha256"] if live else None,
-            "last_handled": handled[0]["id"] if handled else None}
+    try:
+        data = artifacts.read_json(cfg.ingestion_record_path).get("finaldata_sha256")
+    except artifacts.ArtifactError:
+        data = None
+    return {"model_sha256": live["model_sha256"] if live else None, "finaldata_sha256": data}
 
 
 def outputs_stale(cfg: config.Config) -> bool:
@@ -236,12 +267,18 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
     # New database rows, if a database is configured: SQLite is asked with the standard
     # library; SQLAlchemy and pandas load only when rows have arrived.
     batch = dbsource.new_batch(cfg) if cfg.database_configured and dbsource.has_new_rows(cfg) else None
+    outcome = None  # no new data: the outputs are redone because they are stale
+    if not run.dry_run and journal.path(cfg).exists():  # a killed run went live: record it first
+        run.decide("%s", journal.recover(cfg))
+        manifest = artifacts.read_manifest(cfg.prod_deployment_path)
     if manifest is None:
         bootstrap(cfg, run)
         outcome = "redeployed"
     else:
-        new = sources.new_files(cfg.input_folder_path, handled_files(cfg, manifest))
+        handled = handled_files(cfg, manifest)
+        new = sources.new_files(cfg.input_folder_path, handled)
         new += [batch.extract] if batch and batch.extract else []
+        new += [p for p in released_batches(cfg, handled) if p not in new]
         if new or force:
             if new:
                 run.decide("new data: %s", ", ".join(sources.safe_name(p) for p in new))
@@ -265,8 +302,14 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
         # The stamp is written last: a run killed before it leaves the previous
         # state's stamp, so the next tick redoes every output.
         stamp = outputs_stamp(cfg)
-        report(cfg, run)
+        if outcome == "kept" and not outputs_stale(cfg):
+            run.decide("nothing new reached the call list: the published call list stands; "
+                       "the report is redone to name what was held back")
+            report_only(cfg, run)
+        else:
+            report(cfg, run)
         artifacts.write_json_atomic(cfg.outputs_stamp_path, stamp)
+        history.finish_call_lists(cfg.history_path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--release-quarantined", metavar="NAME",
                    help="after checking it, let the quarantined input file NAME be ingested and learned from")
     args = p.parse_args(argv)
+    interpreter.require(ROOT, "numpy", "pandas", "sklearn", "matplotlib")  # found, not imported: no cost
 
     cfg = cli.start(args.config)
     if cfg is None:
@@ -296,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             recorded_run(cfg, args.force_retrain, run)
     except StepError as exc:
         return cli.failed(exc)
+    # The run's decision in one line first, for cron mail and anyone reading stdout.
+    print("decision: " + (run.decisions[-1] if run.decisions else "nothing to decide").replace("\n", " "))
     if run.outputs:
         print("\n".join(run.outputs))
     return 0
@@ -303,16 +349,28 @@ def main(argv: list[str] | None = None) -> int:
 
 def recorded_run(cfg: config.Config, force: bool, run: Run) -> None:
     """One tick, recorded in the run history (table `runs`) however it ends."""
-    started, code = history.now(), 1
+    started, code, error = history.now(), 1, None
     try:
         tick(cfg, force, run)
         code = 0
+    except Exception as exc:
+        error = exc
+        raise
     finally:
         if not run.dry_run:
             history.record(cfg.history_path, "runs", [{
                 "run_at": started, "ended_at": history.now(), "exit_code": code,
                 "dry_run": 0, "decisions": json.dumps(run.decisions),
             }])
+            tell(cfg, run, error)
+
+
+def tell(cfg: config.Config, run: Run, error: BaseException | None) -> None:
+    """Notify operators of a failure, a quarantine or a redeploy, once each (notify.py)."""
+    if not notify.channels(cfg) or not (notify.worth_telling(run.decisions, error) or notify.list_stale(cfg)):
+        return
+    from risk.reports import notices  # pandas: only when there is something to tell
+    run.outputs.extend(notify.send(cfg, notices.events(cfg, run.decisions, error)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
     python generate_data.py                     # rewrite practicedata/, sourcedata/, testdata/
     python generate_data.py --extract sourcedata/clients_2026_12.csv --law drifted
     python generate_data.py --extract new.csv --law base --rows 2000 --seed 7
+    python generate_data.py --config other/config.json [--extract NAME.csv]
+                        # the data folders beside that config; an extract named by file
+                        # name alone goes into its input_folder_path
 
 The same seed gives byte-identical files; an extract's default seed comes
 from its file name, so each new extract holds new clients and the same name
@@ -70,7 +73,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from risk import artifacts
+from risk import artifacts, config
 from risk.data import contract
 
 log = logging.getLogger("generate_data")
@@ -262,7 +265,11 @@ def write_team_info(root: Path, path: Path, seed: int = SEED) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    p.add_argument("--root", type=Path, default=HERE, help="where the data folders go (default: here)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="a project's config.json: its folder is the default --root, and an --extract "
+                        "given as a file name alone goes into its input_folder_path")
+    p.add_argument("--root", type=Path, default=None,
+                   help="where the data folders go (default: here, or the --config file's folder)")
     p.add_argument("--extract", type=Path, help="write one new extract to this CSV path instead")
     p.add_argument("--law", choices=LAWS + SHAPES + BROKEN, default="base",
                    help="attrition law of the extract, or how it is broken")
@@ -279,16 +286,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.rows < 1:
         p.error("--rows must be at least 1")
+    cfg = None
+    if args.config is not None:
+        try:
+            cfg = config.load(args.config)
+        except config.ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    root = args.root or (cfg.path.parent if cfg else HERE)
     if args.team_info:
-        write_team_info(args.root.resolve(), args.team_info.resolve(), SEED if args.seed is None else args.seed)
+        write_team_info(root.resolve(), args.team_info.resolve(), SEED if args.seed is None else args.seed)
         print(args.team_info.resolve())
     elif args.extract:
-        path = args.extract.resolve()
+        bare = cfg is not None and args.extract.parent == Path(".")
+        path = (cfg.input_folder_path / args.extract) if bare else args.extract.resolve()
         extract(path, args.rows, args.law, extract_seed(path) if args.seed is None else args.seed,
                 args.mix, labels=not args.no_labels)
-        print(args.extract.resolve())
+        print(path)
     else:
-        shipped_data(args.root.resolve(), SEED if args.seed is None else args.seed)
+        shipped_data(root.resolve(), SEED if args.seed is None else args.seed)
     return 0
 
 

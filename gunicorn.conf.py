@@ -22,8 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from risk import config as _config  # noqa: E402
 from risk.serving import api_spec as _api_spec  # noqa: E402
 
-_cfg = _config.load(os.environ.get(_api_spec.CONFIG_ENV) or _config.DEFAULT_CONFIG)
+try:
+    _cfg = _config.load(os.environ.get(_api_spec.CONFIG_ENV) or _config.DEFAULT_CONFIG)
+except _config.ConfigError as _exc:
+    # One line and exit 2 (bad config), as every script; gunicorn would print its
+    # own traceback for an Exception, but lets SystemExit through.
+    print(f"error: {_exc}", file=sys.stderr)
+    sys.exit(2)
 bind = [f"{_cfg.api_host}:{_cfg.api_port}"]
+# The workers' Prometheus counts, one file each, added up at /metrics (serving/metrics.py).
+_METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_cfg.log_folder / "prometheus")))
 chdir = str(_config.ROOT)
 worker_class = "gthread"
 workers = 2
@@ -48,3 +56,15 @@ def post_worker_init(worker):
         util.write_nonblock(sock, head + body)
 
     util.write_error = write_error
+
+
+def on_starting(server):
+    """A fresh start: the counts of an earlier server's workers are not this one's."""
+    import shutil
+    shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+    _METRICS_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from risk.serving import metrics
+    metrics.mark_worker_dead(worker.pid)

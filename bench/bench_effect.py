@@ -33,7 +33,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import generate_data  # noqa: E402
-
 from risk.reports import effect  # noqa: E402
 from risk.serving import actions  # noqa: E402
 

@@ -45,8 +45,8 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_api  # noqa: E402
 import bench_page  # noqa: E402
-import generate_data  # noqa: E402
 
+import generate_data  # noqa: E402
 from risk import config  # noqa: E402
 from risk.model import scoring  # noqa: E402
 from risk.serving import accounts  # noqa: E402

@@ -13,3 +13,7 @@ Imports run one way, down this list (tests/test_layout.py checks it).
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: the scripts, config.json, data folders
+
+from risk import interpreter as _interpreter  # noqa: E402  (standard library only)
+
+_interpreter.guard(ROOT)

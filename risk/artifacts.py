@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, NamedTuple, TypedDict
 
 from risk.errors import StepError
+
+log = logging.getLogger("artifacts")
 
 # The course's file names, and the few the project adds: the one place they are spelled.
 MODEL_FILE = "trainedmodel.pkl"
@@ -62,6 +65,47 @@ def write_error(path: Path, exc: OSError) -> WriteError:
     return WriteError(f"{why[:1].lower()}{why[1:]} writing {path}")
 
 
+# A write's temporary file (`.NAME.XXXX.tmp`) or a release's staging folder
+# (`.staging-vNNNN-XXXX`) older than this was left by a killed process: no
+# live write takes an hour, so the next write in that folder removes it.
+LEFTOVER_AGE_S = 3600
+
+
+def _leftover(entry: os.DirEntry, cutoff: float) -> bool:
+    name = entry.name
+    if not name.startswith(".") or not (name.endswith(".tmp") or name.startswith(".staging-v")):
+        return False
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime < cutoff
+    except OSError:
+        return False
+
+
+def sweep_leftovers(folder: Path) -> list[str]:
+    """Remove what killed writes left in `folder` (see LEFTOVER_AGE_S); the names removed."""
+    import shutil
+    import time
+
+    cutoff = time.time() - LEFTOVER_AGE_S
+    removed = []
+    try:
+        entries = [e for e in os.scandir(folder) if _leftover(e, cutoff)]
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:  # gone already, or not ours to remove: the write itself goes on
+            continue
+        removed.append(entry.name)
+    if removed:
+        log.info("removed %d leftover(s) of killed writes in %s: %s", len(removed), folder, ", ".join(removed))
+    return removed
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
     write_all_atomic({path: data})
@@ -86,6 +130,7 @@ def write_all_atomic(files: dict[Path, bytes | Callable[[BinaryIO], None]]) -> N
     try:
         for path, data in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
+            sweep_leftovers(path.parent)
             # Temp file in the target's folder, so os.replace is one rename.
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             temps.append((tmp, path))
@@ -190,6 +235,8 @@ def load_model(path: Path, expected_sha256: str | None = None) -> Any:
     from the sidecar that `save_model` wrote beside the model.
     """
     if expected_sha256 is None:
+        if not path.exists() and not sidecar_path(path).exists():
+            raise ArtifactError(f"no trained model at {path}: run training.py first")
         meta = read_json(sidecar_path(path)) if sidecar_path(path).exists() else None
         if not meta or "sha256" not in meta:
             raise ArtifactError(

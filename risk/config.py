@@ -72,6 +72,17 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "database_order_column": ((str,), ""),
     # Where the rows read from the database are kept as extract files (ingestion reads them all).
     "database_extract_folder": ((str,), "database_extracts"),
+    # How many rows at or below the watermark each tick reads again (dbsource.py): rows that
+    # commit late, tie the watermark or are updated in place within them are not lost.
+    "database_lookback_rows": ((int,), 1000),
+    # Telling operators (notify.py): the webhook URL is a secret, so only the name of the
+    # environment variable holding it is here; e-mail through an SMTP relay.
+    "notify_webhook_url_env": ((str,), "RISK_NOTIFY_WEBHOOK_URL"),
+    "notify_smtp_host": ((str,), ""),
+    "notify_smtp_port": ((int,), 25),
+    "notify_email_from": ((str,), "risk@localhost"),
+    "notify_email_to": ((str,), ""),
+    "notify_timeout_s": ((int, float), 5.0),
     # Dask (scaleout.py): "" off (pandas), "local" a LocalCluster, else a scheduler address.
     "dask_scheduler": ((str,), ""),
     # The team's records (accounts, sessions, service tokens, owners, actions, holdout,
@@ -163,6 +174,15 @@ KEY_DOCS: dict[str, str] = {
     "call_holdout_share": "share of the clients entering the top `call_capacity` held out of the to-call view, "
                           "to measure whether calling helps; 0: off",
     "call_holdout_seed": "seed of the holdout's hash, so who is held out can be reproduced",
+    "database_lookback_rows": "rows at or below the watermark each tick reads again, keeping those not seen "
+                              "before: ties, rows updated in place, late commits",
+    "notify_webhook_url_env": "name of the environment variable holding the webhook URL for notices "
+                              "(JSON, Slack-compatible); unset or empty: no webhook",
+    "notify_smtp_host": "SMTP relay for e-mail notices; empty: no e-mail",
+    "notify_smtp_port": "the SMTP relay's port",
+    "notify_email_from": "sender of e-mail notices",
+    "notify_email_to": "recipients of e-mail notices, comma-separated",
+    "notify_timeout_s": "seconds a notice may take to send; a failed send is one warning line, never a failed run",
 }
 
 # LogisticRegression as the course specifies it, in scikit-learn >= 1.8 terms:
@@ -239,6 +259,13 @@ class Config(NamedTuple):
     database_query: str
     database_order_column: str
     database_extract_folder: Path
+    database_lookback_rows: int
+    notify_webhook_url_env: str
+    notify_smtp_host: str
+    notify_smtp_port: int
+    notify_email_from: str
+    notify_email_to: str
+    notify_timeout_s: float
     dask_scheduler: str
     team_db_path: Path
     client_info_file: Path | None
@@ -473,6 +500,10 @@ def load(path: str | Path | None = None) -> Config:
             raise ConfigError("key 'training_window' must be at least 1 (extracts)")
         if not 0 < values["holdout_fraction"] < 1:
             raise ConfigError("key 'holdout_fraction' must be between 0 and 1")
+        if values["notify_timeout_s"] <= 0:
+            raise ConfigError("key 'notify_timeout_s' must be above 0")
+        if values["database_lookback_rows"] < 0:
+            raise ConfigError("key 'database_lookback_rows' must be 0 or more")
         if values["min_labelled_rows"] < 1:
             raise ConfigError("key 'min_labelled_rows' must be at least 1")
         if values["tests_per_year"] < 1:

@@ -155,6 +155,14 @@ CREATE TABLE IF NOT EXISTS estimates (
     top_n INTEGER NOT NULL,
     estimated_f1 REAL              -- on a 'realized' row: what was estimated before
 );
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    run_at TEXT NOT NULL,
+    key TEXT NOT NULL,             -- the event's key: told once (notify.py)
+    kind TEXT NOT NULL,            -- failed, quarantine, redeploy, stale
+    title TEXT NOT NULL,
+    channels TEXT NOT NULL         -- JSON: {channel: "sent" or why not}
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     run_at TEXT NOT NULL,          -- start
@@ -207,6 +215,8 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("scores", "exits_in_top", "INTEGER"),
     ("scores", "auc", "REAL"),
     ("scores", "calibration_error", "REAL"),
+    ("call_lists", "finished", "INTEGER"),  # 0 until the run that published it finished; NULL: older
+    ("source_batches", "seen", "TEXT"),  # JSON: hashes of the rows in the look-back window (dbsource.py)
 )
 
 
@@ -260,25 +270,31 @@ def record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
     A full disk or read-only folder raises HistoryError naming the file: the
     transaction is rolled back, earlier records stay.
     """
+    record_all(path, {table: rows})
+
+
+def record_all(path: Path, tables: dict[str, Iterable[dict[str, Any]]]) -> None:
+    """Append the rows of several tables in one transaction (as `record`): all of them or none."""
     try:
-        _record(path, table, rows)
+        _record(path, tables)
     except (sqlite3.Error, OSError) as exc:
         raise _failure(path, exc, "writing") from exc
 
 
-def _record(path: Path, table: str, rows: Iterable[dict[str, Any]]) -> None:
+def _record(path: Path, tables: dict[str, Iterable[dict[str, Any]]]) -> None:
     conn = connect(path)
     try:
-        allowed = _columns(conn, table)
+        allowed = {table: _columns(conn, table) for table in tables}
         with conn:  # one transaction: all rows or none
-            for row in rows:
-                row = {"run_at": now(), **row}
-                bad = set(row) - allowed
-                if bad:
-                    raise ValueError(f"history table '{table}' has no column {sorted(bad)[0]}")
-                names = ", ".join(row)
-                marks = ", ".join("?" for _ in row)
-                conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+            for table, rows in tables.items():
+                for row in rows:
+                    row = {"run_at": now(), **row}
+                    bad = set(row) - allowed[table]
+                    if bad:
+                        raise ValueError(f"history table '{table}' has no column {sorted(bad)[0]}")
+                    names = ", ".join(row)
+                    marks = ", ".join("?" for _ in row)
+                    conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
     finally:
         conn.close()
 
@@ -313,12 +329,26 @@ def record_call_list(path: Path, summary: dict[str, Any],
                      clients: Iterable[tuple[str, int, float, str]]) -> int:
     """Record one published call list and its clients (corporation, rank, probability, band).
 
-    `summary` holds the columns of `call_lists` (run_at = when published). One
-    transaction: a crash leaves the previous list the latest. Returns the list's id.
+    `summary` holds the columns of `call_lists` (run_at = when published); with
+    `finished` 0 the list counts as a previous list only once `finish_call_lists`
+    marks it (its run finished). A list left unfinished by a killed run is dropped
+    when the next is recorded. One transaction: a crash leaves the previous list
+    the latest. Returns the list's id.
+    A full disk or read-only folder raises HistoryError naming the file.
     """
+    try:
+        return _record_call_list(path, summary, clients)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "writing") from exc
+
+
+def _record_call_list(path: Path, summary: dict[str, Any],
+                      clients: Iterable[tuple[str, int, float, str]]) -> int:
     conn = connect(path)
     try:
         with conn:
+            conn.execute("DELETE FROM client_risk WHERE list_id IN (SELECT id FROM call_lists WHERE finished = 0)")
+            conn.execute("DELETE FROM call_lists WHERE finished = 0")
             names = ", ".join(summary)
             marks = ", ".join("?" for _ in summary)
             cur = conn.execute(f"INSERT INTO call_lists ({names}) VALUES ({marks})", list(summary.values()))
@@ -333,13 +363,33 @@ def record_call_list(path: Path, summary: dict[str, Any],
         conn.close()
 
 
+def finish_call_lists(path: Path) -> None:
+    """Mark the lists a run published as finished: from now on they are the previous list."""
+    try:
+        conn = connect(path)
+        try:
+            with conn:
+                conn.execute("UPDATE call_lists SET finished = 1 WHERE finished = 0")
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "writing") from exc
+
+
 def latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, float, str]]] | None:
-    """The newest published call list: its `call_lists` row and its clients, by rank; or None."""
+    """The newest call list a finished run published: its `call_lists` row and its clients, by rank; or None."""
     if not path.exists():
         return None
+    try:
+        return _latest_call_list(path)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _latest_call_list(path: Path) -> tuple[dict[str, Any], list[tuple[str, int, float, str]]] | None:
     conn = connect(path)
     try:
-        head = conn.execute("SELECT * FROM call_lists ORDER BY id DESC LIMIT 1").fetchone()
+        head = conn.execute("SELECT * FROM call_lists WHERE finished IS NOT 0 ORDER BY id DESC LIMIT 1").fetchone()
         if head is None:
             return None
         clients = conn.execute(
@@ -355,6 +405,13 @@ def client_risk(path: Path, corporation: str) -> list[dict[str, Any]]:
     """One client's row of each published call list it was on, oldest first."""
     if not path.exists():
         return []
+    try:
+        return _client_risk(path, corporation)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _client_risk(path: Path, corporation: str) -> list[dict[str, Any]]:
     conn = connect(path)
     try:
         found = conn.execute(
@@ -370,6 +427,13 @@ def last_row(path: Path, table: str, **equal: Any) -> dict[str, Any] | None:
     """The newest row of `table` whose columns equal `equal` (None if none)."""
     if not path.exists():
         return None
+    try:
+        return _last_row(path, table, equal)
+    except (sqlite3.Error, OSError) as exc:
+        raise _failure(path, exc, "reading") from exc
+
+
+def _last_row(path: Path, table: str, equal: dict[str, Any]) -> dict[str, Any] | None:
     conn = connect(path)
     try:
         cols = _columns(conn, table)

@@ -478,7 +478,7 @@ def test_openapi_document_is_served(client):
     body = client.get("/openapi.json").get_json()
     assert body["openapi"].startswith("3.")
     assert set(body["paths"]) == {"/prediction", "/scoring", "/summarystats", "/diagnostics",
-                                  "/health", "/risk", "/actions", "/openapi.json"}
+                                  "/health", "/risk", "/actions", "/openapi.json", "/metrics"}
 
 
 def test_the_docs_page_is_served_with_its_assets_from_here(client):

@@ -368,3 +368,133 @@ def test_load_sqlite_command_fills_a_table_the_sqlite_config_reads(tmp_path):
     shipped = json.loads((ROOT / "config.sqlite.json").read_text())
     assert shipped["database_table"] == dbsource.SQLITE_TABLE
     assert config.load(ROOT / "config.sqlite.json").database_configured
+
+
+# --- issue 22: order values, ties, updates, late commits, moved checkouts, odd names ----------
+
+def _seq(db: Database, values: dict[int, object]) -> None:
+    """Give table rows (by id) a value in a nullable order column `seq`, added if missing."""
+    import sqlalchemy as sa
+    with db.engine.begin() as conn:
+        cols = [c["name"] for c in sa.inspect(conn).get_columns(db.table)]
+        if "seq" not in cols:
+            conn.execute(sa.text(f"ALTER TABLE {db.table} ADD COLUMN seq INTEGER"))
+        for row_id, value in values.items():
+            conn.execute(sa.text(f"UPDATE {db.table} SET seq = :v WHERE id = :i"), {"v": value, "i": row_id})
+
+
+def test_a_null_in_the_order_column_is_reported_and_later_rows_are_still_read(make_config, database, caplog):
+    cfg = db_config(make_config, database, order="seq")
+    database.add_clients(6, seed=1)
+    _seq(database, {1: 1, 2: 2, 3: None, 4: 3, 5: 4, 6: 5})
+    batch = dbsource.new_batch(cfg)
+    assert batch.rows_read == 5
+    assert "1 row(s) with no value in the order column 'seq'" in caplog.text
+    dbsource.mark_handled(cfg, batch, "redeployed")
+    assert not dbsource.has_new_rows(cfg)
+    database.add_clients(2, seed=2)
+    _seq(database, {7: 6, 8: 7})
+    assert dbsource.has_new_rows(cfg)
+    assert dbsource.new_batch(cfg).rows_read == 2
+
+
+def test_text_in_an_integer_order_column_skips_that_row_not_the_tick(make_config, tmp_path):
+    db = Database("sqlite", tmp_path)
+    cfg = db_config(make_config, db, order="seq")
+    db.add_clients(4, seed=1)
+    _seq(db, {1: 1, 2: "oops", 3: 2, 4: 3})
+    batch = dbsource.new_batch(cfg)
+    assert batch.rows_read == 4 and batch.watermark == 3  # read, one of them skipped
+    [bad] = batch.rejected
+    assert "order column 'seq'" in bad["reason"] and bad["key"] == "oops"
+    dbsource.mark_handled(cfg, batch, "redeployed")
+    assert not dbsource.has_new_rows(cfg)  # the odd row is not read again and again
+    db.add_clients(1, seed=2)
+    _seq(db, {5: 4})
+    assert dbsource.new_batch(cfg).rows_read == 1
+
+
+def test_rows_tying_the_watermark_and_rows_updated_in_place_are_read(make_config, database):
+    cfg = db_config(make_config, database, order="seq")
+    database.add_clients(3, seed=1)
+    _seq(database, {1: 1, 2: 2, 3: 3})
+    dbsource.mark_handled(cfg, dbsource.new_batch(cfg), "redeployed")
+    database.add_clients(1, seed=2)
+    _seq(database, {4: 3})  # ties the watermark
+    tie = dbsource.new_batch(cfg)
+    assert tie.rows_read == 1
+    dbsource.mark_handled(cfg, tie, "kept")
+    import sqlalchemy as sa
+    with database.engine.begin() as conn:  # corrected in place: same row, same order value
+        conn.execute(sa.text(f"UPDATE {database.table} SET lastmonth_activity = '7' WHERE id = 2"))
+    assert dbsource.has_new_rows(cfg)
+    updated = dbsource.new_batch(cfg)
+    assert updated.rows_read == 1
+    assert contract.read_csv(updated.extract)["lastmonth_activity"].tolist() == [7]
+
+
+def test_a_row_committed_late_on_postgresql_is_not_lost(make_config, tmp_path, monkeypatch):
+    import sqlalchemy as sa
+    db = Database("postgresql", tmp_path)
+    monkeypatch.setenv("RISK_TEST_DB_URL", db.url)
+    try:
+        cfg = db_config(make_config, db)
+        cols = ", ".join(contract.COLUMNS)
+        insert = sa.text(f"INSERT INTO {db.table} ({cols}) VALUES ('late', '1', '12', '3', '0')")
+        with db.engine.connect() as slow:
+            slow_tx = slow.begin()
+            slow.execute(insert)  # takes id 1, not yet committed
+            try:
+                db.add([("early", "1", "12", "3", "0")])  # id 2, committed first
+                first = dbsource.new_batch(cfg)
+            finally:
+                slow_tx.commit()
+        assert first.rows_read == 1
+        dbsource.mark_handled(cfg, first, "kept")
+        assert dbsource.has_new_rows(cfg)
+        late = dbsource.new_batch(cfg)
+        assert contract.read_csv(late.extract)["corporation"].tolist() == ["late"]
+    finally:
+        db.close()
+
+
+def test_moving_the_checkout_does_not_read_the_table_again(make_config, tmp_path):
+    import shutil
+    project = tmp_path / "project"
+    project.mkdir()
+    db = Database("sqlite", project)
+    db.add_clients(5, seed=1)
+    db.engine.dispose()
+    path = make_config(folder=project, inputs={}, extra={
+        "database_url": "sqlite:///db/clients.sqlite", "database_table": "clients", "database_order_column": "id"})
+    cfg = config.load(path)
+    dbsource.mark_handled(cfg, dbsource.new_batch(cfg), "redeployed")
+    moved = tmp_path / "moved"
+    shutil.move(project, moved)
+    assert not dbsource.has_new_rows(config.load(moved / "config.json"))
+
+
+def test_a_hash_in_the_sqlite_file_name_opens_that_file_read_only(make_config, tmp_path):
+    db = Database("sqlite", tmp_path)
+    db.add_clients(5, seed=1)
+    db.engine.dispose()
+    odd = tmp_path / "db" / "clients#1.sqlite"
+    db.path.rename(odd)
+    cfg = config.load(make_config(inputs={}, extra={
+        "database_url": f"sqlite:///{odd}", "database_table": "clients", "database_order_column": "id"}))
+    assert dbsource.has_new_rows(cfg)
+    assert dbsource.new_batch(cfg).rows_read == 5
+    assert sorted(p.name for p in odd.parent.iterdir()) == ["clients#1.sqlite"]  # no empty 'clients' made
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:pw@localhost:notaport/db", "postgresql://u:pw@[::1/db",
+                                 "nosuchdialect://x/y"])
+def test_a_malformed_url_is_one_line_naming_the_url_without_its_password(make_config, url, monkeypatch):
+    monkeypatch.setenv("RISK_TEST_DB_URL", url)
+    cfg = config.load(make_config(inputs={}, extra={
+        "database_url_env": "RISK_TEST_DB_URL", "database_table": "clients", "database_order_column": "id"}))
+    with pytest.raises(dbsource.DatabaseError) as raised:
+        dbsource.has_new_rows(cfg)
+    assert "pw" not in str(raised.value) and "\n" not in str(raised.value)
+    run = run_script("fullprocess.py", "--config", str(cfg.path))
+    assert run.returncode == 1 and "Traceback" not in run.stderr and "pw@" not in run.stderr

@@ -66,7 +66,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_import_circles_in_the_package_even_inside_functions():
-    g = grimp.build_graph("risk", exclude_type_checking_imports=True)
+    g = grimp.build_graph("risk", exclude_type_checking_imports=True, cache_dir=None)
     graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
     assert _cycles(graph) == []
 

@@ -337,10 +337,10 @@ def test_actions_applied_to_the_kept_frame_equal_a_fresh_join(team):
 
 
 def test_the_reports_first_page_sums_the_value_at_stake_in_each_band(deployed_cfg):
-    from risk.reports import reporting
     from test_reporting import pdf_pages
 
     from risk.model import scoring
+    from risk.reports import reporting
     cfg = with_keys(deployed_cfg, client_info_file="clientinfo.csv")
     ranking, _ = scoring.read_call_list(cfg)
     info = write_info(cfg, ranking)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from risk import artifacts, history
-from risk.data import sources
+from risk.data import dbwindow, sources
 from risk.errors import StepError
 
 if TYPE_CHECKING:
@@ -39,6 +39,13 @@ class Batch(NamedTuple):
     watermark: Any                 # largest order value read
     rows_read: int
     rejected: list[dict[str, Any]]  # {key, corporation, reason}
+    seen: list[str] = []           # hashes of the rows the next read's window holds (dbwindow.py)
+
+
+def _sqlite_uri(path: Path) -> str:
+    # as_uri() percent-encodes '#' and '?': a '#' in the name would otherwise end the
+    # path, drop mode=ro and open (creating) another file read-write.
+    return f"{path.as_uri()}?mode=ro"
 
 
 # --- the URL, without leaking its secret ---------------------------------------
@@ -86,14 +93,22 @@ def masked(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparsable database URL>"
 
 
-def source_name(cfg: config.Config, url: str) -> str:
-    """What the watermark belongs to: another table, query or database starts afresh."""
+def source_name(cfg: config.Config, url: str, legacy: bool = False) -> str:
+    """What the watermark belongs to: another table, query or database starts afresh.
+
+    A SQLite file inside the project is named relative to it, so moving the checkout
+    keeps its watermark; `legacy` gives the absolute name earlier versions recorded.
+    """
     what = cfg.database_table or "query " + artifacts.sha256_bytes(cfg.database_query.encode())[:12]
-    return f"{masked(url)} {what} by {cfg.database_order_column}"
+    where = masked(url)
+    path = sqlite_path(url)
+    if path is not None and not legacy and path.is_relative_to(cfg.path.parent):
+        where = f"sqlite:///{path.relative_to(cfg.path.parent)} (beside config.json)"
+    return f"{where} {what} by {cfg.database_order_column}"
 
 
 def _failure(url: str, exc: BaseException) -> DatabaseError:
@@ -113,22 +128,14 @@ def _failure(url: str, exc: BaseException) -> DatabaseError:
 
 # --- SQL ----------------------------------------------------------------------
 
-def _quote(name: str) -> str:
-    """An identifier (optionally schema.table) quoted for SQL; both SQLite and PostgreSQL."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
-
-
-def _select(cfg: config.Config, after: bool, what: str = "*", tail: str = "") -> str:
+def _source(cfg: config.Config) -> str:
+    """The table, or the query in parentheses, to select from."""
     if cfg.database_table:
-        source = _quote(cfg.database_table)
-    else:
-        query = cfg.database_query.strip().rstrip(";")
-        if not re.match(r"(?is)^\s*(select|with)\b", query):
-            raise DatabaseError("key 'database_query' must be a SELECT query")
-        source = f"({query}) AS source_rows"
-    col = _quote(cfg.database_order_column)
-    where = f" WHERE {col} > :watermark" if after else ""
-    return f"SELECT {what} FROM {source}{where}{tail}"
+        return dbwindow.quote(cfg.database_table)
+    query = cfg.database_query.strip().rstrip(";")
+    if not re.match(r"(?is)^\s*(select|with)\b", query):
+        raise DatabaseError("key 'database_query' must be a SELECT query")
+    return f"({query})"
 
 
 # --- the watermark --------------------------------------------------------------
@@ -156,39 +163,65 @@ def _decode(text: str, kind: str) -> Any:
     return value
 
 
-def handled_batches(cfg: config.Config, source: str) -> tuple[int, Any]:
-    """(the newest batch number of any source, watermark handled last for `source` or None)."""
+class Handled(NamedTuple):
+    """What the run history says of a source: where the next batch starts."""
+    count: int                # the newest batch number of any source
+    watermark: Any            # the largest order value handled, or None
+    kind: str | None          # its type
+    seen: set[str] | None     # hashes of the rows in the window (None: an older record, none kept)
+
+
+def handled_batches(cfg: config.Config, url: str) -> Handled:
+    """The handled state of this source (under its name, or the absolute name older versions used)."""
     newest = history.last_row(cfg.history_path, "source_batches")
     if newest is None:
-        return 0, None
-    last = newest if newest["source"] == source else \
-        history.last_row(cfg.history_path, "source_batches", source=source)
-    return newest["id"], None if last is None else _decode(last["watermark"], last["kind"])
+        return Handled(0, None, None, None)
+    last = None
+    for name in (source_name(cfg, url), source_name(cfg, url, legacy=True)):
+        last = newest if newest["source"] == name else history.last_row(cfg.history_path, "source_batches",
+                                                                         source=name)
+        if last is not None:
+            break
+    if last is None:
+        return Handled(newest["id"], None, None, None)
+    seen = set(json.loads(last["seen"])) if last.get("seen") is not None else None
+    return Handled(newest["id"], _decode(last["watermark"], last["kind"]), last["kind"], seen)
 
 
-def has_new_rows(cfg: config.Config) -> bool:
-    """Whether the database holds rows past the handled watermark (SQLite: standard library only)."""
-    url = database_url(cfg)
-    _, watermark = handled_batches(cfg, source_name(cfg, url))
-    sql = _select(cfg, watermark is not None, "1", " LIMIT 1")
+def read_window(cfg: config.Config, url: str, handled: Handled) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """(column names, rows) of the look-back window (dbwindow.py); SQLite: standard library only."""
+    sql = dbwindow.select(_source(cfg), cfg.database_order_column, handled.watermark is not None,
+                          handled.seen is not None)
+    params = {"watermark": handled.watermark, "lookback": cfg.database_lookback_rows}
     path = sqlite_path(url)
     if path is not None:
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            conn = sqlite3.connect(_sqlite_uri(path), uri=True, timeout=30)
             try:
-                return conn.execute(sql.replace(":watermark", "?"),
-                                    [] if watermark is None else [watermark]).fetchone() is not None
+                cur = conn.execute(sql, params)
+                return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
             finally:
                 conn.close()
         except sqlite3.Error as exc:
             raise DatabaseError(f"database {url}: {exc}") from None
     with _connection(url) as conn:
         import sqlalchemy as sa
-        params = {} if watermark is None else {"watermark": watermark}
         try:
-            return conn.execute(sa.text(sql), params).first() is not None
+            result = conn.execute(sa.text(sql), params)
+            return list(result.keys()), [tuple(r) for r in result.fetchall()]
         except sa.exc.SQLAlchemyError as exc:
             raise _failure(url, exc) from None
+
+
+def _unseen(rows: list[tuple[Any, ...]], seen: set[str] | None) -> list[bool]:
+    return [seen is None or dbwindow.row_hash(r) not in seen for r in rows]
+
+
+def has_new_rows(cfg: config.Config) -> bool:
+    """Whether the window holds a row (or a row's version) not handled yet (SQLite: standard library only)."""
+    url = database_url(cfg)
+    _, rows = read_window(cfg, url, handled := handled_batches(cfg, url))
+    return any(_unseen(rows, handled.seen))
 
 
 # --- reading ------------------------------------------------------------------
@@ -207,7 +240,7 @@ class _connection:
         try:
             if path is not None:
                 def read_only() -> sqlite3.Connection:
-                    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                    return sqlite3.connect(_sqlite_uri(path), uri=True, timeout=30)
                 engine = sa.create_engine("sqlite://", creator=read_only, poolclass=NullPool)
             else:
                 url = sa.engine.make_url(self.url)
@@ -222,6 +255,8 @@ class _connection:
             self.conn = engine.connect()
         except sa.exc.SQLAlchemyError as exc:
             raise _failure(self.url, exc) from None
+        except ValueError:  # a port that is not a number, an unclosed '[': the parser's own words
+            raise DatabaseError(f"database {masked(self.url)}: malformed URL") from None
         except ImportError as exc:
             raise DatabaseError(f"database {masked(self.url)}: driver not installed ({exc})") from None
         return self.conn
@@ -231,18 +266,27 @@ class _connection:
         self.engine.dispose()
 
 
-def read_new_rows(cfg: config.Config, url: str, watermark: Any) -> pd.DataFrame:
-    """Every row past `watermark` (all rows if None), in the order column's order."""
-    import pandas as pd
-    import sqlalchemy as sa
-
-    sql = _select(cfg, watermark is not None, tail=f" ORDER BY {_quote(cfg.database_order_column)}")
-    with _connection(url) as conn:
-        try:
-            result = conn.execute(sa.text(sql), {} if watermark is None else {"watermark": watermark})
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        except sa.exc.SQLAlchemyError as exc:
-            raise _failure(url, exc) from None
+def _warn_nulls(cfg: config.Config, url: str) -> None:
+    """Say how many rows have no order value: they are never read."""
+    sql = dbwindow.count_nulls(_source(cfg), cfg.database_order_column)
+    path = sqlite_path(url)
+    try:
+        if path is not None:
+            conn = sqlite3.connect(_sqlite_uri(path), uri=True, timeout=30)
+            try:
+                nulls = conn.execute(sql).fetchone()[0]
+            finally:
+                conn.close()
+        else:
+            import sqlalchemy as sa
+            with _connection(url) as conn:
+                nulls = conn.execute(sa.text(sql)).scalar()
+    except Exception as exc:  # noqa: BLE001 - a count for a warning must not fail the read
+        log.debug("counting rows without an order value failed: %s", exc)
+        return
+    if nulls:
+        log.warning("database %s: %d row(s) with no value in the order column '%s' are never read; "
+                    "give them one", masked(url), nulls, cfg.database_order_column)
 
 
 def split_valid(frame: pd.DataFrame, keys: list[Any]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -280,17 +324,30 @@ def _plain(value: Any) -> Any:
 
 def new_batch(cfg: config.Config) -> Batch | None:
     """Read the rows past the watermark; write the valid ones as an extract; None if no rows."""
+    import pandas as pd
+
     from risk.data import contract
 
     url = database_url(cfg)
     source = source_name(cfg, url)
-    count, watermark = handled_batches(cfg, source)
-    frame = read_new_rows(cfg, url, watermark)
-    if frame.empty:
-        return None
+    handled = handled_batches(cfg, url)
+    count, watermark = handled.count, handled.watermark
+    columns, window = read_window(cfg, url, handled)
+    _warn_nulls(cfg, url)
     col = cfg.database_order_column
+    new = _unseen(window, handled.seen)
+    if not any(new):
+        return None
+    frame = pd.DataFrame([r for r, n in zip(window, new) if n], columns=columns)
     if col not in frame.columns:
         raise DatabaseError(f"database {masked(url)}: no column '{col}' (key 'database_order_column')")
+    orders = [r[columns.index(col)] for r in window]
+    kind = dbwindow.column_kind(orders, handled.kind)
+    odd = [not dbwindow.fits(v, kind) for v in frame[col].tolist()]
+    odd_rows = [{"key": artifacts.json_safe(_plain(v)), "corporation": None,
+                 "reason": f"order column '{col}' value {v!r} is not a {kind} like the others"}
+                for v, o in zip(frame[col].tolist(), odd) if o]
+    frame = frame[[not o for o in odd]]
     missing = [c for c in contract.COLUMNS if c not in frame.columns]
     if missing:
         raise DatabaseError(f"database {masked(url)}: missing column(s) "
@@ -299,7 +356,8 @@ def new_batch(cfg: config.Config) -> Batch | None:
     if extra:
         log.info("database %s: ignoring extra column(s) %s", masked(url), ", ".join(extra))
     keys = frame[col].tolist()
-    valid, rejected = split_valid(frame[list(contract.COLUMNS)], keys)
+    valid, rejected = split_valid(frame[list(contract.COLUMNS)], keys) if len(frame) else (frame, [])
+    rejected = odd_rows + rejected
     for r in rejected[:20]:
         log.warning("skipping database row %s=%s: %s", col, r["key"], r["reason"])
     if len(rejected) > 20:
@@ -310,9 +368,13 @@ def new_batch(cfg: config.Config) -> Batch | None:
         # (same start, perhaps more rows) replaces the file rather than adding one.
         extract = cfg.database_extract_folder / f"{EXTRACT_PREFIX}{count + 1:06d}.csv"
         artifacts.write_atomic(extract, contract.write_csv(valid))
-    log.info("database %s: %d new row(s) past %s=%s, %d skipped%s", masked(url), len(frame), col,
-             watermark, len(rejected), f" -> {extract}" if extract else "")
-    return Batch(source, extract, max(keys), len(frame), rejected)
+    read = len(frame) + len(odd_rows)
+    log.info("database %s: %d new row(s) from %s=%s back %d rows, %d skipped%s", masked(url), read, col,
+             watermark, cfg.database_lookback_rows, len(rejected), f" -> {extract}" if extract else "")
+    top = max([*keys, *([watermark] if watermark is not None else [])]) if keys or watermark is not None else None
+    hashes = [dbwindow.row_hash(r) for r in window]
+    return Batch(source, extract, top, read, rejected,
+                 dbwindow.kept_for_next(orders, hashes, cfg.database_lookback_rows, kind))
 
 
 def extract_files(cfg: config.Config) -> list[Path]:
@@ -341,12 +403,12 @@ def extract_path(cfg: config.Config, name: str) -> Path:
 
 def mark_handled(cfg: config.Config, batch: Batch, outcome: str) -> None:
     """Advance the watermark past `batch`: call only once its run has carried out its decision."""
-    watermark, kind = _encode(batch.watermark)
+    watermark, kind = _encode(batch.watermark) if batch.watermark is not None else ("null", "none")
     history.record(cfg.history_path, "source_batches", [{
         "source": batch.source, "extract": batch.extract.name if batch.extract else None,
         "watermark": watermark, "kind": kind, "rows_read": batch.rows_read,
         "rows_rejected": len(batch.rejected), "rejected": json.dumps(batch.rejected),
-        "outcome": outcome if batch.extract else "rejected",
+        "outcome": outcome if batch.extract else "rejected", "seen": json.dumps(batch.seen),
     }])
 
 

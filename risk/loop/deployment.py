@@ -73,12 +73,20 @@ def _sources(cfg: config.Config) -> dict[str, Path]:
     }
 
 
-def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None = None) -> Release:
+def deployment_row(version: int, manifest: dict[str, Any], release: Path) -> dict[str, Any]:
+    """The run history's `deployments` row of a release that went live."""
+    return {"action": "deploy", "version": version, "model_sha256": manifest["model_sha256"],
+            "f1": manifest["score"], "release_path": str(release)}
+
+
+def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None = None,
+           record: bool = True) -> Release:
     """Deploy the trained model, score and ingestion record as one new live release.
 
     `reason` (why it is deployed) and `extra` (more keys, e.g. the reference
     performance) go into the manifest. A model identical to the live one makes
-    no new release: the live one is returned.
+    no new release: the live one is returned. `record=False`: the caller records
+    the `deployments` row (the main job, through its journal: journal.py).
     """
     sources = _sources(cfg)
     for path in sources.values():
@@ -103,6 +111,7 @@ def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None
         existing = releases(prod)
         version = (existing[-1].version + 1) if existing else 1
         final = artifacts.release_path(prod, version)
+        artifacts.sweep_leftovers(folder)
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".staging-{artifacts.version_name(version)}-"))
         # mkdtemp makes the folder 0700; releases are for the team to read, like their files.
         os.chmod(staging, artifacts.shared_mode(0o777))
@@ -130,10 +139,8 @@ def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None
             raise artifacts.write_error(Path(where) if where else folder, exc) from exc
         raise
     artifacts.switch(prod, final)
-    history.record(cfg.history_path, "deployments", [{
-        "action": "deploy", "version": version, "model_sha256": files[artifacts.MODEL_FILE],
-        "f1": manifest["score"], "release_path": str(final),
-    }])
+    if record:
+        history.record(cfg.history_path, "deployments", [deployment_row(version, manifest, final)])
     log.info("deployed release %s (F1 %.4f) to %s%s", final.name, manifest["score"], prod,
              f": {reason}" if reason else "")
     prune(prod, cfg.keep_deployments)

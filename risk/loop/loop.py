@@ -340,12 +340,18 @@ def model_drift(cfg: config.Config, model: Any, manifest: dict[str, Any], fresh:
 
 def record_decision(cfg: config.Config, d: Decision, manifest: dict[str, Any],
                     new_names: list[str], version: int | None) -> None:
+    history.record(cfg.history_path, "challenger_decisions", [decision_row(d, manifest, new_names, version)])
+
+
+def decision_row(d: Decision, manifest: dict[str, Any], new_names: list[str],
+                 version: int | None) -> dict[str, Any]:
+    """The run history's `challenger_decisions` row of decision `d`."""
     c = d.comparison
-    history.record(cfg.history_path, "challenger_decisions", [{
+    return {
         "rule": d.rule, "decision": "deploy" if d.deploy else ("wait" if d.outcome == "waiting" else "keep"),
         "reason": d.reason, "champion_version": manifest["version"],
         "champion_f1": c.champion_f1 if c else None, "challenger_f1": c.challenger_f1 if c else None,
         "gain": c.gain if c else None, "p_value": c.p_value if c else None, "rows": c.rows if c else 0,
         "change_found": int(d.change_found), "base_rate": json.dumps(artifacts.json_safe(d.base_rate)),
         "window": json.dumps(d.window), "new_files": json.dumps(new_names), "deployed_version": version,
-    }])
+    }

@@ -46,8 +46,12 @@ def parse_clients(raw: bytes, source: Path | str, require_target: bool = False) 
     if b" " in raw or b"\x00" in raw or len(set(names)) != len(names):
         return contract.parse_csv(raw, source, require_target)
     read, convert = _arrow_options()
+    # A quoted value may hold a line break: pyarrow must then find row ends itself,
+    # or a break where it cuts a block silently splits that row (slower, so only then).
+    parse = pacsv.ParseOptions(newlines_in_values=b'"' in raw)
     try:
-        table = pacsv.read_csv(io.BytesIO(raw), read_options=read, convert_options=convert)
+        table = pacsv.read_csv(io.BytesIO(raw), read_options=read, parse_options=parse,
+                               convert_options=convert)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return contract.parse_csv(raw, source, require_target)
     if table.num_rows == 0:

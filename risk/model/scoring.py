@@ -8,6 +8,7 @@ F1 at 0.5 stays the course's figure in latestscore.txt.
 """
 from __future__ import annotations
 
+import csv
 import logging
 import time
 from dataclasses import dataclass
@@ -288,12 +289,22 @@ def call_list_path(cfg: config.Config) -> Path:
     return cfg.output_model_path / CALL_LIST
 
 
-def write_ranking_csv(ranking: pd.DataFrame, path: Path) -> Path:
-    """Write a ranking as CSV atomically; figures as whole numbers, a gap where missing."""
+def ranking_csv(ranking: pd.DataFrame) -> str:
+    """A ranking as CSV text; figures as whole numbers, a gap where missing."""
     # Nullable integers: pandas writes them in C; a float_format formats each value in Python.
     whole = {c: "Int64" for c in (*contract.FEATURES, "previous_rank", "previous_risk_percent")
              if c in ranking.columns}
-    artifacts.write_atomic(path, ranking.astype(whole).to_csv(index=False, lineterminator="\n").encode())
+    # Python's csv quotes a line feed but not a lone carriage return, which every
+    # reader takes for a line end: an id holding one has all text quoted.
+    text = ranking.select_dtypes(include=["object", "string"])
+    cr = any(text[c].astype(str).str.contains("\r", regex=False).any() for c in text.columns)
+    return ranking.astype(whole).to_csv(index=False, lineterminator="\n",
+                                        quoting=csv.QUOTE_NONNUMERIC if cr else csv.QUOTE_MINIMAL)
+
+
+def write_ranking_csv(ranking: pd.DataFrame, path: Path) -> Path:
+    """Write a ranking as CSV atomically (`ranking_csv`)."""
+    artifacts.write_atomic(path, ranking_csv(ranking).encode())
     return path
 
 
@@ -341,8 +352,12 @@ def _carried_over(cfg: config.Config, ranking: pd.DataFrame) -> tuple[pd.DataFra
     return published, summary
 
 
-def publish_call_list(cfg: config.Config) -> CallList:
+def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     """Rank the current clients by the deployed model and publish the call list.
+
+    `finished=False` (the main job): the list becomes the previous list of the
+    next only once the run marks it (history.finish_call_lists), so a run killed
+    half-way never makes the next list's changes compare with its own.
 
     Loads the model with `artifacts.load_deployed_model`; writes
     output_model_path/risk_ranking.csv (columns RANKING_COLUMNS, reasons joined
@@ -394,7 +409,7 @@ def publish_call_list(cfg: config.Config) -> CallList:
     history.record_call_list(cfg.history_path, {
         "run_at": published_at, "model_version": manifest["version"],
         "model_sha256": manifest["model_sha256"], "clients": len(ranking), "left_count": len(left),
-        "new_count": len(summary["new_to_top"]), "n": n,
+        "new_count": len(summary["new_to_top"]), "n": n, "finished": int(finished),
     }, zip(ranking[contract.ID].tolist(), ranking["rank"].tolist(), ranking["probability"].tolist(),
            ranking["band"].tolist()))
     log.info("published the call list of %d current clients (model %s): %s; %d new to the top %d, "

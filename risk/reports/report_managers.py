@@ -119,7 +119,8 @@ def _page_call_list(data: ReportData) -> Figure:
              r["reasons"]] for r in head.to_dict("records")]
     colors = [[None, None, BAND_COLORS.get(r[2]), None, None, None] for r in rows]
     draw.table(fig, top, ["Rank", "Client", "Band", "Risk", "Change", "Why at risk"], rows,
-               [0.45, 0.85, 0.8, 0.55, 0.65, 4.4], "llllll", size=8.5, wrap_cols="5", colors=colors)
+               [0.45, 0.85, 0.8, 0.55, 0.65, 4.4], "llllll", size=8.5, wrap_cols="5", colors=colors,
+               clip_cols="1")
     return fig
 
 

@@ -8,14 +8,24 @@ a page takes to write compared with embedding DejaVu Sans.
 
 matplotlib is imported inside the functions: it costs most of a second, and
 importing reporting.py (the API does) must not pay it.
+
+A page whose text the core fonts cannot show (a client named in Cyrillic or
+CJK) is drawn instead with DejaVu Sans (matplotlib's own, Latin, Greek and
+Cyrillic) and a CJK font where one is installed (Debian's fonts-droid-fallback
+or fonts-noto-cjk; without one, CJK letters show as boxes and the log says which
+package to install). Table cells named in `clip_cols` (client names) are cut
+to two lines that fit their column, with an ellipsis, whatever the script.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import textwrap
+import unicodedata
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -31,6 +41,52 @@ GREY = "#555555"
 # where a '$' pair would otherwise start a formula.
 STYLE = {"pdf.use14corefonts": True, "pdf.compression": 6, "text.parse_math": False, "axes.titlesize": 11,
          "axes.labelsize": 9.5, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5}
+# CJK fonts Debian installs, in order of preference, as (file, family name).
+CJK_FONTS = (("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", "Droid Sans Fallback"),
+             ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "Noto Sans CJK JP"))
+CORE_ENCODING = "cp1252"  # what the core Helvetica can show
+CLIP_LINES = 2
+
+log = logging.getLogger("report")
+
+
+def _cjk_families() -> list[str]:
+    """The installed CJK fonts' family names, registered with matplotlib by file."""
+    from matplotlib import font_manager
+    found = []
+    for path, family in CJK_FONTS:
+        if Path(path).is_file():
+            font_manager.fontManager.addfont(path)  # its cache may predate the font's install
+            found.append(family)
+    return found
+
+
+@contextlib.contextmanager
+def unicode_fonts(figures: Sequence[Figure] = ()) -> Iterator[None]:
+    """Draw with embedded fonts that have Cyrillic, Greek and (if installed) CJK letters:
+    figures made inside, and the texts of `figures` made before."""
+    import matplotlib
+    from matplotlib.text import Text
+    families = ["DejaVu Sans", *_cjk_families()]
+    if len(families) == 1:
+        log.warning("no CJK font installed: CJK letters in the report show as boxes "
+                    "(Debian: apt-get install fonts-droid-fallback)")
+    for fig in figures:
+        for t in fig.findobj(Text):  # a text keeps the font family it was made with
+            t.set_fontfamily(families)
+    with matplotlib.rc_context({"pdf.use14corefonts": False, "pdf.fonttype": 42, "font.family": families}):
+        yield
+
+
+def core_fonts_suffice(fig: Figure) -> bool:
+    """Whether every text on the page can be written in the PDF's built-in Helvetica."""
+    from matplotlib.text import Text
+    try:
+        for t in fig.findobj(Text):
+            t.get_text().encode(CORE_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def figure(size: tuple[float, float] = A4) -> Figure:
@@ -50,9 +106,14 @@ def render(pages: Sequence[Callable[[], Figure]], metadata: dict[str, Any]) -> b
     level = fonts.level
     fonts.setLevel(logging.ERROR)
     try:
-        with matplotlib.rc_context(STYLE), PdfPages(buf, metadata=metadata) as pdf:
-            for page in pages:
-                pdf.savefig(page())
+        with matplotlib.rc_context(STYLE):
+            # One choice of fonts for the whole file: the PDF writes its fonts at the end.
+            figures = [page() for page in pages]
+            core = all(core_fonts_suffice(fig) for fig in figures)
+            with contextlib.nullcontext() if core else unicode_fonts(figures), \
+                    PdfPages(buf, metadata=metadata) as pdf:
+                for fig in figures:
+                    pdf.savefig(fig)
     finally:
         fonts.setLevel(level)
     return buf.getvalue()
@@ -81,6 +142,31 @@ def wrap(text: str, width_in: float, size: float) -> str:
         textwrap.fill(line, chars, subsequent_indent="   " if line.startswith("•") else "")
         for line in text.splitlines()
     )
+
+
+def _em(ch: str) -> float:
+    """A character's width in ems, roughly: full-width (CJK) 1, others a little over DejaVu Sans' average."""
+    return 1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.62
+
+
+def clip(text: str, width_in: float, size: float, lines: int = CLIP_LINES) -> str:
+    """`text` broken into at most `lines` lines that fit `width_in` inches, '…' if cut."""
+    room = width_in * 72 / size  # in ems
+    out, line, used = [], "", 0.0
+    for ch in text.replace("\n", " "):
+        if used + _em(ch) > room:
+            out.append(line)
+            line, used = "", 0.0
+            if len(out) == lines:
+                break
+        line += ch
+        used += _em(ch)
+    else:
+        return "\n".join([*out, line])
+    last = out[-1]
+    while last and sum(map(_em, last)) + _em("…") > room:
+        last = last[:-1]
+    return "\n".join([*out[:-1], last + "…"])
 
 
 def line_height(size: float, linespacing: float = 1.3) -> float:
@@ -112,11 +198,11 @@ def note(fig: Figure, top: float, words: str, size: float = 9.5, **kw: Any) -> f
 
 def table(fig: Figure, top: float, header: Sequence[str], rows: Sequence[Sequence[str]],
           widths: Sequence[float], align: str, size: float = 9, wrap_cols: str = "",
-          colors: Sequence[Sequence[str | None]] | None = None) -> float:
+          colors: Sequence[Sequence[str | None]] | None = None, clip_cols: str = "") -> float:
     """A table `top` inches from the page top; `align` has 'l' or 'r' per column.
 
-    Columns whose index is in `wrap_cols` wrap their text; a row is as tall
-    as its tallest cell. `colors` optionally gives each cell's text colour.
+    Columns whose index is in `wrap_cols` wrap their text, those in `clip_cols`
+    are cut to fit (`clip`); a row is as tall as its tallest cell. `colors` optionally gives each cell's text colour.
     Returns the inches below the table.
     """
     w, h = fig.get_figwidth(), fig.get_figheight()
@@ -127,7 +213,8 @@ def table(fig: Figure, top: float, header: Sequence[str], rows: Sequence[Sequenc
     ascent = size * 0.8 / 72
 
     def cells(values: Sequence[str]) -> list[str]:
-        return [wrap(v, inches[c] - 2 * pad, size) if str(c) in wrap_cols else v
+        return [wrap(v, inches[c] - 2 * pad, size) if str(c) in wrap_cols
+                else clip(v, inches[c] - 2 * pad, size) if str(c) in clip_cols else v
                 for c, v in enumerate(values)]
 
     def draw_row(values: Sequence[str], y: float, bold: bool, fill: str | None,

@@ -88,12 +88,20 @@ def read_data_file(cfg: config.Config, key: str, raw: object) -> tuple[str, byte
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
             raise NotFound(f"'{key}' {shown!r}: file not found") from None
         raise BadRequest(f"'{key}' {shown!r}: cannot read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
-        real = _fd_path(f.fileno())
+    # Checked on the descriptor before it becomes a file object: open() of a folder raises.
+    try:
+        real = _fd_path(fd)
         if real is None or not any(real.is_relative_to(folder) for folder in folders):
             raise outside
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise NotFound(f"'{key}' {shown!r}: a folder, not a file")
+        if not stat.S_ISREG(mode):
             raise NotFound(f"'{key}' {shown!r}: file not found")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
         try:
             data = f.read()
         except OSError as exc:

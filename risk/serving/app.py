@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Flask, Request, Response, g, jsonify, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    g,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
@@ -30,7 +40,16 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import diagnostics
-from risk.serving import accounts, actions, api_input, api_spec, operator, page, serving
+from risk.serving import (
+    accounts,
+    actions,
+    api_input,
+    api_spec,
+    metrics,
+    operator,
+    page,
+    serving,
+)
 from risk.serving.api_input import (  # noqa: F401 (NO_INPUT: tests)
     NO_INPUT,
     public_message,
@@ -321,17 +340,22 @@ def openapi(document: dict[str, Any]) -> Response:
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Client attrition risk API</title>
 <link rel="stylesheet" href="{css}"></head>
-<body><div id="swagger-ui"></div>
-<script src="{bundle}"></script><script src="{preset}"></script>
-<script>
-window.ui = SwaggerUIBundle({{url: "{spec}", dom_id: "#swagger-ui", validatorUrl: null,
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"}});
-</script></body></html>
+<body><div id="swagger-ui" data-spec="{spec}"></div>
+<script src="{bundle}"></script><script src="{preset}"></script><script src="{init}"></script>
+</body></html>
 """
+# Served as a file, not inline: the CSP allows scripts from here only.
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: document.getElementById("swagger-ui").dataset.spec,
+  dom_id: "#swagger-ui", validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"});
+"""
+# Swagger UI sets style attributes as it draws, hence 'unsafe-inline' for styles only.
+DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def docs_blueprint() -> Blueprint:
-    """/docs: Swagger UI on /openapi.json, nothing fetched from outside."""
+    """/docs: Swagger UI on /openapi.json, nothing fetched from outside, never framed."""
     import swagger_ui_bundle
 
     docs = Blueprint("docs", __name__, static_folder=str(swagger_ui_bundle.swagger_ui_path),
@@ -343,8 +367,24 @@ def docs_blueprint() -> Blueprint:
         html = DOCS_PAGE.format(css=asset(filename="swagger-ui.css"),
                                 bundle=asset(filename="swagger-ui-bundle.js"),
                                 preset=asset(filename="swagger-ui-standalone-preset.js"),
-                                spec=url_for("openapi"))
+                                init=url_for("docs.init"), spec=url_for("openapi"))
         return Response(html, mimetype="text/html")
+
+    @docs.get("/docs/init.js")
+    def init() -> Response:
+        return Response(DOCS_INIT, mimetype="text/javascript")
+
+    @docs.get("/docs/")
+    def slash() -> Response:
+        return redirect(url_for("docs.page"), code=308)
+
+    @docs.after_request
+    def locked_down(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
     return docs
 
@@ -460,6 +500,7 @@ def create_app(config_path: str | Path | None = None, *,
     document: dict[str, Any] = {}
     app.add_url_rule("/openapi.json", "openapi", view_func=partial(openapi, document), methods=["GET"])
     app.register_blueprint(docs_blueprint())
+    metrics.install(app, cfg)  # /metrics, and every request counted and timed
     document.update(api_spec.openapi_document(app, actions.ACTION_SCHEMAS))  # once the routes it describes are all there
 
     app.register_blueprint(page.bp)

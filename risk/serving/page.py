@@ -9,7 +9,8 @@ Serves GET /            the ranked list: to call / snoozed / all, my clients or 
                           band, search, sort by risk or expected loss, 50 a page
        GET /calllist.csv  the rows the list shows for the same choices, all pages, with
                           owner, value and the team's last action, outcome, note, snooze
-       GET /client/<corporation> (+ POST .../action, POST .../owner), GET /trends
+       GET /client/<corporation> (+ POST .../action, POST .../owner; an odd id:
+                          GET /client?key=<ids.link_key>), GET /trends
        (operators), GET+POST /login, POST /logout, /static/...
 
 A Flask Blueprint named `page`, registered by app.create_app on the API's app:
@@ -31,8 +32,8 @@ when its files change, so a request does not parse 10,000 rows.
 from __future__ import annotations
 
 import logging
-import secrets
 import math
+import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +58,13 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import report_facts
-from risk.serving import actions, accounts, listview
-from risk.serving.status import date_of as _date, decision_rows, header  # noqa: F401 (decision_rows: operator.py)
+from risk.serving import accounts, actions, ids, listview
 from risk.serving.accounts import Who
 from risk.serving.charts import bar_chart, line_chart  # noqa: F401 (line_chart: tests)
+from risk.serving.status import (  # noqa: F401 (decision_rows: operator.py)
+    date_of as _date,
+)
+from risk.serving.status import decision_rows, header
 from risk.teamdb import OUTCOMES
 
 log = logging.getLogger("page")
@@ -90,6 +94,7 @@ class CallList:
     frame: pd.DataFrame
     meta: dict[str, Any]
     search_keys: pd.Series  # corporation, lower case: searching is case-blind
+    link_keys: pd.Series    # ids.link_key of each corporation: the link of an odd id
 
 
 @dataclass
@@ -132,7 +137,8 @@ def call_list(cfg: Any) -> CallList:
         frame = frame.sort_values("rank", kind="stable").reset_index(drop=True)
         frame["reasons"] = frame["reasons"].fillna("").astype(str)
         frame["change"] = frame["change"].fillna("").astype(str)
-        parsed = CallList(frame, meta, frame["corporation"].astype(str).str.lower())
+        corporations = frame["corporation"].astype(str)
+        parsed = CallList(frame, meta, corporations.str.lower(), corporations.map(ids.link_key))
         state.cache["call_list"] = (key, parsed)
         log.info("call list read: %d clients, published %s", len(frame), meta.get("published_at"))
         return parsed
@@ -279,6 +285,14 @@ def logout() -> Response:
 def _client_row(row: dict[str, Any]) -> dict[str, Any]:
     row["reason_list"] = [r for r in row["reasons"].split("; ") if r]
     row["change_words"] = CHANGE_WORDS.get(row["change"], row["change"])
+    corp = row["corporation"]
+    row["link"] = (url_for("page.client_view", corporation=corp) if ids.in_path(corp)
+                   else url_for("page.client_by_key", key=ids.link_key(corp)))
+    row["shown_id"], row["id_notes"] = ids.visible(corp), ids.unusual(corp)
+    # A missing figure arrives as pd.NA, None or NaN: one value (None) the template can test.
+    for name in contract.FEATURES:
+        if name in row and pd.isna(row[name]):
+            row[name] = None
     return row
 
 
@@ -323,26 +337,41 @@ def download() -> Response:
     rows = listview.hide_notes(listview.selected(frame, cl.search_keys, who, c), who)
     name = "-".join(["call-list", *([c.band] if c.band else []), *(["search"] if c.query else [])])
     columns = [*[col for col in COLUMNS if col in rows.columns], *TEAM_CSV, *(["held_out"] if who.operator else [])]
-    body = rows.loc[:, columns].to_csv(index=False)
+    body = scoring.ranking_csv(rows.loc[:, columns].map(ids.csv_cell))
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-def _client(cfg: Any, corporation: str) -> tuple[CallList, dict[str, Any]]:
+def _client(cfg: Any, corporation: str | None, key: str | None = None) -> tuple[CallList, dict[str, Any]]:
+    """The client of the list named `corporation`, or by its link `key` (ids.link_key)."""
     cl = call_list(cfg)
     frame = team(cfg, cl)
+    asked = corporation if key is None else f"client key {key!r}"
+    if key is not None:
+        named = cl.frame.loc[cl.link_keys == key, "corporation"]
+        corporation = named.iloc[0] if len(named) else None
     match = frame[frame["corporation"] == corporation]
     if match.empty:
-        raise NotFound(f"{corporation} is not on the published call list "
+        raise NotFound(f"{asked} is not on the published call list "
                        "(not a current client, or not in the latest extracts)")
     return cl, match.iloc[0].to_dict()
 
 
 @bp.get("/client/<path:corporation>")
 def client_view(corporation: str) -> str:
+    return _client_page(*_client(_cfg(), corporation))
+
+
+@bp.get("/client")
+def client_by_key() -> str:
+    """A client whose id cannot stand in a path ('.', '..', '/', a line break, very long)."""
+    return _client_page(*_client(_cfg(), None, request.args.get("key", "")[:ids.KEY_CHARS]))
+
+
+def _client_page(cl: CallList, row: dict[str, Any]) -> str:
     cfg, who = _cfg(), g.who
-    cl, row = _client(cfg, corporation)
     row = _client_row(row)
+    corporation = row["corporation"]
     past = scoring.client_history(cfg, corporation)
     chart = line_chart([(_date(p["published_at"]), 100 * float(p["probability"])) for p in past],
                        "risk %", y_max=100) if len(past) > 1 else None

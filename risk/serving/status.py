@@ -9,6 +9,7 @@ from flask import g
 from risk import artifacts, history
 from risk.reports import report_facts
 
+
 def date_of(stamp: Any) -> str:
     return str(stamp or "")[:10] or "unknown date"
 
@@ -62,6 +63,17 @@ def decision_rows(cfg: Any) -> list[dict[str, Any]]:
             for d in reversed(history.rows(cfg.history_path, "challenger_decisions", limit=report_facts.DECISIONS))]
 
 
+def stale_words(deployed: int | None, listed: int | None) -> str | None:
+    """What the page says when the list was made by another model than the deployed one (None: same)."""
+    if deployed is None or listed is None or deployed == listed:
+        return None
+    d, li = artifacts.version_name(deployed), artifacts.version_name(listed)
+    if deployed > listed:
+        return f"The deployed model {d} is newer than this list's {li}: the next run of the main job publishes a new one."
+    return (f"The deployed model was rolled back to {d}; this list was made by {li}: "
+            "the next run of the main job publishes a new one.")
+
+
 def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
     """The status lines over every page: plain words for a manager; quality, drift and
     held-back extracts too for an operator."""
@@ -74,7 +86,7 @@ def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
         "model": (f"Model {artifacts.version_name(deployed)}, deployed {date_of(manifest.get('deployed_at'))}"
                   if manifest else "No model deployed yet"),
         "published": f"List published {date_of(meta.get('published_at'))}" if meta else None,
-        "stale": deployed is not None and listed is not None and int(listed) != deployed,
+        "stale": stale_words(deployed, int(listed) if listed is not None else None),
         "listed_version": artifacts.version_name(int(listed)) if listed is not None else None,
         "quality": quality_words(meta.get("quality") if meta else None) if operator else None,
         "drift": drift if operator else None, "drift_status": drift_status,

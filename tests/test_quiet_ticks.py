@@ -1,0 +1,41 @@
+"""A tick that only holds an extract back changes nothing managers act on (issue 22, item 17)."""
+from __future__ import annotations
+
+import pytest
+from conftest import client_csv
+
+import fullprocess
+import generate_data
+from risk import config, history
+
+
+def tick(cfg):
+    run = fullprocess.Run()
+    fullprocess.recorded_run(cfg, False, run)
+    return run
+
+
+@pytest.mark.slow
+def test_a_tick_that_only_quarantines_keeps_the_list_and_its_marks_and_redoes_only_the_report(
+        make_config, monkeypatch):
+    cfg = config.load(make_config(inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
+                                  test=client_csv(2000, seed=3), extra={"min_labelled_rows": 200}))
+    tick(cfg)
+    (cfg.input_folder_path / "c.csv").write_bytes(client_csv(1500, seed=9))
+    tick(cfg)  # new clients: a list with changes against the bootstrap's
+    listed = (cfg.output_model_path / "call_list.json").read_bytes()
+    lists = len(history.rows(cfg.history_path, "call_lists"))
+    diagnostics = len(history.rows(cfg.history_path, "diagnostics"))
+    report = cfg.output_model_path / "report.pdf"
+    before = report.stat().st_mtime_ns
+
+    generate_data.extract(cfg.input_folder_path / "bad.csv", 2000, "units", 7, labels=True)
+    run = tick(cfg)
+
+    assert any(d.startswith("quarantined bad.csv") for d in run.decisions)
+    assert (cfg.output_model_path / "call_list.json").read_bytes() == listed  # its "new" marks stand
+    assert len(history.rows(cfg.history_path, "call_lists")) == lists
+    assert len(history.rows(cfg.history_path, "diagnostics")) == diagnostics
+    assert report.stat().st_mtime_ns != before  # the report names what is held back
+    assert any("the published call list stands" in d for d in run.decisions)
+    assert any("no new data" in d for d in tick(cfg).decisions)  # and the next tick has nothing to redo
