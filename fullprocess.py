@@ -94,16 +94,27 @@ def handled_files(cfg: config.Config, manifest: dict[str, Any]) -> set[tuple[str
     return done | sources.known_files(manifest)
 
 
+def withheld(cfg: config.Config) -> set[str]:
+    """Input files out of the records and the training rows: quarantined (not released) or withdrawn."""
+    rows = history.rows(cfg.history_path, "quarantine")
+    quarantined = {(r["name"], r["sha256"]) for r in rows if r["action"] == "quarantined"}
+    withdrawn = {(r["name"], r["sha256"]) for r in rows if r["action"] == "withdrawn"}
+    return _present(cfg, (quarantined - released_files(cfg)) | withdrawn)
+
+
 def held_back(cfg: config.Config) -> set[str]:
-    """Input files that ingestion leaves out: quarantined (not released) or without outcomes yet."""
-    quarantined = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "quarantine")
-                   if r["action"] == "quarantined"} - released_files(cfg)
+    """Input files out of the training rows: withheld, or without outcomes yet (listed all the same)."""
     label_free = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "estimates")
                   if r["kind"] == "estimate"}
-    held = quarantined | label_free
+    return withheld(cfg) | _present(cfg, label_free)
+
+
+def _present(cfg: config.Config, held: set[tuple[str, str]]) -> set[str]:
+    """Names of the input files (folder and database extracts) whose current content is in `held`."""
     names = {name for name, _ in held}
-    return {p.name for p in sources.input_files(cfg.input_folder_path)
-            if p.name in names and (p.name, artifacts.sha256_file(p)) in held}
+    paths = sources.input_files(cfg.input_folder_path) + [
+        c.path for c in dbsource.extract_candidates(cfg) if c.problem is None]
+    return {p.name for p in paths if p.name in names and (p.name, artifacts.sha256_file(p)) in held}
 
 
 def release_quarantined(cfg: config.Config, name: str) -> str:
@@ -122,9 +133,54 @@ def release_quarantined(cfg: config.Config, name: str) -> str:
     return f"released {name}: the next run ingests it and learns from it"
 
 
+def confirm_reference(cfg: config.Config) -> str:
+    """Fix the training rows now ingested (finaldata.csv) as the quality gate's reference."""
+    from risk.data import contract, quality
+
+    if not cfg.finaldata_path.is_file():
+        raise sources.SourceError(f"{cfg.finaldata_path}: no training rows to confirm as the reference")
+    frame = contract.read_csv(cfg.finaldata_path)
+    files = [f["name"] for f in artifacts.read_json(cfg.ingestion_record_path)["files"]
+             if f["status"] == "ingested"] if cfg.ingestion_record_path.is_file() else []
+    quality.write_reference(cfg, frame, "confirmed by the operator: " + _rows_of(len(frame), files))
+    return (f"the quality gate now judges new extracts against {_rows_of(len(frame), files)} "
+            f"-> {cfg.quality_reference_path}")
+
+
+def _rows_of(rows: int, files: list[str]) -> str:
+    return f"{rows:,} training rows of {', '.join(files) or 'finaldata.csv'}"
+
+
+def withdraw(cfg: config.Config, name: str, run: Run) -> None:
+    """Take the accepted extract `name` out of the records, the training rows and the call list."""
+    from risk.data import ingestion
+    from risk.scale import engine
+
+    path = dbsource.extract_path(cfg, name)
+    if not path.is_file():
+        raise sources.SourceError(f"{path}: no such extract to withdraw")
+    digest = artifacts.sha256_file(path)
+    history.record(cfg.history_path, "quarantine", [{
+        "name": name, "sha256": digest, "action": "withdrawn",
+        "reason": "withdrawn by the operator: found broken or wrong after it was accepted"}])
+    run.decide("withdrew %s: out of the records, the training rows and the training window", name)
+    result = engine.ingest(cfg, exclude=held_back(cfg))
+    ingestion.write_records(cfg, exclude=withheld(cfg))
+    run.outputs.append(ingestion.summary(result))
+    live = artifacts.read_manifest(cfg.prod_deployment_path)
+    if live and name in {f["name"] for f in live.get("source_files", [])}:
+        trained = (artifacts.read_json(artifacts.release_path(cfg.prod_deployment_path, live["version"])
+                                       / artifacts.SIDECAR_FILE).get("trained_on") or {})
+        if name in trained.get("files", [name]):
+            run.decide("WARNING the deployed %s was trained on %s: roll back to a model trained "
+                       "without it (deployment.py --rollback VERSION)",
+                       artifacts.version_name(live["version"]), name)
+    report(cfg, run)
+
+
 def bootstrap(cfg: config.Config, run: Run) -> None:
     """Nothing is deployed yet: ingest everything, train on it all, score, deploy."""
-    from risk.data import ingestion
+    from risk.data import contract, ingestion, quality
     from risk.loop import deployment, loop
     from risk.model import scoring, training
     from risk.scale import engine
@@ -145,6 +201,11 @@ def bootstrap(cfg: config.Config, run: Run) -> None:
     release = deployment.deploy(cfg, reason="bootstrap: nothing was deployed", extra={
         "reference": reference, "trained_on": names})
     run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
+    ingestion.write_records(cfg, exclude=withheld(cfg))
+    if not cfg.quality_reference_path.is_file():
+        quality.write_reference(cfg, contract.read_csv(cfg.finaldata_path),
+                                "bootstrap: " + _rows_of(result.rows, names))
+        run.decide("quality gate reference fixed: the bootstrap's %s", _rows_of(result.rows, names))
     _mark_handled(cfg, result, "redeployed", {})
 
 
@@ -169,7 +230,10 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     if run.dry_run:
         run.decide("would ingest%s", " and deploy the challenger" if decision.deploy else "")
         return False
+    quarantined = {n for n, (_, why) in held.items() if why == "quarantined"}
     result = engine.ingest(cfg, exclude=held_back(cfg) | set(held))
+    # The records take every accepted extract, with outcomes or not: its clients are listed today.
+    ingestion.write_records(cfg, exclude=withheld(cfg) | quarantined)
     run.outputs.append(ingestion.summary(result))
     version = None
     if decision.deploy:
