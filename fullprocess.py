@@ -16,6 +16,9 @@ One run, logging each decision and its reason:
 
     python fullprocess.py [--config config.json] [--force-retrain] [--dry-run]
     python fullprocess.py --release-quarantined clients_2026_12.csv
+    python fullprocess.py --withdraw clients_2026_12.csv   # found broken after it was accepted
+    python fullprocess.py --confirm-reference              # the data now ingested is vetted
+    python fullprocess.py --force-retrain --accept-worse   # deploy even a model that ranks far worse
 """
 from __future__ import annotations
 
@@ -38,10 +41,21 @@ log = logging.getLogger("fullprocess")
 class Run:
     """What one run decided, in order, for the log, the run history and the user."""
 
-    def __init__(self, dry_run: bool = False) -> None:
+    def __init__(self, dry_run: bool = False, accept_worse: bool = False) -> None:
         self.dry_run = dry_run
+        self.accept_worse = accept_worse
         self.decisions: list[str] = []
         self.outputs: list[str] = []
+        self.result = ""            # the run's result, one line on stdout
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.decisions.append(message)
+        self.warnings.append(message)
+
+    def result_line(self) -> str:
+        return "result: " + (self.result or "done") + "".join(f" | {w}" for w in self.warnings)
 
     def decide(self, message: str, *args: Any) -> None:
         text = message % args if args else message
@@ -242,13 +256,25 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         run.outputs.append(f"trained on {trained.rows} rows -> {trained.model_path}")
         scored = scoring.score(cfg)
         run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
-        release = deployment.deploy(cfg, reason=decision.reason, extra={
-            "reference": decision.reference or loop.test_reference(cfg),
-            "trained_on": decision.trained_on["files"]})
+        extra = {"reference": decision.reference or loop.test_reference(cfg),
+                 "trained_on": decision.trained_on["files"]}
+        if decision.warning:
+            run.warn(decision.warning)
+            extra["warning"] = decision.warning
+        # The challenger was judged on its own sets; --force-retrain's model meets the guard rail.
+        release = deployment.deploy(cfg, reason=decision.reason, extra=extra, guard=force,
+                                    accept_worse=run.accept_worse)
+        if release.manifest.get("warning") and not decision.warning:
+            run.warn(release.manifest["warning"])
         version = release.version
         run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
+        run.result = f"redeployed {artifacts.version_name(version)}: {decision.reason}"
     else:
         run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
+        run.result = f"kept {artifacts.version_name(manifest['version'])}: {decision.reason}"
+    quarantined_now = [n for n, (_, why) in held.items() if why == "quarantined"]
+    if quarantined_now:
+        run.result += f"; quarantined {', '.join(quarantined_now)}"
     loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
     _mark_handled(cfg, result, decision.outcome, held)
     return decision.deploy
@@ -301,6 +327,7 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
     if manifest is None:
         bootstrap(cfg, run)
         outcome = "redeployed"
+        run.result = "bootstrap: deployed the first model"
     else:
         new = sources.new_files(cfg.input_folder_path, handled_files(cfg, manifest))
         new += [batch.extract] if batch and batch.extract else []
@@ -338,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="say what would happen; change nothing")
     p.add_argument("--release-quarantined", metavar="NAME",
                    help="after checking it, let the quarantined input file NAME be ingested and learned from")
+    p.add_argument("--accept-worse", action="store_true",
+                   help="deploy even a model whose ranking collapses against the live one's (warned)")
+    p.add_argument("--withdraw", metavar="NAME",
+                   help="take the accepted extract NAME out of the records, training rows and call list")
+    p.add_argument("--confirm-reference", action="store_true",
+                   help="fix the training rows now ingested as the quality gate's reference")
     args = p.parse_args(argv)
 
     cfg = cli.start(args.config)
@@ -354,12 +387,21 @@ def main(argv: list[str] | None = None) -> int:
             if not locked:
                 log.info("already running (%s is locked); exiting", cfg.lock_path)
                 return 0
-            run = Run(dry_run=args.dry_run)
-            recorded_run(cfg, args.force_retrain, run)
+            run = Run(dry_run=args.dry_run, accept_worse=args.accept_worse)
+            if args.confirm_reference:
+                print(confirm_reference(cfg))
+                return 0
+            if args.withdraw:
+                withdraw(cfg, args.withdraw, run)
+                run.result = f"withdrew {args.withdraw}"
+            else:
+                recorded_run(cfg, args.force_retrain, run)
     except StepError as exc:
         return cli.failed(exc)
     if run.outputs:
         print("\n".join(run.outputs))
+    if run.result or run.warnings:  # a tick with nothing to do stays silent (cron mails stdout)
+        print(run.result_line())
     return 0
 
 

@@ -103,11 +103,11 @@ def test_bootstrap_then_no_new_data_then_same_law_then_drifted_extract(project):
 
 def test_dry_run_says_what_would_happen_and_changes_nothing(deployed_cfg):
     cfg = deployed_cfg
-    add_extract(cfg, "new.csv", "base_rate", seed=5, rows=3000)
+    add_extract(cfg, "new.csv", "drifted", seed=5, rows=3000)
     finaldata = cfg.finaldata_path.read_bytes()
     run = fullprocess(cfg, "--dry-run")
     assert run.returncode == 0, run.stderr
-    assert "[dry run] base-rate check: shifted" in run.stderr
+    assert "[dry run] change found: the training window restarts at new.csv" in run.stderr
     assert "would ingest and deploy the challenger" in run.stderr
     assert cfg.finaldata_path.read_bytes() == finaldata
     assert deployed_version(cfg) == 1
@@ -154,7 +154,7 @@ def test_a_second_run_while_one_is_active_exits_at_once(project):
 @pytest.mark.parametrize("kill_after", ["change found", "deploying the challenger", "scoring: F1"])
 def test_a_run_killed_mid_decision_is_redone_by_the_next(deployed_cfg, kill_after):
     cfg = deployed_cfg
-    add_extract(cfg, "new.csv", "base_rate", seed=6, rows=3000)
+    add_extract(cfg, "new.csv", "drifted", seed=6, rows=3000)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(cfg.path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd="/",

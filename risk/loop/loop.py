@@ -67,6 +67,7 @@ class Decision:
     list_comparison: challenger.ListComparison | None = None
     collapses: list[str] = field(default_factory=list)   # where the challenger's ranking collapsed
     judged_on: list[str] = field(default_factory=list)   # the sets it was checked on
+    warning: str = ""          # deployed though it collapsed somewhere (--accept-worse)
 
 
 # --- 1. the gate -----------------------------------------------------------------
@@ -307,9 +308,9 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
         decision.deploy = bool(verdict and verdict.drift)
         decision.reason = ("model drift (redeploy_rule drift)" if decision.deploy
                            else "no model drift (redeploy_rule drift)")
-    elif decision.collapses:
+    elif decision.collapses and not getattr(run, "accept_worse", False):
         decision.reason = "challenger refused: it " + "; ".join(
-            f"collapses on {c}" for c in decision.collapses)
+            f"collapses on {c}" for c in decision.collapses) + " (--accept-worse deploys it)"
     elif better and not calibrated:
         lc = decision.list_comparison
         decision.reason = (f"challenger ranks better but its probabilities are worse (Brier "
@@ -327,6 +328,9 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
                            if judged else "no fresh held-out rows to compare on")
     if decision.deploy:
         decision.outcome = "redeployed"
+        if decision.collapses:
+            decision.warning = ("WARNING deployed with --accept-worse: the challenger collapses on "
+                                + "; ".join(decision.collapses))
     return decision
 
 
