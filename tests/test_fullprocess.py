@@ -204,3 +204,69 @@ def test_main_job_runs_every_step_on_the_course_starter_files(tmp_path):
                  "practicemodels/report.pdf", "practicemodels/apireturns.txt"):
         assert (tmp_path / path).is_file(), path
     assert (tmp_path / "ingesteddata/ingestedfiles.txt").read_text() == "dataset1.csv\ndataset2.csv\n"
+
+
+# --- guard rails (issue 19 item 4) ------------------------------------------------------
+
+def _train_on_shuffled_labels(cfg):
+    import numpy as np
+
+    from risk.data import contract
+    from risk.model import training
+    rows = contract.read_csv(cfg.finaldata_path)
+    rows[contract.TARGET] = np.random.default_rng(0).permutation(rows[contract.TARGET].to_numpy())
+    training.train(cfg, rows, {"files": ["shuffled"], "rows": len(rows)})
+
+
+def test_deployment_refuses_a_model_that_ranks_far_worse_unless_accept_worse(deployed_cfg):
+    cfg = deployed_cfg
+    _train_on_shuffled_labels(cfg)
+    refused = run_script("deployment.py", "--config", str(cfg.path))
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert "refusing to deploy, it ranks far worse than the live v0001" in line
+    assert "on the test data (testdata.csv): AUC" in line and "--accept-worse" in line
+    assert deployed_version(cfg) == 1
+    accepted = run_script("deployment.py", "--config", str(cfg.path), "--accept-worse")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "WARNING deployed with --accept-worse: ranks far worse than v0001" in accepted.stdout
+    assert "WARNING deployed with --accept-worse" in accepted.stderr  # the log
+    assert deployed_version(cfg) == 2
+    assert artifacts.read_manifest(cfg.prod_deployment_path)["warning"].startswith("WARNING deployed")
+
+
+def test_a_model_as_good_as_the_live_one_deploys_without_a_word(deployed_cfg):
+    from risk.data import contract
+    from risk.model import training
+    cfg = deployed_cfg
+    rows = contract.read_csv(cfg.finaldata_path)
+    training.train(cfg, rows.iloc[: len(rows) - 10], {"files": ["fewer rows"], "rows": len(rows) - 10})
+    release = deployment.deploy(cfg)
+    assert release.version == 2 and "warning" not in release.manifest
+
+
+def test_force_retrain_meets_the_guard_rail_and_the_result_line_says_so(project, monkeypatch):
+    assert fullprocess(project).returncode == 0  # bootstrap
+    cfg = project
+    # Labels that follow no figure (an operator forcing a retrain on the wrong file).
+    import numpy as np
+
+    from risk.data import contract
+    for name in ("a.csv", "b.csv"):
+        frame = contract.read_csv(cfg.input_folder_path / name)
+        frame[contract.TARGET] = np.random.default_rng(1).permutation(frame[contract.TARGET].to_numpy())
+        (cfg.input_folder_path / name).write_bytes(contract.write_csv(frame))
+    cfg.quality_reference_path.unlink()  # nothing to quarantine them by: only the guard rail is left
+    for release in deployment.releases(cfg.prod_deployment_path):
+        sidecar = release.path / artifacts.SIDECAR_FILE
+        meta = artifacts.read_json(sidecar)
+        meta.pop("quality", None)
+        sidecar.write_text(json.dumps(meta))
+    forced = fullprocess(cfg, "--force-retrain")
+    assert forced.returncode == 1
+    assert "refusing to deploy" in forced.stderr and "--accept-worse" in forced.stderr
+    assert deployed_version(cfg) == 1
+    accepted = fullprocess(cfg, "--force-retrain", "--accept-worse")
+    assert accepted.returncode == 0, accepted.stderr
+    result = accepted.stdout.strip().splitlines()[-1]
+    assert result.startswith("result: redeployed v0002: --force-retrain | WARNING deployed with --accept-worse")

@@ -177,3 +177,92 @@ def test_an_extract_removed_from_the_input_folder_leaves_the_training_window(pro
     decisions = tick(project)
     [line] = [d for d in decisions if d.startswith("challenger (trained on")]
     assert "a.csv, c.csv" in line and "b.csv" not in line
+
+
+# --- records vs training rows; withdraw; the fixed reference; the list's measure ---------
+
+def publish(cfg):
+    from risk.model import scoring
+    return scoring.publish_call_list(cfg).ranking
+
+
+def test_the_clients_of_an_unlabelled_extract_are_listed_the_day_it_arrives(project):
+    cfg = project
+    path = add(cfg, "nolabels.csv", "base", seed=21, labels=False)
+    tick(cfg)
+    newest = set(contract.read_csv(path, require_target=False)[contract.ID])
+    listed = set(publish(cfg)[contract.ID])
+    assert newest <= listed  # 100 % of them, the day they arrive
+    assert "nolabels.csv" not in cfg.ingestedfiles_path.read_text()  # not trained on
+    assert not newest & set(contract.read_csv(cfg.finaldata_path)[contract.ID])
+    assert newest <= set(contract.read_csv(cfg.records_path, require_target=False)[contract.ID])
+
+
+def test_withdraw_takes_an_extract_out_of_records_training_rows_and_the_list(project):
+    cfg = project
+    path = add(cfg, "later.csv", "base", seed=22)
+    tick(cfg)
+    ids = set(contract.read_csv(path)[contract.ID])
+    assert ids & set(publish(cfg)[contract.ID])
+    run = fullprocess.Run()
+    fullprocess.withdraw(cfg, "later.csv", run)
+    assert not ids & set(contract.read_csv(cfg.finaldata_path)[contract.ID])
+    assert not ids & set(contract.read_csv(cfg.records_path, require_target=False)[contract.ID])
+    assert not ids & set(publish(cfg)[contract.ID])
+    assert "later.csv" not in cfg.ingestedfiles_path.read_text()
+    add(cfg, "next.csv", "base", seed=23)
+    decisions = tick(cfg)  # the next tick neither takes it back nor trains on it
+    [line] = [d for d in decisions if d.startswith("challenger (trained on")]
+    assert "later.csv" not in line
+    assert not ids & set(contract.read_csv(cfg.finaldata_path)[contract.ID])
+
+
+def test_withdraw_of_an_unknown_extract_is_one_line(project):
+    with pytest.raises(Exception, match="no such extract to withdraw"):
+        fullprocess.withdraw(project, "nope.csv", fullprocess.Run())
+
+
+def test_the_gate_reference_stays_the_bootstraps_after_a_released_broken_extract(project):
+    cfg = project
+    before = cfg.quality_reference_path.read_bytes()
+    bad = cfg.input_folder_path / "bad.csv"
+    frame = generate_data.clients(__import__("numpy").random.default_rng(30), 2000)
+    frame["lastyear_activity"] *= 10
+    bad.write_bytes(contract.write_csv(frame))
+    decisions = tick(cfg)
+    assert any(d.startswith("quarantined bad.csv") and "multiples of 10" in d for d in decisions)
+    fullprocess.release_quarantined(cfg, "bad.csv")
+    tick(cfg)
+    assert cfg.quality_reference_path.read_bytes() == before  # whatever was deployed
+    add(cfg, "clean.csv", "base", seed=31)
+    decisions = tick(cfg)
+    assert not any(d.startswith("quarantined clean.csv") for d in decisions)
+
+
+def test_confirm_reference_fixes_the_data_now_ingested(project):
+    cfg = project
+    message = fullprocess.confirm_reference(cfg)
+    assert "3,000 training rows of a.csv, b.csv" in message
+    ref = artifacts.read_json(cfg.quality_reference_path)
+    assert ref["source"].startswith("confirmed by the operator") and ref["rows"] == 3000
+
+
+def test_a_base_rate_change_alone_does_not_redeploy_by_the_list(project):
+    # The ranking is unchanged when only the base rate moves: the list's measure sees no gain.
+    cfg = project
+    add(cfg, "c.csv", "base_rate", seed=9, rows=3000)
+    decisions = tick(cfg)
+    assert any(d.startswith("by the list's measure on the same rows: exits in the top 100") for d in decisions)
+    assert version(cfg) == 1
+
+
+def test_the_courses_f1_measure_stays_selectable(make_config, monkeypatch):
+    monkeypatch.setattr(fullprocess, "report", lambda cfg, run: None)
+    cfg = config.load(make_config(
+        inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
+        test=client_csv(2000, seed=3), extra={"min_labelled_rows": 200, "challenger_measure": "f1"}))
+    tick(cfg)
+    add(cfg, "c.csv", "base_rate", seed=9, rows=3000)
+    decisions = tick(cfg)
+    assert not any(d.startswith("by the list's measure") for d in decisions)
+    assert version(cfg) == 2  # F1 at 0.5 gains from a doubled base rate
