@@ -133,6 +133,16 @@ def clients(
     return broken(rng, frame, law) if law in BROKEN else frame
 
 
+def true_probability(frame: pd.DataFrame, law: str = "base", mix: float = 0.5) -> np.ndarray:
+    """The law's own probability of exit for each row (an oracle's ranking; nan where a figure is missing)."""
+    quiet = 0.8 if law == "season" else 1.0
+    month = frame["lastmonth_activity"].to_numpy(dtype=float) / quiet
+    year = frame["lastyear_activity"].to_numpy(dtype=float)
+    size = frame["number_of_employees"].to_numpy(dtype=float)
+    logit = exit_logit(np.log((month + 1) / (year / 12 + 1)), np.log(size / 45), law, mix)
+    return 1 / (1 + np.exp(-logit))
+
+
 def broken(rng: np.random.Generator, frame: pd.DataFrame, how: str) -> pd.DataFrame:
     """`frame` broken on its way as extracts break: other units, swapped columns, lost values."""
     frame = frame.copy()
