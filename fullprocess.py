@@ -269,15 +269,39 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         version = release.version
         run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
         run.result = f"redeployed {artifacts.version_name(version)}: {decision.reason}"
+    elif decision.recalibrate is not None:
+        version = recalibrate(cfg, model, manifest, decision, run)
     else:
         run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
         run.result = f"kept {artifacts.version_name(manifest['version'])}: {decision.reason}"
+    if decision.escalation:
+        run.warn(decision.escalation)
     quarantined_now = [n for n, (_, why) in held.items() if why == "quarantined"]
     if quarantined_now:
         run.result += f"; quarantined {', '.join(quarantined_now)}"
     loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
     _mark_handled(cfg, result, decision.outcome, held)
     return decision.deploy
+
+
+def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], decision: Any, run: Run) -> int:
+    """Deploy the champion with its probabilities refitted on the latest labelled rows; the new version."""
+    from risk.loop import deployment, recalibration
+    from risk.model import scoring
+
+    done = recalibration.recalibrate(cfg, model, manifest, decision.recalibrate)
+    reason = (f"recalibrated {artifacts.version_name(manifest['version'])} on {done['rows']} labelled rows: "
+              f"predicted exit rate {done['predicted_before']:.1%} -> {done['predicted_after']:.1%} "
+              f"(observed {done['observed_rate']:.1%}); ranking unchanged")
+    run.decide("%s", reason)
+    scored = scoring.score(cfg)
+    run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
+    release = deployment.deploy(cfg, reason=reason, extra={
+        "reference": done.pop("reference"), "trained_on": manifest.get("trained_on", []),
+        "recalibrated": done})
+    run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
+    run.result = f"redeployed {artifacts.version_name(release.version)}: {reason}"
+    return release.version
 
 
 def report(cfg: config.Config, run: Run) -> None:

@@ -144,7 +144,8 @@ def test_an_extract_without_outcomes_is_estimated_not_trained_on_then_realized(p
     cfg = project
     add(cfg, "nolabels.csv", "base", seed=14, labels=False)
     decisions = tick(cfg)
-    assert any(d.startswith("no outcomes in nolabels.csv yet: 2000 clients scored; estimated F1")
+    assert any(d.startswith("no outcomes in nolabels.csv yet: 2000 clients listed today; estimated F1")
+               and "valid only if who leaves has not changed" in d and "never a gate" in d
                for d in decisions)
     assert "nolabels.csv" not in cfg.ingestedfiles_path.read_text()
     [est] = history.rows(cfg.history_path, "estimates")
@@ -266,3 +267,66 @@ def test_the_courses_f1_measure_stays_selectable(make_config, monkeypatch):
     decisions = tick(cfg)
     assert not any(d.startswith("by the list's measure") for d in decisions)
     assert version(cfg) == 2  # F1 at 0.5 gains from a doubled base rate
+
+
+def test_a_base_rate_that_moves_twice_in_a_row_is_answered_by_a_recalibration(project):
+    import numpy as np
+    cfg = project
+    add(cfg, "c.csv", "base_rate", seed=40, rows=3000)
+    tick(cfg)
+    assert version(cfg) == 1  # once: the ranking is as good, nothing to deploy yet
+    model, _ = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    add(cfg, "d.csv", "base_rate", seed=41, rows=3000)
+    decisions = tick(cfg)
+    assert version(cfg) == 2
+    manifest = artifacts.read_manifest(cfg.prod_deployment_path)
+    assert manifest["reason"].startswith("recalibrated v0001 on")
+    assert "ranking unchanged" in manifest["reason"]
+    new, _ = artifacts.load_deployed_model(cfg.prod_deployment_path)
+    fresh = generate_data.clients(np.random.default_rng(42), 4000, "base_rate")
+    old_p, new_p = challenger.probabilities(model, fresh), challenger.probabilities(new, fresh)
+    assert (np.argsort(old_p, kind="stable") == np.argsort(new_p, kind="stable")).all()  # same list
+    observed = fresh["exited"].mean()
+    assert abs(new_p.mean() - observed) < 0.03 < abs(old_p.mean() - observed)
+    assert any(d.startswith("recalibrated v0001") for d in decisions)
+
+
+def test_recalibration_of_a_linear_model_keeps_its_reasons_exact():
+    import numpy as np
+
+    from risk.loop import recalibration
+    frame = generate_data.clients(np.random.default_rng(1), 3000)
+    model = training.train_model(frame)
+    x = contract.feature_matrix(frame)
+    new = recalibration.recalibrated(model, 0.8, 0.7)
+    z_old, z_new = recalibration.log_odds(model, x), recalibration.log_odds(new, x)
+    assert np.allclose(z_new, 0.8 * z_old + 0.7, atol=1e-6)
+
+
+def test_platt_recovers_a_known_step():
+    import numpy as np
+
+    from risk.loop import recalibration
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 2, 200_000)
+    y = (rng.random(z.size) < 1 / (1 + np.exp(-(0.6 * z + 0.9)))).astype(float)
+    a, b = recalibration.platt(z, y)
+    assert a == pytest.approx(0.6, abs=0.02) and b == pytest.approx(0.9, abs=0.02)
+
+
+def test_an_unresolved_change_is_escalated_once(make_config, monkeypatch):
+    monkeypatch.setattr(fullprocess, "report", lambda cfg, run: None)
+    # A challenger can never win here (gain needed: 0.99): the change found stays unresolved.
+    cfg = config.load(make_config(
+        inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
+        test=client_csv(2000, seed=3), extra={"min_labelled_rows": 200, "challenger_min_gain": 0.99}))
+    tick(cfg)
+    warned = []
+    for i in range(5):
+        add(cfg, f"drift{i}.csv", "drifted", seed=50 + i, rows=2000)
+        run = fullprocess.Run()
+        fullprocess.recorded_run(cfg, False, run)
+        warned.append([w for w in run.warnings if w.startswith("ESCALATION")])
+    assert version(cfg) == 1
+    assert [len(w) for w in warned] == [0, 0, 1, 0, 0]  # once, at the third test in a row
+    assert "unresolved" in warned[2][0] and "--force-retrain" in warned[2][0]

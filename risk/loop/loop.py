@@ -40,6 +40,9 @@ from risk.model import training
 log = logging.getLogger("fullprocess")
 
 CALIBRATION_ROWS = 2000  # labelled rows a label-free estimate calibrates the probabilities on
+# What a label-free estimate cannot know, said wherever it is shown.
+ESTIMATE_CAVEAT = ("an estimate, valid only if who leaves has not changed: the quality gate and the "
+                   "data drift checks see what it cannot")
 
 
 @dataclass
@@ -68,6 +71,8 @@ class Decision:
     collapses: list[str] = field(default_factory=list)   # where the challenger's ranking collapsed
     judged_on: list[str] = field(default_factory=list)   # the sets it was checked on
     warning: str = ""          # deployed though it collapsed somewhere (--accept-worse)
+    recalibrate: pd.DataFrame | None = None   # the labelled rows to recalibrate the champion on
+    escalation: str = ""       # a change left unresolved: said once
 
 
 # --- 1. the gate -----------------------------------------------------------------
@@ -128,9 +133,9 @@ def label_free(cfg: config.Config, name: str, digest: str, frame: pd.DataFrame, 
     iso = challenger.calibration(challenger.probabilities(model, recent), recent[contract.TARGET])
     scores = challenger.probabilities(model, frame)
     est = challenger.estimate(scores, cfg.call_capacity, iso.predict(scores))
-    run.decide("no outcomes in %s yet: %d clients scored; estimated F1 %.3f, precision at %d %.3f "
-               "(from predicted probabilities: blind to a change of who leaves); not trained on",
-               name, est["rows"], est["f1"], est["top_n"], est["precision_at_n"])
+    run.decide("no outcomes in %s yet: %d clients listed today; estimated F1 %.3f, precision at %d %.3f "
+               "(%s); not trained on, never a gate", name, est["rows"], est["f1"], est["top_n"],
+               est["precision_at_n"], ESTIMATE_CAVEAT)
     if not run.dry_run:
         history.record(cfg.history_path, "estimates", [{
             "name": name, "sha256": digest, "kind": "estimate", "model_version": manifest["version"],
@@ -326,12 +331,48 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
                            f"{judged.challenger_f1:.4f} vs {judged.champion_f1:.4f}, gain {judged.gain:+.4f}, "
                            f"p(gain <= {cfg.challenger_min_gain})={judged.p_value:.4f}, needs < {level:.4f}"
                            if judged else "no fresh held-out rows to compare on")
-    if decision.deploy:
+    if not decision.deploy and rule != "drift" and rate.get("shifted") and _shifted_before(cfg, manifest):
+        decision.recalibrate = fresh.drop(columns="_file")
+        decision.reason += (f"; the base rate moved twice in a row ({rate['observed']} exits observed, "
+                            f"{rate['expected']:.0f} predicted): recalibrated")
+    elif not decision.deploy and change:
+        decision.escalation = _escalation(cfg, manifest)
+    if decision.deploy or decision.recalibrate is not None:
         decision.outcome = "redeployed"
+    if decision.deploy:
         if decision.collapses:
             decision.warning = ("WARNING deployed with --accept-worse: the challenger collapses on "
                                 + "; ".join(decision.collapses))
     return decision
+
+
+ESCALATE_AFTER = 3  # tests in a row that found a change the champion still has
+
+
+def _champion_decisions(cfg: config.Config, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recorded decisions taken while the deployed champion was live, oldest first."""
+    return [r for r in history.rows(cfg.history_path, "challenger_decisions")
+            if r["champion_version"] == manifest["version"] and r["decision"] != "wait"]
+
+
+def _shifted_before(cfg: config.Config, manifest: dict[str, Any]) -> bool:
+    """Did the base-rate check fire at the champion's previous test as well?"""
+    before = _champion_decisions(cfg, manifest)
+    return bool(before) and bool(json.loads(before[-1]["base_rate"] or "{}").get("shifted"))
+
+
+def _escalation(cfg: config.Config, manifest: dict[str, Any]) -> str:
+    """One notice when a change has been found ESCALATE_AFTER tests in a row and is still there."""
+    streak = 1
+    for r in reversed(_champion_decisions(cfg, manifest)):
+        if not r["change_found"]:
+            break
+        streak += 1
+    if streak != ESCALATE_AFTER:
+        return ""
+    return (f"ESCALATION a change found in {streak} tests in a row is unresolved: neither a better challenger "
+            f"nor a recalibration answers it; look at the drift and base-rate checks, then retrain "
+            f"(fullprocess.py --force-retrain) or confirm the data (fullprocess.py --confirm-reference)")
 
 
 def compare(cfg: config.Config, decision: Decision, model: Any, candidate: Any, rows: pd.DataFrame,
