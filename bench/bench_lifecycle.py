@@ -405,11 +405,16 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def value_text(t: dict) -> str:
+    """A target's value as printed: a share in %, or a plain number (errors, gaps, extracts)."""
+    plain = "MAE" in t["target"] or "until the list" in t["target"] or "true rate" in t["target"]
+    return f"{t['value']:.3f}" if plain else f"{t['value']:.1%}"
+
+
 def target_table(results: list[dict]) -> str:
     lines = [f"{'target':<72} {'value':>7}  {'goal':<9} {'':<6} n"]
     for t in results:
-        plain = "MAE" in t["target"] or "until the list" in t["target"] or "true rate" in t["target"]
-        value = f"{t['value']:.1%}" if not plain else f"{t['value']:.3f}"
+        value = value_text(t)
         ci = f" (95% CI up to {t['ci95_high']:.1%})" if "ci95_high" in t else ""
         verdict = "-" if t["holds"] is None else "holds" if t["holds"] else "MISSED"
         lines.append(f"{t['target']:<72} {value:>7}  {t['goal']:<9} {verdict:<6} "
