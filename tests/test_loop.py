@@ -1,6 +1,5 @@
 """The retraining loop in-process: quality gate, quarantine and release, label-free estimates,
 held-out rows, references in the manifests, the redeploy rules."""
-import json
 
 import pytest
 from conftest import client_csv

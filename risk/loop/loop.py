@@ -350,9 +350,13 @@ ESCALATE_AFTER = 3  # tests in a row that found a change the champion still has
 
 
 def _champion_decisions(cfg: config.Config, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The recorded decisions taken while the deployed champion was live, oldest first."""
+    """The recorded tests (drift and base rate checked) while the deployed champion was live, oldest first.
+
+    Runs that tested nothing (only unlabelled or quarantined extracts, too few rows) do not
+    break a streak.
+    """
     return [r for r in history.rows(cfg.history_path, "challenger_decisions")
-            if r["champion_version"] == manifest["version"] and r["decision"] != "wait"]
+            if r["champion_version"] == manifest["version"] and json.loads(r["base_rate"] or "{}")]
 
 
 def _shifted_before(cfg: config.Config, manifest: dict[str, Any]) -> bool:
