@@ -216,7 +216,8 @@ def test_two_publications_record_what_changed_and_each_clients_history(deployed_
     later.loc[later["corporation"] == low, ["lastmonth_activity", "lastyear_activity"]] = [5, 3000]
     later.loc[later["corporation"] == top, ["lastmonth_activity", "lastyear_activity"]] = [400, 1200]
     later.loc[later["corporation"] == quitter, "exited"] = 1
-    artifacts.write_atomic(cfg.finaldata_path, contract.write_csv(pd.concat([data, later])))
+    # The call list reads the records (every accepted extract), beside finaldata.csv.
+    artifacts.write_atomic(cfg.records_path, contract.write_csv(pd.concat([data, later])))
 
     second = scoring.publish_call_list(cfg)
     change = second.ranking.set_index("corporation")["change"]
