@@ -276,9 +276,10 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         run.result = f"kept {artifacts.version_name(manifest['version'])}: {decision.reason}"
     if decision.escalation:
         run.warn(decision.escalation)
-    quarantined_now = [n for n, (_, why) in held.items() if why == "quarantined"]
-    if quarantined_now:
-        run.result += f"; quarantined {', '.join(quarantined_now)}"
+    for why, said in (("quarantined", "quarantined"), ("label-free", "listed without outcomes yet")):
+        names = [n for n, (_, w) in held.items() if w == why]
+        if names:
+            run.result += f"; {said}: {', '.join(names)}"
     loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
     _mark_handled(cfg, result, decision.outcome, held)
     return decision.deploy

@@ -270,3 +270,15 @@ def test_force_retrain_meets_the_guard_rail_and_the_result_line_says_so(project,
     assert accepted.returncode == 0, accepted.stderr
     result = accepted.stdout.strip().splitlines()[-1]
     assert result.startswith("result: redeployed v0002: --force-retrain | WARNING deployed with --accept-worse")
+
+
+def test_the_result_line_names_a_quarantine_and_an_extract_listed_without_outcomes(project):
+    assert fullprocess(project).returncode == 0  # bootstrap
+    add_extract(project, "broken.csv", "units", seed=8)
+    generate_data.main(["--extract", str(project.input_folder_path / "later.csv"), "--law", "base",
+                        "--rows", "1500", "--seed", "9", "--no-labels"])
+    run = fullprocess(project)
+    assert run.returncode == 0, run.stderr
+    result = run.stdout.strip().splitlines()[-1]
+    assert result == ("result: kept v0001: no new labelled rows accepted; quarantined: broken.csv; "
+                      "listed without outcomes yet: later.csv")
