@@ -329,3 +329,43 @@ def test_an_unresolved_change_is_escalated_once(make_config, monkeypatch):
     assert version(cfg) == 1
     assert [len(w) for w in warned] == [0, 0, 1, 0, 0]  # once, at the third test in a row
     assert "unresolved" in warned[2][0] and "--force-retrain" in warned[2][0]
+
+
+# --- issue 22 item 1: the gate's gaps, through the loop: no wrong model goes live -------
+
+def _relabelled(frame, rng):
+    return generate_data.damaged(rng, frame, "shuffle")
+
+
+def _activity_employees_swapped(frame, rng):
+    return generate_data.damaged(rng, frame, "swap", "lastyear_activity", other="number_of_employees")
+
+
+def _activity_x1000_on_45_percent(frame, rng):
+    frame = generate_data.damaged(rng, frame, "scale", "lastyear_activity", 1000, 0.45)
+    return frame
+
+
+@pytest.mark.parametrize("damage", [_relabelled, _activity_employees_swapped, _activity_x1000_on_45_percent])
+def test_an_attack_extract_is_quarantined_and_nothing_changes(project, damage):
+    import numpy as np
+    cfg = project
+    rng = np.random.default_rng(60)
+    frame = damage(generate_data.clients(rng, 3000), rng)
+    (cfg.input_folder_path / "attack.csv").write_bytes(contract.write_csv(frame))
+    decisions = tick(cfg)
+    assert any(d.startswith("quarantined attack.csv") for d in decisions)
+    assert version(cfg) == 1
+    assert not set(frame[contract.ID]) & set(contract.read_csv(cfg.records_path, require_target=False)[contract.ID])
+
+
+def test_49_rows_marking_the_top_clients_as_left_do_not_remove_them_from_the_list(project):
+    cfg = project
+    listed = publish(cfg)
+    top = contract.read_csv(cfg.records_path, require_target=False)
+    top = top[top[contract.ID].isin(listed[contract.ID].head(49))].drop_duplicates(contract.ID, keep="last")
+    top[contract.TARGET] = 1
+    (cfg.input_folder_path / "left.csv").write_bytes(contract.write_csv(top))
+    decisions = tick(cfg)
+    assert any(d.startswith("quarantined left.csv") and "attrition rate 100.0%" in d for d in decisions)
+    assert set(listed[contract.ID].head(49)) <= set(publish(cfg)[contract.ID])
