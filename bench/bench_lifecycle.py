@@ -114,6 +114,9 @@ def listed_share(cfg: config.Config, path: Path) -> float:
     return float(ids.isin(listed).mean())
 
 
+SETTINGS: dict = {}  # more config keys for every world (--measure, --min-gain)
+
+
 def project(folder: Path, seed: int, rule: str = "challenger") -> config.Config:
     rng = np.random.default_rng(seed)
     (folder / "in").mkdir(parents=True)
@@ -124,7 +127,7 @@ def project(folder: Path, seed: int, rule: str = "challenger") -> config.Config:
     generate_data.write(generate_data.clients(rng, 2000), folder / "test" / "testdata.csv")
     (folder / "config.json").write_text(json.dumps({
         "input_folder_path": "in", "output_folder_path": "out", "test_data_path": "test",
-        "output_model_path": "models", "prod_deployment_path": "prod", "redeploy_rule": rule}))
+        "output_model_path": "models", "prod_deployment_path": "prod", "redeploy_rule": rule, **SETTINGS}))
     return config.load(folder / "config.json")
 
 
@@ -366,13 +369,15 @@ def gate_rates(seeds: int) -> list[dict]:
     return out
 
 
-def measure(quick: bool, rule: str = "challenger") -> dict:
+def measure(quick: bool, rule: str = "challenger", only: list[str] | None = None) -> dict:
     logging.getLogger().setLevel(logging.WARNING)
     seeds = ({"base_rate": 1, "broken": 1, "covariate": 1, "year": 1} if quick
              else {"same": 12, "change": 4, "base_rate": 2, "season": 2, "broken": 2, "covariate": 3,
                    "gradual": 4, "year": 4})
+    if only:  # some scenarios alone (the gate's rates are then left out)
+        seeds = {name: n for name, n in seeds.items() if name in only}
     started = time.perf_counter()
-    gate = gate_rates(30 if quick else 300)
+    gate = [] if only else gate_rates(30 if quick else 300)
     print(target_table(gate), f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     oracles: dict = {}
     rows = []
@@ -425,12 +430,20 @@ def target_table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer worlds (about 2 minutes)")
+    p.add_argument("--measure", choices=config.CHALLENGER_MEASURES,
+                   help="challenger_measure of the worlds (default: the config's default)")
+    p.add_argument("--min-gain", type=float, help="challenger_min_gain of the worlds")
+    p.add_argument("--only", help="comma-separated scenarios to run (default: all of the mode)")
     p.add_argument("--rule", choices=config.REDEPLOY_RULES, default="challenger",
                    help="redeploy_rule of the worlds (default: challenger)")
     p.add_argument("--json", type=Path, default=Path(__file__).with_name("bench_lifecycle.json"))
     args = p.parse_args(argv)
     started = time.perf_counter()
-    result = measure(args.quick, args.rule)
+    if args.measure:
+        SETTINGS["challenger_measure"] = args.measure
+    if args.min_gain is not None:
+        SETTINGS["challenger_min_gain"] = args.min_gain
+    result = measure(args.quick, args.rule, args.only.split(",") if args.only else None)
     print(target_table(result["targets"]))
     print(f"({time.perf_counter() - started:.0f} s)")
     args.json.write_text(json.dumps(artifacts.json_safe(result), indent=2, default=str) + "\n")
