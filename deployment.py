@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="make this release live, back or forward (v0003 or 3)")
     group.add_argument("--list", action="store_true",
                        help="list releases (* marks the live one) and which were live")
+    p.add_argument("--accept-worse", action="store_true",
+                   help="deploy even a model that ranks far worse than the live one (a warning is kept)")
     args = p.parse_args(argv)
 
     cfg = cli.start(args.config)
@@ -84,13 +86,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(note)
             return 0
         before = artifacts.current_release(cfg.prod_deployment_path)
-        release = deployment.deploy(cfg)
+        release = deployment.deploy(cfg, accept_worse=args.accept_worse)
     except StepError as exc:
         return cli.failed(exc)
     if before is not None and release.path.resolve() == before:
         print(f"model identical to the live {release.name} (same SHA-256): no new release")
     else:
         print(f"deployed {release.name} (F1 {release.manifest['score']:.4f}) -> {cfg.prod_deployment_path}")
+        if release.manifest.get("warning"):
+            print(release.manifest["warning"])
     try:
         lines = follow_up(cfg)
     except StepError as exc:

@@ -16,6 +16,9 @@ One run, logging each decision and its reason:
 
     python fullprocess.py [--config config.json] [--force-retrain] [--dry-run]
     python fullprocess.py --release-quarantined clients_2026_12.csv
+    python fullprocess.py --withdraw clients_2026_12.csv   # found broken after it was accepted
+    python fullprocess.py --confirm-reference              # the data now ingested is vetted
+    python fullprocess.py --force-retrain --accept-worse   # deploy even a model that ranks far worse
 """
 from __future__ import annotations
 
@@ -41,10 +44,21 @@ log = logging.getLogger("fullprocess")
 class Run:
     """What one run decided, in order, for the log, the run history and the user."""
 
-    def __init__(self, dry_run: bool = False) -> None:
+    def __init__(self, dry_run: bool = False, accept_worse: bool = False) -> None:
         self.dry_run = dry_run
+        self.accept_worse = accept_worse
         self.decisions: list[str] = []
         self.outputs: list[str] = []
+        self.result = ""            # the run's result, one line on stdout
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.decisions.append(message)
+        self.warnings.append(message)
+
+    def result_line(self) -> str:
+        return "result: " + (self.result or "done") + "".join(f" | {w}" for w in self.warnings)
 
     def decide(self, message: str, *args: Any) -> None:
         text = message % args if args else message
@@ -104,13 +118,23 @@ def released_batches(cfg: config.Config, handled: set[tuple[str, str]]) -> list[
             if p.name in names and (p.name, artifacts.sha256_file(p)) not in handled] if names else []
 
 
+def withheld(cfg: config.Config) -> set[str]:
+    """Input files out of the records and the training rows: quarantined (not released) or withdrawn."""
+    rows = history.rows(cfg.history_path, "quarantine")
+    quarantined = {(r["name"], r["sha256"]) for r in rows if r["action"] == "quarantined"}
+    withdrawn = {(r["name"], r["sha256"]) for r in rows if r["action"] == "withdrawn"}
+    return _present(cfg, (quarantined - released_files(cfg)) | withdrawn)
+
+
 def held_back(cfg: config.Config) -> set[str]:
-    """Input files that ingestion leaves out: quarantined (not released) or without outcomes yet."""
-    quarantined = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "quarantine")
-                   if r["action"] == "quarantined"} - released_files(cfg)
+    """Input files out of the training rows: withheld, or without outcomes yet (listed all the same)."""
     label_free = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "estimates")
                   if r["kind"] == "estimate"}
-    held = quarantined | label_free
+    return withheld(cfg) | _present(cfg, label_free)
+
+
+def _present(cfg: config.Config, held: set[tuple[str, str]]) -> set[str]:
+    """Names of the input files (folder and database extracts) whose current content is in `held`."""
     names = {name for name, _ in held}
     # The database's batches too: a quarantined batch stays out when new rows arrive.
     return {p.name for p in [*sources.input_files(cfg.input_folder_path), *dbsource.extract_files(cfg)]
@@ -133,9 +157,54 @@ def release_quarantined(cfg: config.Config, name: str) -> str:
     return f"released {name}: the next run ingests it and learns from it"
 
 
+def confirm_reference(cfg: config.Config) -> str:
+    """Fix the training rows now ingested (finaldata.csv) as the quality gate's reference."""
+    from risk.data import contract, quality
+
+    if not cfg.finaldata_path.is_file():
+        raise sources.SourceError(f"{cfg.finaldata_path}: no training rows to confirm as the reference")
+    frame = contract.read_csv(cfg.finaldata_path)
+    files = [f["name"] for f in artifacts.read_json(cfg.ingestion_record_path)["files"]
+             if f["status"] == "ingested"] if cfg.ingestion_record_path.is_file() else []
+    quality.write_reference(cfg, frame, "confirmed by the operator: " + _rows_of(len(frame), files))
+    return (f"the quality gate now judges new extracts against {_rows_of(len(frame), files)} "
+            f"-> {cfg.quality_reference_path}")
+
+
+def _rows_of(rows: int, files: list[str]) -> str:
+    return f"{rows:,} training rows of {', '.join(files) or 'finaldata.csv'}"
+
+
+def withdraw(cfg: config.Config, name: str, run: Run) -> None:
+    """Take the accepted extract `name` out of the records, the training rows and the call list."""
+    from risk.data import ingestion
+    from risk.scale import engine
+
+    path = dbsource.extract_path(cfg, name)
+    if not path.is_file():
+        raise sources.SourceError(f"{path}: no such extract to withdraw")
+    digest = artifacts.sha256_file(path)
+    history.record(cfg.history_path, "quarantine", [{
+        "name": name, "sha256": digest, "action": "withdrawn",
+        "reason": "withdrawn by the operator: found broken or wrong after it was accepted"}])
+    run.decide("withdrew %s: out of the records, the training rows and the training window", name)
+    result = engine.ingest(cfg, exclude=held_back(cfg))
+    ingestion.write_records(cfg, exclude=withheld(cfg))
+    run.outputs.append(ingestion.summary(result))
+    live = artifacts.read_manifest(cfg.prod_deployment_path)
+    if live and name in {f["name"] for f in live.get("source_files", [])}:
+        trained = (artifacts.read_json(artifacts.release_path(cfg.prod_deployment_path, live["version"])
+                                       / artifacts.SIDECAR_FILE).get("trained_on") or {})
+        if name in trained.get("files", [name]):
+            run.decide("WARNING the deployed %s was trained on %s: roll back to a model trained "
+                       "without it (deployment.py --rollback VERSION)",
+                       artifacts.version_name(live["version"]), name)
+    report(cfg, run)
+
+
 def bootstrap(cfg: config.Config, run: Run) -> None:
     """Nothing is deployed yet: ingest everything, train on it all, score, deploy."""
-    from risk.data import ingestion
+    from risk.data import contract, ingestion, quality
     from risk.loop import deployment, loop
     from risk.model import scoring, training
     from risk.scale import engine
@@ -156,6 +225,11 @@ def bootstrap(cfg: config.Config, run: Run) -> None:
     release = deployment.deploy(cfg, reason="bootstrap: nothing was deployed", extra={
         "reference": reference, "trained_on": names})
     run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
+    ingestion.write_records(cfg, exclude=withheld(cfg))
+    if not cfg.quality_reference_path.is_file():
+        quality.write_reference(cfg, contract.read_csv(cfg.finaldata_path),
+                                "bootstrap: " + _rows_of(result.rows, names))
+        run.decide("quality gate reference fixed: the bootstrap's %s", _rows_of(result.rows, names))
     _mark_handled(cfg, result, "redeployed", {})
 
 
@@ -183,7 +257,10 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     if run.dry_run:
         run.decide("would ingest%s", " and deploy the challenger" if decision.deploy else "")
         return False
+    quarantined = {n for n, (_, why) in held.items() if why == "quarantined"}
     result = engine.ingest(cfg, exclude=held_back(cfg) | set(held))
+    # The records take every accepted extract, with outcomes or not: its clients are listed today.
+    ingestion.write_records(cfg, exclude=withheld(cfg) | quarantined)
     run.outputs.append(ingestion.summary(result))
     version = None
     if decision.deploy:
@@ -192,21 +269,68 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         run.outputs.append(f"trained on {trained.rows} rows -> {trained.model_path}")
         scored = scoring.score(cfg)
         run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
+        extra = {"reference": decision.reference or loop.test_reference(cfg),
+                 "trained_on": decision.trained_on["files"]}
+        if decision.warning:
+            run.warn(decision.warning)
+            extra["warning"] = decision.warning
         # Going live and its records are one recoverable step (journal.py).
         journal.begin(cfg, trained.model_sha256, {
             "challenger_decisions": [loop.decision_row(decision, manifest, [b.name for b in accepted], None)],
             "handled_files": _handled_rows(result, decision.outcome, held)})
-        deployment.deploy(cfg, reason=decision.reason, extra={
-            "reference": decision.reference or loop.test_reference(cfg),
-            "trained_on": decision.trained_on["files"]}, record=False)
+        # The challenger was judged on its own sets; --force-retrain's model meets the guard rail.
+        deployed = deployment.deploy(cfg, reason=decision.reason, extra=extra, guard=force,
+                                     accept_worse=run.accept_worse, record=False)
+        if deployed.manifest.get("warning") and not decision.warning:
+            run.warn(deployed.manifest["warning"])
         release = journal.finish(cfg)
         version = release.version if release else None
         run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
+        run.result = f"redeployed {artifacts.version_name(version)}: {decision.reason}" + held_words(held)
+        if decision.escalation:
+            run.warn(decision.escalation)
         return True
-    run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
+    if decision.recalibrate is not None:
+        version = recalibrate(cfg, model, manifest, decision, run)
+    else:
+        run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
+        run.result = f"kept {artifacts.version_name(manifest['version'])}: {decision.reason}"
+    if decision.escalation:
+        run.warn(decision.escalation)
+    run.result += held_words(held)
     loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
     _mark_handled(cfg, result, decision.outcome, held)
     return False
+
+
+def held_words(held: dict[str, tuple[str, str]]) -> str:
+    """The result line's tail: the extracts quarantined, and those listed without outcomes yet."""
+    words = ""
+    for why, said in (("quarantined", "quarantined"), ("label-free", "listed without outcomes yet")):
+        names = [n for n, (_, w) in held.items() if w == why]
+        if names:
+            words += f"; {said}: {', '.join(names)}"
+    return words
+
+
+def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], decision: Any, run: Run) -> int:
+    """Deploy the champion with its probabilities refitted on the latest labelled rows; the new version."""
+    from risk.loop import deployment, recalibration
+    from risk.model import scoring
+
+    done = recalibration.recalibrate(cfg, model, manifest, decision.recalibrate)
+    reason = (f"recalibrated {artifacts.version_name(manifest['version'])} on {done['rows']} labelled rows: "
+              f"predicted exit rate {done['predicted_before']:.1%} -> {done['predicted_after']:.1%} "
+              f"(observed {done['observed_rate']:.1%}); ranking unchanged")
+    run.decide("%s", reason)
+    scored = scoring.score(cfg)
+    run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
+    release = deployment.deploy(cfg, reason=reason, extra={
+        "reference": done.pop("reference"), "trained_on": manifest.get("trained_on", []),
+        "recalibrated": done})
+    run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
+    run.result = f"redeployed {artifacts.version_name(release.version)}: {reason}"
+    return release.version
 
 
 def report(cfg: config.Config, run: Run) -> None:
@@ -274,6 +398,7 @@ def tick(cfg: config.Config, force: bool, run: Run) -> None:
     if manifest is None:
         bootstrap(cfg, run)
         outcome = "redeployed"
+        run.result = "bootstrap: deployed the first model"
     else:
         handled = handled_files(cfg, manifest)
         new = sources.new_files(cfg.input_folder_path, handled)
@@ -319,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="say what would happen; change nothing")
     p.add_argument("--release-quarantined", metavar="NAME",
                    help="after checking it, let the quarantined input file NAME be ingested and learned from")
+    p.add_argument("--accept-worse", action="store_true",
+                   help="deploy even a model whose ranking collapses against the live one's (warned)")
+    p.add_argument("--withdraw", metavar="NAME",
+                   help="take the accepted extract NAME out of the records, training rows and call list")
+    p.add_argument("--confirm-reference", action="store_true",
+                   help="fix the training rows now ingested as the quality gate's reference")
     args = p.parse_args(argv)
     interpreter.require(ROOT, "numpy", "pandas", "sklearn", "matplotlib")  # found, not imported: no cost
 
@@ -336,14 +467,23 @@ def main(argv: list[str] | None = None) -> int:
             if not locked:
                 log.info("already running (%s is locked); exiting", cfg.lock_path)
                 return 0
-            run = Run(dry_run=args.dry_run)
-            recorded_run(cfg, args.force_retrain, run)
+            run = Run(dry_run=args.dry_run, accept_worse=args.accept_worse)
+            if args.confirm_reference:
+                print(confirm_reference(cfg))
+                return 0
+            if args.withdraw:
+                withdraw(cfg, args.withdraw, run)
+                run.result = f"withdrew {args.withdraw}"
+            else:
+                recorded_run(cfg, args.force_retrain, run)
     except StepError as exc:
         return cli.failed(exc)
     # The run's decision in one line first, for cron mail and anyone reading stdout.
     print("decision: " + (run.decisions[-1] if run.decisions else "nothing to decide").replace("\n", " "))
     if run.outputs:
         print("\n".join(run.outputs))
+    if run.result or run.warnings:  # a tick with nothing to do stays silent (cron mails stdout)
+        print(run.result_line())
     return 0
 
 

@@ -28,6 +28,10 @@ gives the same bytes. How a client is made:
   (`--mix`, default 0.5): a law on its way from one to the other.
 - law `covariate`: the base law of who leaves, but other clients: more small
   companies (size median 20) and busier ones (activity x 1.6).
+- law `season`: a seasonal month: exits rise (intercept -1.2, about 33 %
+  leave) and last month's activity is a quieter x 0.8.
+- law `segment`: the base law, but 30 % of the clients come from a new
+  segment of larger companies (size median 400) with twice the activity.
 
 Laws of other shapes (SHAPES), the same clients, for the model benchmark
 (bench/bench_models.py): no model should fit only the base law's shape.
@@ -81,13 +85,15 @@ log = logging.getLogger("generate_data")
 HERE = Path(__file__).resolve().parent
 SEED = 2026
 # Laws of who leaves and which clients there are; then extracts broken on the way.
-LAWS = ("base", "drifted", "covariate", "base_rate", "gradual")
+LAWS = ("base", "drifted", "covariate", "base_rate", "gradual", "season", "segment")
 # Laws of other functional shapes (kept out of LAWS, which the drift benchmark walks).
 SHAPES = ("cliff", "interaction", "logistic_logs", "linear_raw")
 BROKEN = ("units", "swapped", "missing")
 MISSING_RATE = 0.01
 SURGE_RATE = 0.30
 UNITS_FACTOR = 1000
+SEGMENT_SHARE = 0.30
+SEASON_QUIET = 0.8  # law season: last month's activity is this much quieter for every client
 CODE_LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 
@@ -108,10 +114,12 @@ def client_codes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def exit_logit(log_trend: np.ndarray, log_size: np.ndarray, law: str, mix: float = 0.5) -> np.ndarray:
     """The attrition law: log-odds of exiting from activity trend and company size."""
-    if law in ("base", "covariate", *BROKEN):
+    if law in ("base", "covariate", "segment", *BROKEN):
         return -1.8 - 4.0 * log_trend - 0.3 * log_size
     if law == "drifted":
         return -1.6 - 0.8 * log_trend - 1.3 * log_size
+    if law == "season":
+        return -1.2 - 4.0 * log_trend - 0.3 * log_size
     if law == "base_rate":
         return -0.2 - 4.0 * log_trend - 0.3 * log_size
     if law == "gradual":
@@ -123,6 +131,8 @@ def exit_logit(log_trend: np.ndarray, log_size: np.ndarray, law: str, mix: float
 def law_logit(lastmonth: np.ndarray, lastyear: np.ndarray, employees: np.ndarray, law: str,
               mix: float = 0.5) -> np.ndarray:
     """The log-odds of exiting under `law` (LAWS, SHAPES or BROKEN) from a client's true figures."""
+    if law == "season":  # who leaves follows the client's own trend, not the season's quiet month
+        lastmonth = lastmonth / SEASON_QUIET
     log_trend = np.log((lastmonth + 1) / (lastyear / 12 + 1))
     log_size = np.log(employees / 45)
     if law == "cliff":
@@ -137,7 +147,7 @@ def law_logit(lastmonth: np.ndarray, lastyear: np.ndarray, employees: np.ndarray
 
 
 def exit_probability(frame: pd.DataFrame, law: str, mix: float = 0.5) -> np.ndarray:
-    """The law's own probability of exiting for each row of a frame with complete figures (an oracle)."""
+    """The law's own probability of exiting for each row (an oracle's ranking; nan where a figure is missing)."""
     month, year, size = (frame[c].to_numpy(float) for c in contract.FEATURES)
     return 1 / (1 + np.exp(-law_logit(month, year, size, law, mix)))
 
@@ -150,9 +160,14 @@ def clients(
     # Covariate shift: more small companies, busier clients; who leaves is unchanged.
     size_median, busier = (20, 1.6) if law == "covariate" else (45, 1.0)
     employees = np.maximum(1, np.round(rng.lognormal(np.log(size_median), 1.2, n)))
+    if law == "segment":  # a new segment: larger companies, twice as busy
+        joins = rng.random(n) < SEGMENT_SHARE
+        employees[joins] = np.maximum(1, np.round(rng.lognormal(np.log(400), 0.8, int(joins.sum()))))
+        busier = np.where(joins, 2.0, 1.0)
     lastyear = np.round(rng.lognormal(np.log(1200 * busier), 0.35, n) * (employees / 45) ** 0.15)
     trend = np.exp(rng.normal(0.0, 0.45, n))
-    lastmonth = rng.poisson(lastyear / 12 * trend).astype("float64")
+    quiet = SEASON_QUIET if law == "season" else 1.0
+    lastmonth = rng.poisson(lastyear / 12 * trend * quiet).astype("float64")
     p_exit = 1 / (1 + np.exp(-law_logit(lastmonth, lastyear, employees, law, mix)))
     exited = (rng.random(n) < p_exit).astype("int64")
 
@@ -176,6 +191,33 @@ def broken(rng: np.random.Generator, frame: pd.DataFrame, how: str) -> pd.DataFr
     elif how == "missing":
         for col in contract.FEATURES:
             frame.loc[rng.random(len(frame)) < SURGE_RATE, col] = np.nan
+    return frame
+
+
+def damaged(rng: np.random.Generator, frame: pd.DataFrame, how: str, column: str = "",
+            factor: float = 1.0, share: float = 1.0, other: str = "") -> pd.DataFrame:
+    """`frame` with one error of a given size, for measuring the quality gate.
+
+    `how`: "scale" multiplies `column` by `factor` on a `share` of the rows
+    (other units); "swap" swaps `column` and `other`; "missing" empties each
+    feature on `share` of the rows; "shuffle" permutes the outcomes; "invert"
+    turns every outcome round.
+    """
+    frame = frame.copy()
+    rows = rng.random(len(frame)) < share
+    if how == "scale":
+        frame.loc[rows, column] = frame.loc[rows, column] * factor
+    elif how == "swap":
+        frame[[column, other]] = frame[[other, column]].to_numpy()
+    elif how == "missing":
+        for col in contract.FEATURES:
+            frame.loc[rng.random(len(frame)) < share, col] = np.nan
+    elif how == "shuffle":
+        frame[contract.TARGET] = rng.permutation(frame[contract.TARGET].to_numpy())
+    elif how == "invert":
+        frame[contract.TARGET] = 1 - frame[contract.TARGET]
+    else:
+        raise ValueError(f"unknown damage {how!r}")
     return frame
 
 

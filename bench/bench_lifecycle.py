@@ -8,9 +8,15 @@ path: quality gate, drift, champion vs challenger, ingestion, deployment), with
 its report step (diagnostics, PDF, API calls) replaced by a no-op: it does not
 take part in any decision and would take most of the time.
 
-Per month it prints the law, what the run decided and why, and the deployed
-model's F1 on 5,000 fresh clients of that month's law beside an oracle's (the
-same model trained on 10,000 clients of that law alone).
+Per month it prints the law, what the run decided and why, and on 5,000 fresh
+clients of that month's law: the call list's precision (share of the top
+call_capacity = 100 who leave) by the deployed model beside its ceiling (the
+top 100 by the law's own probabilities), and the deployed model's F1 beside an
+oracle's (the same model trained on 10,000 clients of that law alone).
+
+Before the worlds, the quality gate alone (no main job) on seeded extracts of
+2,000 clients against the bootstrap's reference: the share quarantined per
+error and size, and per legitimate shift (docs/loop.md quotes these).
 
 Scenarios and targets (issue 12):
 - same: 12 base-law extracts. <= 5 % of extracts redeploy; <= 5 % of years
@@ -25,6 +31,10 @@ Scenarios and targets (issue 12):
   estimate's mean absolute error vs realized F1 <= 0.03 (2,000-row batches).
 - gradual: the law moves from base to drifted over the year (information:
   months at >= 90 % of the oracle, the month of the first redeploy).
+- season: 3 base months, 3 of a season (more exits, quieter months), base again.
+- year (issue 20): base, a season, base, a strong change (drifted), then the
+  law rotating back: the list's precision >= 0.90 of the ceiling in >= 90 % of
+  months (the month of the change itself excluded).
 
     python bench/bench_lifecycle.py [--quick] [--rule challenger|drift] [--json PATH]
 """
@@ -50,7 +60,9 @@ from risk import (
     config,  # noqa: E402
     history,  # noqa: E402
 )
-from risk.model import training  # noqa: E402
+from risk.data import contract, quality  # noqa: E402
+from risk.loop import challenger  # noqa: E402
+from risk.model import measures, training  # noqa: E402
 from risk.model.scoring import f1_of  # noqa: E402
 
 MONTHS = 12
@@ -58,6 +70,10 @@ ROWS = 2000
 EVAL_ROWS = 5000
 ORACLE_ROWS = 10_000
 BROKEN_MONTHS = {2: "units", 5: "swapped", 8: "missing"}
+CAPACITY = 100  # the config's call_capacity default
+YEAR = ([("base", 0.0)] * 2 + [("season", 0.0)] * 2 + [("base", 0.0)] * 2 + [("drifted", 0.0)] * 3
+        + [("gradual", 0.75), ("gradual", 0.5), ("gradual", 0.25)])
+CHANGE_MONTH = 7  # of YEAR
 
 
 def laws(scenario: str) -> list[tuple[str, float]]:
@@ -74,7 +90,31 @@ def laws(scenario: str) -> list[tuple[str, float]]:
         return [("covariate", 0.0)] * MONTHS
     if scenario == "gradual":
         return [("gradual", (m + 1) / MONTHS) for m in range(MONTHS)]
+    if scenario == "season":
+        return [("base", 0.0)] * 3 + [("season", 0.0)] * 3 + [("base", 0.0)] * (MONTHS - 6)
+    if scenario == "year":
+        return YEAR
     raise ValueError(scenario)
+
+
+def list_precision(model: object, sample: object, law: str, mix: float) -> tuple[float, float]:
+    """Share of exits in the top CAPACITY of `sample` by `model`, and by the law's own probabilities."""
+    y = sample[contract.TARGET].to_numpy()
+    truth = np.nan_to_num(generate_data.exit_probability(sample, law, mix), nan=-1.0)
+    return (measures.precision_at(y, challenger.probabilities(model, sample), CAPACITY),
+            measures.precision_at(y, truth, CAPACITY))
+
+
+def listed_share(cfg: config.Config, path: Path) -> float:
+    """Share of an extract's clients among the current clients of the records (the call list's input)."""
+    from risk.model import scoring
+    records = contract.read_csv(cfg.records_path, require_target=False)
+    listed = set(scoring.current_clients(records)[contract.ID])
+    ids = contract.read_csv(path, require_target=False)[contract.ID]
+    return float(ids.isin(listed).mean())
+
+
+SETTINGS: dict = {}  # more config keys for every world (--measure, --min-gain)
 
 
 def project(folder: Path, seed: int, rule: str = "challenger") -> config.Config:
@@ -87,7 +127,7 @@ def project(folder: Path, seed: int, rule: str = "challenger") -> config.Config:
     generate_data.write(generate_data.clients(rng, 2000), folder / "test" / "testdata.csv")
     (folder / "config.json").write_text(json.dumps({
         "input_folder_path": "in", "output_folder_path": "out", "test_data_path": "test",
-        "output_model_path": "models", "prod_deployment_path": "prod", "redeploy_rule": rule}))
+        "output_model_path": "models", "prod_deployment_path": "prod", "redeploy_rule": rule, **SETTINGS}))
     return config.load(folder / "config.json")
 
 
@@ -106,6 +146,8 @@ def summary(decisions: list[str]) -> tuple[str, str]:
             return "deploy", d.split(": ", 1)[1]
         if d.startswith("keeping deployed"):
             return "keep", d.split(": ", 1)[1]
+        if d.startswith("recalibrated v"):
+            return "recalibrate", d
         if d.startswith("no outcomes in"):
             return "estimate", d
     return "-", decisions[-1] if decisions else ""
@@ -123,9 +165,11 @@ def world(scenario: str, seed: int, oracles: dict, rule: str = "challenger") -> 
             path = cfg.input_folder_path / f"clients_{m + 1:02d}.csv"
             extract_seed = seed * 100 + m
             estimate = None
+            listed = None
             if scenario == "covariate":  # outcomes arrive a month after the clients
                 generate_data.extract(path, ROWS, law, extract_seed, mix, labels=False)
                 tick(cfg)
+                listed = listed_share(cfg, path)
             generate_data.extract(path, ROWS, law, extract_seed, mix)
             decision, reason = summary(tick(cfg))
             model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
@@ -136,7 +180,11 @@ def world(scenario: str, seed: int, oracles: dict, rule: str = "challenger") -> 
                 oracles[key] = training.train_model(
                     generate_data.clients(np.random.default_rng(99), ORACLE_ROWS, truth, mix=mix))
             deployed_f1 = f1_of(model, sample)
-            row = {"scenario": scenario, "seed": seed, "month": m + 1, "law": law, "mix": mix,
+            precision, ceiling = list_precision(model, sample, truth, mix)
+            gap = float(np.mean(challenger.probabilities(model, sample))
+                        - np.nanmean(generate_data.exit_probability(sample, truth, mix)))
+            row = {"list_precision": precision, "ceiling": ceiling, "listed_unlabelled": listed,
+                   "calibration_gap": gap,"scenario": scenario, "seed": seed, "month": m + 1, "law": law, "mix": mix,
                    "decision": decision, "reason": reason, "version": manifest["version"],
                    "redeployed": manifest["version"] != before[1]["version"],
                    "deployed_f1": deployed_f1, "oracle_f1": f1_of(oracles[key], sample)}
@@ -177,6 +225,14 @@ def targets(rows: list[dict]) -> list[dict]:
         out.append({"target": "same law: years with any redeploy", "value": bad_years / len(years),
                     "n": f"{len(years)} years", "goal": "<= 5 %", "holds": bad_years / len(years) <= 0.05,
                     "ci95_high": wilson_high(bad_years, len(years))})
+    rs = of("base_rate")
+    if rs:
+        gaps = [r["calibration_gap"] for r in rs if r["month"] == 4]  # the 2nd extract of the new rate
+        out.append({"target": "base rate doubled: mean probability - true rate, 2 extracts after",
+                    "value": float(np.mean(np.abs(gaps))), "n": f"{len(gaps)} worlds: "
+                    + ", ".join(f"{g:+.3f}" for g in gaps) + "; month 3: " + ", ".join(
+                        f"{r['calibration_gap']:+.3f}" for r in rs if r["month"] == 3),
+                    "goal": "<= 0.03", "holds": max(abs(g) for g in gaps) <= 0.03})
     for name, law in (("change", "drifted"), ("base_rate", "base_rate")):
         rs = of(name)
         if rs:
@@ -206,8 +262,13 @@ def targets(rows: list[dict]) -> list[dict]:
                          f"{', '.join(str(m or '-') for m in first_deploys)}; worst month "
                          f"{ratios[worst]:.0%} (month {gradual[worst]['month']})",
                     "goal": "(info)", "holds": None})
+    out += list_targets(rows)
     cov = of("covariate")
     if cov:
+        listed = [r["listed_unlabelled"] for r in cov if r.get("listed_unlabelled") is not None]
+        out.append({"target": "clients of an unlabelled extract on the call list the day it arrives",
+                    "value": float(np.mean(listed)) if listed else float("nan"), "n": f"{len(listed)} extracts",
+                    "goal": "100 %", "holds": bool(listed) and min(listed) == 1.0})
         redeploys = [r for r in cov if r["redeployed"]]
         failed = sum(r["deployed_f1"] <= r["previous_f1"] for r in redeploys)
         out.append({"target": "covariate shift: redeploys that fail to improve F1",
@@ -222,10 +283,102 @@ def targets(rows: list[dict]) -> list[dict]:
     return out
 
 
-def measure(quick: bool, rule: str = "challenger") -> dict:
+def list_targets(rows: list[dict]) -> list[dict]:
+    """The list's precision against its ceiling: months at >= 0.90, months to follow a change."""
+    out = []
+    for name in ("same", "change", "base_rate", "season", "gradual", "covariate", "year"):
+        rs = [r for r in rows if r["scenario"] == name]
+        if not rs:
+            continue
+        ratios = [r["list_precision"] / r["ceiling"] for r in rs if r["ceiling"] > 0]
+        target = name == "year"
+        if target:
+            ratios = [r["list_precision"] / r["ceiling"] for r in rs if r["month"] != CHANGE_MONTH]
+        share = float(np.mean([x >= 0.9 for x in ratios]))
+        out.append({"target": f"{name}: months with list precision >= 0.90 of the ceiling"
+                              + (" (change month excluded)" if target else ""),
+                    "value": share, "n": f"{len(ratios)} months, mean ratio {np.mean(ratios):.2f}, "
+                                         f"F1 mean ratio {np.mean([r['deployed_f1'] / r['oracle_f1'] for r in rs]):.2f}",
+                    "goal": ">= 90 %" if target else "(info)", "holds": share >= 0.9 if target else None})
+    for name, first in (("change", 3), ("year", CHANGE_MONTH), ("season", 4)):
+        rs = [r for r in rows if r["scenario"] == name]
+        if not rs:
+            continue
+        lags = []
+        for seed in sorted({r["seed"] for r in rs}):
+            after = [r for r in rs if r["seed"] == seed and r["month"] >= first]
+            ok = [r["month"] - first for r in after if r["list_precision"] >= 0.9 * r["ceiling"]]
+            lags.append(ok[0] if ok else None)
+        out.append({"target": f"{name}: extracts after month {first} until the list is >= 0.90 of the ceiling",
+                    "value": float(np.mean([x for x in lags if x is not None] or [float("nan")])),
+                    "n": f"per world: {', '.join('-' if x is None else str(x) for x in lags)}",
+                    "goal": "<= 2" if name != "season" else "(info)",
+                    "holds": all(x is not None and x <= 2 for x in lags) if name != "season" else None})
+    return out
+
+
+# --- the quality gate alone ------------------------------------------------------------
+
+FEATURES = contract.FEATURES
+LEGITIMATE = ("base", "covariate", "segment", "season", "base_rate", "drifted", "gradual")
+
+
+def errors() -> list[tuple[str, object]]:
+    """(name, damage(rng, frame) -> frame) of each error the gate must catch."""
+    cases: list[tuple[str, object]] = []
+    for factor in (2, 10, 1000):
+        for col in FEATURES:
+            cases.append((f"x{factor} {col}", lambda r, f, c=col, k=factor: generate_data.damaged(
+                r, f, "scale", c, k)))
+    cases.append(("x1000 activity on 45 % of rows", lambda r, f: generate_data.damaged(
+        r, f, "scale", "lastyear_activity", 1000, 0.45)))
+    for a, b in (("lastmonth_activity", "lastyear_activity"), ("lastyear_activity", "number_of_employees"),
+                 ("lastmonth_activity", "number_of_employees")):
+        cases.append((f"swapped {a} / {b}", lambda r, f, a=a, b=b: generate_data.damaged(
+            r, f, "swap", a, other=b)))
+    cases.append(("missing surge (30 % empty)", lambda r, f: generate_data.damaged(r, f, "missing", share=0.3)))
+    cases.append(("outcomes shuffled", lambda r, f: generate_data.damaged(r, f, "shuffle")))
+    cases.append(("outcomes inverted", lambda r, f: generate_data.damaged(r, f, "invert")))
+    cases.append(("49 riskiest-looking rows marked as left", _top_left))
+    return cases
+
+
+def _top_left(rng: np.random.Generator, frame: object) -> object:
+    top = frame.sort_values("lastmonth_activity").head(49).copy()
+    top[contract.TARGET] = 1
+    return top
+
+
+def gate_rates(seeds: int) -> list[dict]:
+    """Share of seeded 2,000-row extracts the gate quarantines, per error and per legitimate shift."""
+    reference = quality.profile(generate_data.clients(np.random.default_rng(7), 10_000))
+    out = []
+    for name, damage in errors():
+        hits = sum(bool(quality.problems(reference, damage(rng, generate_data.clients(rng, ROWS))))
+                   for rng in (np.random.default_rng(5000 + s) for s in range(seeds)))
+        size = name.split()[0]
+        goal = ">= 99 %" if size in ("x10", "x1000") else "(info)"
+        out.append({"target": f"gate quarantines: {name}", "value": hits / seeds, "n": f"{seeds} extracts",
+                    "goal": goal, "holds": hits / seeds >= 0.99 if goal != "(info)" else None})
+    for law in LEGITIMATE:
+        hits = sum(bool(quality.problems(reference, generate_data.clients(rng, ROWS, law))) for rng in (
+            np.random.default_rng(6000 + s) for s in range(seeds)))
+        out.append({"target": f"gate false quarantine: legitimate {law}", "value": hits / seeds,
+                    "n": f"{seeds} extracts", "goal": "<= 2 %", "holds": hits / seeds <= 0.02,
+                    "ci95_high": wilson_high(hits, seeds)})
+    return out
+
+
+def measure(quick: bool, rule: str = "challenger", only: list[str] | None = None) -> dict:
     logging.getLogger().setLevel(logging.WARNING)
-    seeds = ({"same": 3, "change": 1, "base_rate": 1, "broken": 1, "covariate": 1, "gradual": 1} if quick
-             else {"same": 12, "change": 4, "base_rate": 2, "broken": 2, "covariate": 3, "gradual": 4})
+    seeds = ({"base_rate": 1, "broken": 1, "covariate": 1, "year": 1} if quick
+             else {"same": 12, "change": 4, "base_rate": 2, "season": 2, "broken": 2, "covariate": 3,
+                   "gradual": 4, "year": 4})
+    if only:  # some scenarios alone (the gate's rates are then left out)
+        seeds = {name: n for name, n in seeds.items() if name in only}
+    started = time.perf_counter()
+    gate = [] if only else gate_rates(30 if quick else 300)
+    print(target_table(gate), f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     oracles: dict = {}
     rows = []
     # No report, diagnostics or API calls in the benchmark: no decision depends on them,
@@ -240,7 +393,7 @@ def measure(quick: bool, rule: str = "challenger") -> dict:
                 print(table(year), f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     finally:
         fullprocess.report = report
-    return {"months": rows, "targets": targets(rows)}
+    return {"months": rows, "targets": gate + targets(rows)}
 
 
 def table(rows: list[dict]) -> str:
@@ -250,15 +403,23 @@ def table(rows: list[dict]) -> str:
         extra = (f"  estimated {r['estimated_f1']:.3f} realized {r['realized_f1']:.3f}"
                  if "estimated_f1" in r else "")
         lines.append(f"{r['scenario']:<9} {r['seed']:>2} {r['month']:>2} {law:<10} {r['decision']:<11} "
-                     f"{artifacts.version_name(r['version'])} F1 {r['deployed_f1']:.3f} oracle "
-                     f"{r['oracle_f1']:.3f}{extra}  {r['reason'][:110]}")
+                     f"{artifacts.version_name(r['version'])} p-gap {r['calibration_gap']:+.3f} "
+                     f"list {r['list_precision']:.2f} ceiling "
+                     f"{r['ceiling']:.2f}  F1 {r['deployed_f1']:.3f} oracle "
+                     f"{r['oracle_f1']:.3f}{extra}  {r['reason'][:100]}")
     return "\n".join(lines)
+
+
+def value_text(t: dict) -> str:
+    """A target's value as printed: a share in %, or a plain number (errors, gaps, extracts)."""
+    plain = "MAE" in t["target"] or "until the list" in t["target"] or "true rate" in t["target"]
+    return f"{t['value']:.3f}" if plain else f"{t['value']:.1%}"
 
 
 def target_table(results: list[dict]) -> str:
     lines = [f"{'target':<72} {'value':>7}  {'goal':<9} {'':<6} n"]
     for t in results:
-        value = f"{t['value']:.1%}" if "MAE" not in t["target"] else f"{t['value']:.3f}"
+        value = value_text(t)
         ci = f" (95% CI up to {t['ci95_high']:.1%})" if "ci95_high" in t else ""
         verdict = "-" if t["holds"] is None else "holds" if t["holds"] else "MISSED"
         lines.append(f"{t['target']:<72} {value:>7}  {t['goal']:<9} {verdict:<6} "
@@ -268,13 +429,21 @@ def target_table(results: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer worlds (about 3 minutes)")
+    p.add_argument("--quick", action="store_true", help="fewer worlds (about 2 minutes)")
+    p.add_argument("--measure", choices=config.CHALLENGER_MEASURES,
+                   help="challenger_measure of the worlds (default: the config's default)")
+    p.add_argument("--min-gain", type=float, help="challenger_min_gain of the worlds")
+    p.add_argument("--only", help="comma-separated scenarios to run (default: all of the mode)")
     p.add_argument("--rule", choices=config.REDEPLOY_RULES, default="challenger",
                    help="redeploy_rule of the worlds (default: challenger)")
     p.add_argument("--json", type=Path, default=Path(__file__).with_name("bench_lifecycle.json"))
     args = p.parse_args(argv)
     started = time.perf_counter()
-    result = measure(args.quick, args.rule)
+    if args.measure:
+        SETTINGS["challenger_measure"] = args.measure
+    if args.min_gain is not None:
+        SETTINGS["challenger_min_gain"] = args.min_gain
+    result = measure(args.quick, args.rule, args.only.split(",") if args.only else None)
     print(target_table(result["targets"]))
     print(f"({time.perf_counter() - started:.0f} s)")
     args.json.write_text(json.dumps(artifacts.json_safe(result), indent=2, default=str) + "\n")

@@ -264,7 +264,7 @@ def mainjob_rows(r: dict) -> list[dict]:
 def lifecycle_rows(result: dict) -> list[dict]:
     out = []
     for t in result["targets"]:
-        value = f"{t['value']:.3f}" if "MAE" in t["target"] else f"{t['value']:.1%}"
+        value = bench_lifecycle.value_text(t)
         reference = t["n"] + (f"; 95% CI up to {t['ci95_high']:.1%}" if "ci95_high" in t else "")
         out.append(row("10", t["target"], value, reference, "-", t["goal"], t["holds"]))
     return out

@@ -59,6 +59,10 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "min_labelled_rows": ((int,), 500),
     "tests_per_year": ((int,), 12),
     "challenger_min_gain": ((int, float), 0.02),
+    # What the challenger is judged by (loop.decide, docs/loop.md): "list", the share of
+    # exits caught in the top call_capacity held-out rows (the call list's own measure);
+    # "auc", the ranking's AUC; "f1", the course's F1 at 0.5. challenger_min_gain is a gain in it.
+    "challenger_measure": ((str,), "list"),
     # A file holding the API's bearer token (owner-only): cron starts jobs without
     # the caller's environment, so the server and apicalls.py both read it here.
     "api_token_file": ((str, type(None)), None),
@@ -103,6 +107,7 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
 # How fullprocess.py decides to redeploy: a significantly better challenger
 # (default), or the course's rule, retrain and redeploy on model drift.
 REDEPLOY_RULES = ("challenger", "drift")
+CHALLENGER_MEASURES = ("list", "auc", "f1")
 # More rounds than this buy no precision worth their memory and time (10**10
 # asked for a 298 GiB allocation); 100,000 already pins a p-value to ~0.003.
 MAX_BOOTSTRAP_ROUNDS = 100_000
@@ -149,7 +154,9 @@ KEY_DOCS: dict[str, str] = {
     "min_labelled_rows": "held-out fresh labelled rows needed before testing; fewer accumulate over extracts",
     "tests_per_year": "each monthly test runs at `drift_alpha` / this, so a year of same-law "
                       "extracts errs with odds ≈ `drift_alpha`",
-    "challenger_min_gain": "F1 margin a challenger must beat the champion by, significantly",
+    "challenger_measure": "what the challenger must do better: `list` (exits caught in the top `call_capacity` "
+                          "of held-out rows, paired test), `auc`, or `f1` (the course's figure at 0.5)",
+    "challenger_min_gain": "margin by which the challenger must beat the champion on `challenger_measure`, significantly",
     "api_token_file": "a file holding the API's bearer token, readable only by its owner (mode 600); "
                       "the server and `apicalls.py` read it when `RISK_API_TOKEN` is not set; "
                       "null: no file",
@@ -251,6 +258,7 @@ class Config(NamedTuple):
     min_labelled_rows: int
     tests_per_year: int
     challenger_min_gain: float
+    challenger_measure: str
     api_token_file: Path | None
     database_url: str
     database_url_env: str
@@ -299,6 +307,16 @@ class Config(NamedTuple):
     @property
     def finaldata_path(self) -> Path:
         return self.output_folder_path / artifacts.FINALDATA_FILE
+
+    @property
+    def records_path(self) -> Path:
+        """Every accepted extract's rows, labelled or not (ingestion): the call list reads it."""
+        return self.output_folder_path / artifacts.RECORDS_FILE
+
+    @property
+    def quality_reference_path(self) -> Path:
+        """The quality gate's fixed reference: the bootstrap's or the one an operator confirmed."""
+        return self.prod_deployment_path / artifacts.QUALITY_REFERENCE
 
     @property
     def ingestedfiles_path(self) -> Path:
@@ -496,6 +514,10 @@ def load(path: str | Path | None = None) -> Config:
                 f"key 'redeploy_rule' must be one of {', '.join(REDEPLOY_RULES)}, "
                 f"got {json.dumps(values['redeploy_rule'])}"
             )
+        if values["challenger_measure"] not in CHALLENGER_MEASURES:
+            raise ConfigError(
+                f"key 'challenger_measure' must be one of {', '.join(CHALLENGER_MEASURES)}, "
+                f"got {json.dumps(values['challenger_measure'])}")
         if values["training_window"] < 1:
             raise ConfigError("key 'training_window' must be at least 1 (extracts)")
         if not 0 < values["holdout_fraction"] < 1:

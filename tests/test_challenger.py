@@ -72,3 +72,44 @@ def test_estimate_is_close_to_realized_f1_on_a_large_covariate_shifted_batch():
     est = challenger.estimate(p, 100, iso.predict(p))
     real = challenger.realized(batch["exited"].to_numpy(), p, 100)
     assert abs(est["f1"] - real["f1"]) < 0.04
+
+
+# --- the list's measure ---------------------------------------------------------------
+
+def _scores(n=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.25).astype(int)
+    return y, rng.random(n) + 0.3 * y, rng.random(n) + 0.8 * y
+
+
+def test_list_test_observed_figures_are_the_measures_of_each_model():
+    from risk.model import measures
+    y, weak, strong = _scores()
+    comp = challenger.list_test(y, weak, strong, 100)
+    assert comp.champion == measures.precision_at(y, weak, 100)
+    assert comp.challenger == measures.precision_at(y, strong, 100)
+    assert comp.p_value < 0.01 and comp.gain > 0.2
+    auc = challenger.list_test(y, weak, strong, 100, measure="auc")
+    assert auc.champion == pytest.approx(measures.auc(y, weak))
+    assert auc.challenger == pytest.approx(measures.auc(y, strong))
+
+
+def test_list_test_of_a_model_against_itself_finds_no_gain():
+    y, weak, _ = _scores()
+    comp = challenger.list_test(y, weak, weak.copy(), 100, margin=0.0)
+    assert comp.gain == 0 and comp.p_value == 1.0
+
+
+def test_bootstrap_auc_handles_ties_as_the_rank_formula_does():
+    from risk.model import measures
+    y, weak, _ = _scores()
+    rounded = np.round(weak, 1)
+    one = np.ones((1, len(y)), dtype=int)
+    assert challenger._auc(one, y, rounded)[0] == pytest.approx(measures.auc(y, rounded))
+
+
+def test_collapse_is_named_and_a_close_model_is_not():
+    y, weak, strong = _scores()
+    noise = np.random.default_rng(3).random(len(y))
+    assert challenger.collapses(y, strong, noise, 100).startswith("AUC 0.")
+    assert challenger.collapses(y, strong, strong + 0.01 * noise, 100) is None

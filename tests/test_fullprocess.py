@@ -104,11 +104,11 @@ def test_bootstrap_then_no_new_data_then_same_law_then_drifted_extract(project):
 
 def test_dry_run_says_what_would_happen_and_changes_nothing(deployed_cfg):
     cfg = deployed_cfg
-    add_extract(cfg, "new.csv", "base_rate", seed=5, rows=3000)
+    add_extract(cfg, "new.csv", "drifted", seed=5, rows=3000)
     finaldata = cfg.finaldata_path.read_bytes()
     run = fullprocess(cfg, "--dry-run")
     assert run.returncode == 0, run.stderr
-    assert "[dry run] base-rate check: shifted" in run.stderr
+    assert "[dry run] change found: the training window restarts at new.csv" in run.stderr
     assert "would ingest and deploy the challenger" in run.stderr
     assert cfg.finaldata_path.read_bytes() == finaldata
     assert deployed_version(cfg) == 1
@@ -158,7 +158,7 @@ def test_a_second_run_while_one_is_active_exits_at_once(project):
 @pytest.mark.parametrize("kill_after", ["change found", "deploying the challenger", "scoring: F1"])
 def test_a_run_killed_mid_decision_is_redone_by_the_next(deployed_cfg, kill_after):
     cfg = deployed_cfg
-    add_extract(cfg, "new.csv", "base_rate", seed=6, rows=3000)
+    add_extract(cfg, "new.csv", "drifted", seed=6, rows=3000)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "fullprocess.py"), "--config", str(cfg.path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd="/",
@@ -209,3 +209,81 @@ def test_main_job_runs_every_step_on_the_course_starter_files(tmp_path):
                  "practicemodels/report.pdf", "practicemodels/apireturns.txt"):
         assert (tmp_path / path).is_file(), path
     assert (tmp_path / "ingesteddata/ingestedfiles.txt").read_text() == "dataset1.csv\ndataset2.csv\n"
+
+
+# --- guard rails (issue 19 item 4) ------------------------------------------------------
+
+def _train_on_shuffled_labels(cfg):
+    import numpy as np
+
+    from risk.data import contract
+    from risk.model import training
+    rows = contract.read_csv(cfg.finaldata_path)
+    rows[contract.TARGET] = np.random.default_rng(0).permutation(rows[contract.TARGET].to_numpy())
+    training.train(cfg, rows, {"files": ["shuffled"], "rows": len(rows)})
+
+
+def test_deployment_refuses_a_model_that_ranks_far_worse_unless_accept_worse(deployed_cfg):
+    cfg = deployed_cfg
+    _train_on_shuffled_labels(cfg)
+    refused = run_script("deployment.py", "--config", str(cfg.path))
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert "refusing to deploy, it ranks far worse than the live v0001" in line
+    assert "on the test data (testdata.csv): AUC" in line and "--accept-worse" in line
+    assert deployed_version(cfg) == 1
+    accepted = run_script("deployment.py", "--config", str(cfg.path), "--accept-worse")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "WARNING deployed with --accept-worse: ranks far worse than v0001" in accepted.stdout
+    assert "WARNING deployed with --accept-worse" in accepted.stderr  # the log
+    assert deployed_version(cfg) == 2
+    assert artifacts.read_manifest(cfg.prod_deployment_path)["warning"].startswith("WARNING deployed")
+
+
+def test_a_model_as_good_as_the_live_one_deploys_without_a_word(deployed_cfg):
+    from risk.data import contract
+    from risk.model import training
+    cfg = deployed_cfg
+    rows = contract.read_csv(cfg.finaldata_path)
+    training.train(cfg, rows.iloc[: len(rows) - 10], {"files": ["fewer rows"], "rows": len(rows) - 10})
+    release = deployment.deploy(cfg)
+    assert release.version == 2 and "warning" not in release.manifest
+
+
+def test_force_retrain_meets_the_guard_rail_and_the_result_line_says_so(project, monkeypatch):
+    assert fullprocess(project).returncode == 0  # bootstrap
+    cfg = project
+    # Labels that follow no figure (an operator forcing a retrain on the wrong file).
+    import numpy as np
+
+    from risk.data import contract
+    for name in ("a.csv", "b.csv"):
+        frame = contract.read_csv(cfg.input_folder_path / name)
+        frame[contract.TARGET] = np.random.default_rng(1).permutation(frame[contract.TARGET].to_numpy())
+        (cfg.input_folder_path / name).write_bytes(contract.write_csv(frame))
+    cfg.quality_reference_path.unlink()  # nothing to quarantine them by: only the guard rail is left
+    for release in deployment.releases(cfg.prod_deployment_path):
+        sidecar = release.path / artifacts.SIDECAR_FILE
+        meta = artifacts.read_json(sidecar)
+        meta.pop("quality", None)
+        sidecar.write_text(json.dumps(meta))
+    forced = fullprocess(cfg, "--force-retrain")
+    assert forced.returncode == 1
+    assert "refusing to deploy" in forced.stderr and "--accept-worse" in forced.stderr
+    assert deployed_version(cfg) == 1
+    accepted = fullprocess(cfg, "--force-retrain", "--accept-worse")
+    assert accepted.returncode == 0, accepted.stderr
+    result = accepted.stdout.strip().splitlines()[-1]
+    assert result.startswith("result: redeployed v0002: --force-retrain | WARNING deployed with --accept-worse")
+
+
+def test_the_result_line_names_a_quarantine_and_an_extract_listed_without_outcomes(project):
+    assert fullprocess(project).returncode == 0  # bootstrap
+    add_extract(project, "broken.csv", "units", seed=8)
+    generate_data.main(["--extract", str(project.input_folder_path / "later.csv"), "--law", "base",
+                        "--rows", "1500", "--seed", "9", "--no-labels"])
+    run = fullprocess(project)
+    assert run.returncode == 0, run.stderr
+    result = run.stdout.strip().splitlines()[-1]
+    assert result == ("result: kept v0001: no new labelled rows accepted; quarantined: broken.csv; "
+                      "listed without outcomes yet: later.csv")

@@ -195,7 +195,8 @@ def test_the_report_shows_changes_and_who_left_since_the_previous_list(deployed_
     first = scoring.publish_call_list(deployed_cfg)
     data = contract.read_csv(deployed_cfg.finaldata_path)
     gone = first.ranking["corporation"].iloc[3]
-    artifacts.write_atomic(deployed_cfg.finaldata_path,
+    # The call list reads the records (every accepted extract), beside finaldata.csv.
+    artifacts.write_atomic(deployed_cfg.records_path,
                            contract.write_csv(data[data["corporation"] != gone]))
     scoring.publish_call_list(deployed_cfg)
     pages = pdf_pages(reporting.make_report(deployed_cfg)["report"])

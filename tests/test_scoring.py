@@ -259,7 +259,8 @@ def test_two_publications_record_what_changed_and_each_clients_history(deployed_
     later.loc[later["corporation"] == low, ["lastmonth_activity", "lastyear_activity"]] = [5, 3000]
     later.loc[later["corporation"] == top, ["lastmonth_activity", "lastyear_activity"]] = [400, 1200]
     later.loc[later["corporation"] == quitter, "exited"] = 1
-    artifacts.write_atomic(cfg.finaldata_path, contract.write_csv(pd.concat([data, later])))
+    # The call list reads the records (every accepted extract), beside finaldata.csv.
+    artifacts.write_atomic(cfg.records_path, contract.write_csv(pd.concat([data, later])))
 
     second = scoring.publish_call_list(cfg)
     change = second.ranking.set_index("corporation")["change"]
@@ -289,7 +290,9 @@ def test_an_unchanged_list_published_again_keeps_its_marks(deployed_cfg):
     safest = scoring.read_call_list(cfg)[0]["corporation"].iloc[-1]
     later = latest[latest["corporation"] == safest].copy()
     later[["lastmonth_activity", "lastyear_activity"]] = [5, 3000]
-    artifacts.write_atomic(cfg.finaldata_path, contract.write_csv(pd.concat([data, later])))
+    # The list reads the records (every accepted extract): the later record goes there.
+    records = contract.read_csv(cfg.records_path, require_target=False)
+    artifacts.write_atomic(cfg.records_path, contract.write_csv(pd.concat([records, later])))
     second = scoring.publish_call_list(cfg)
     assert second.ranking.set_index("corporation").loc[safest, "change"] == "new"
 

@@ -1,6 +1,12 @@
 """Step 1, ingestion: compile every valid CSV of the input folder into one training dataset.
 
-The work of `ingestion.py` (its command line lives there).
+Two products (the work of `ingestion.py`; its command line lives there):
+- *training rows*, finaldata.csv: the labelled extracts' rows, for training
+  and judging models (the course's output);
+- *records*, records.csv beside it: every accepted extract's rows, labelled or
+  not, in the same order (oldest extract first): the call list ranks each
+  current client's latest record, so the clients of an extract whose outcomes
+  are not known yet are listed the day it arrives.
 """
 from __future__ import annotations
 
@@ -119,7 +125,39 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
         cfg.finaldata_path, len(data), len(frames), dropped, time.perf_counter() - started,
     )
     log.info("wrote %s and %s", cfg.ingestedfiles_path.name, cfg.ingestion_record_path.name)
+    write_records(cfg, exclude)
     return IngestionResult(cfg.finaldata_path, len(data), dropped, records)
+
+
+def write_records(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> tuple[int, list[str]]:
+    """Write records.csv: every readable extract not in `exclude`, labelled or not, oldest first.
+
+    An extract with outcomes on some rows only is left out (ingestion rejects
+    it too). Returns the rows written and the extracts listed without outcomes.
+    """
+    files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
+    files += [c for c in dbsource.extract_candidates(cfg) if c.name not in exclude]
+    frames, unlabelled = [], []
+    for file in files:
+        if file.problem is not None:
+            continue
+        try:
+            frame = contract.read_csv(file.path, require_target=False)
+        except contract.DataError:
+            continue  # ingestion records why
+        known = frame[contract.TARGET].notna() if contract.TARGET in frame else pd.Series(False, frame.index)
+        if known.any() and not known.all():
+            continue
+        if not known.any():
+            unlabelled.append(file.name)
+        frames.append(frame)
+    if not frames:
+        return 0, []
+    data = pd.concat(frames, ignore_index=True).drop_duplicates(subset=list(contract.COLUMNS), keep="first")
+    artifacts.write_atomic(cfg.records_path, contract.write_csv(data))
+    log.info("wrote %s: %d records of %d extract(s), %d without outcomes yet (%s)", cfg.records_path.name,
+             len(data), len(frames), len(unlabelled), ", ".join(unlabelled) or "none")
+    return len(data), unlabelled
 
 
 def _record_history(cfg: config.Config, run_id: str, records: list[FileRecord]) -> None:

@@ -36,8 +36,12 @@ import numpy as np
 import pandas as pd
 
 from risk.data import contract, drift
+from risk.model import measures
 
 HOLDOUT_BUCKETS = 10_000
+COLLAPSE_AUC_DROP = 0.10   # a model ranking this much worse (AUC) than the champion's on any set collapsed
+COLLAPSE_PRECISION = 0.5   # ... or catching under half the champion's exits in the top call_capacity
+BRIER_TOLERANCE = 0.01     # calibration guard: a challenger's Brier score at most this much worse
 
 
 def held_out(ids: pd.Series, fraction: float) -> np.ndarray:
@@ -84,6 +88,121 @@ def _counts(cells: np.ndarray, which: int) -> np.ndarray:
     predicted = c.sum(axis=-1) if which == 0 else c.sum(axis=-2)    # label x prediction
     return np.stack([predicted[..., 1, 1], predicted[..., 0, 1], predicted[..., 1, 0],
                      predicted[..., 0, 0]], axis=-1)
+
+
+@dataclass
+class ListComparison:
+    """Challenger vs champion by the list's measure on the same held-out rows."""
+    measure: str               # "list" (share of exits in the top k) or "auc"
+    champion: float
+    challenger: float
+    gain: float
+    p_value: float
+    rows: int
+    k: int
+    champion_brier: float
+    challenger_brier: float
+
+    @property
+    def champion_f1(self) -> float:  # the run history's columns keep their names
+        return self.champion
+
+    @property
+    def challenger_f1(self) -> float:
+        return self.challenger
+
+    def describe(self) -> str:
+        what = f"exits in the top {self.k}" if self.measure == "list" else "AUC"
+        return (f"{what} {self.challenger:.3f} vs {self.champion:.3f} (gain {self.gain:+.3f}, "
+                f"p={self.p_value:.4f}); Brier {self.challenger_brier:.4f} vs {self.champion_brier:.4f}")
+
+
+def _weights(n: int, rounds: int, seed: int) -> np.ndarray:
+    """Bootstrap resamples of `n` rows as counts per row (rounds x n)."""
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=rounds)
+
+
+def _top_share(weights: np.ndarray, labels: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Share of exits among the top `k` of each resample (copies of a row rank together)."""
+    order = np.argsort(-scores, kind="stable")
+    w = weights[:, order]
+    before = np.cumsum(w, axis=1) - w
+    taken = np.clip(k - before, 0, w)
+    return (taken * labels[order]).sum(axis=1) / k
+
+
+def _auc(weights: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """AUC of each resample: weighted share of (exit, stay) pairs in the right order (ties half)."""
+    order = np.argsort(scores, kind="stable")
+    y, s = labels[order].astype(bool), scores[order]
+    w = weights[:, order].astype(float)
+    neg = np.where(~y, w, 0.0)
+    # Ties: a group of equal scores counts its own negatives half.
+    first = np.searchsorted(s, s, side="left")
+    last = np.searchsorted(s, s, side="right")
+    cum = np.concatenate([np.zeros((len(w), 1)), np.cumsum(neg, axis=1)], axis=1)
+    tied_neg = cum[:, last] - cum[:, first]
+    below = cum[:, first] + tied_neg / 2
+    pos_w = np.where(y, w, 0.0)
+    pairs = pos_w.sum(axis=1) * neg.sum(axis=1)
+    return np.divide((pos_w * below).sum(axis=1), pairs, out=np.full(len(w), np.nan), where=pairs > 0)
+
+
+def list_test(labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray, k: int,
+              measure: str = "list", rounds: int = 2000, seed: int = 0,
+              margin: float = 0.0) -> ListComparison:
+    """One-sided paired bootstrap of the list's measure, challenger minus champion, on the same rows.
+
+    `champion`, `challenger`: each model's probabilities. "list": share of
+    exits among the top `k` (k capped at the rows); "auc": the ranking's AUC.
+    p-value of "the gain is at most `margin`".
+    """
+    y = np.asarray(labels).astype(int)
+    a, b = np.asarray(champion, dtype=float), np.asarray(challenger, dtype=float)
+    n, k = len(y), max(1, min(int(k), len(y)))
+    w = _weights(n, rounds, seed)
+    one = np.ones((1, n), dtype=int)
+    if measure == "auc":
+        gains = _auc(w, y, b) - _auc(w, y, a)
+        observed = float(_auc(one, y, a)[0]), float(_auc(one, y, b)[0])
+    else:
+        gains = _top_share(w, y, b, k) - _top_share(w, y, a, k)
+        observed = float(_top_share(one, y, a, k)[0]), float(_top_share(one, y, b, k)[0])
+    return ListComparison(measure, observed[0], observed[1], observed[1] - observed[0],
+                          float(np.mean(gains <= margin)), n, k,
+                          measures.brier(y, a), measures.brier(y, b))
+
+
+def collapses(labels: np.ndarray, champion: np.ndarray, candidate: np.ndarray, k: int) -> str | None:
+    """Why `candidate`'s ranking collapsed against the champion's on these rows, or None.
+
+    Collapse: AUC lower by more than COLLAPSE_AUC_DROP, or under
+    COLLAPSE_PRECISION of the champion's exits in the top `k`.
+    """
+    y = np.asarray(labels).astype(int)
+    if not len(y) or y.min() == y.max():
+        return None
+    k = max(1, min(int(k), len(y)))
+    auc_a, auc_b = measures.auc(y, champion), measures.auc(y, candidate)
+    top_a, top_b = measures.exits_in_top(y, champion, k), measures.exits_in_top(y, candidate, k)
+    if auc_b < auc_a - COLLAPSE_AUC_DROP or top_b < COLLAPSE_PRECISION * top_a:
+        return (f"AUC {auc_b:.3f} vs the champion's {auc_a:.3f}, exits in the top {k} "
+                f"{top_b} vs {top_a}")
+    return None
+
+
+def collapse_report(champion: Any, candidate: Any, sets: dict[str, pd.DataFrame | None],
+                    k: int) -> list[tuple[str, str]]:
+    """(set name, why) for each labelled set where `candidate` collapses against `champion`."""
+    found = []
+    for name, frame in sets.items():
+        if frame is None or not len(frame):
+            continue
+        why = collapses(frame[contract.TARGET].to_numpy(), probabilities(champion, frame),
+                        probabilities(candidate, frame), k)
+        if why:
+            found.append((name, f"{why} on {len(frame)} rows"))
+    return found
 
 
 @dataclass

@@ -13,10 +13,45 @@ from typing import Any
 
 from risk import artifacts, config, history
 from risk.artifacts import ArtifactError, Release, releases
+from risk.data import contract
+from risk.errors import StepError
+from risk.loop import challenger, loop
 
 log = logging.getLogger("deployment")
 
 __all__ = ["Release", "deploy", "go_to", "listing", "prune", "releases", "rollback"]
+
+
+class WorseModel(StepError):
+    """The model to deploy ranks far worse than the live one; --accept-worse deploys it anyway."""
+
+
+def guard_rail(cfg: config.Config, accept_worse: bool = False) -> list[str]:
+    """Refuse a model whose ranking collapses against the live one's; with `accept_worse`, warn.
+
+    Judged on the freshest labelled rows (the latest ingested extracts, about
+    2,000 rows) and on the test data, by challenger.collapses (AUC down by more
+    than 0.10, or under half the exits in the top call_capacity). Returns the
+    warning lines (empty when nothing collapsed or nothing is live).
+    """
+    prod = cfg.prod_deployment_path
+    if artifacts.read_manifest(prod) is None:
+        return []
+    champion, manifest = artifacts.load_deployed_model(prod)
+    candidate = artifacts.load_model(cfg.model_path, _recorded_model_hash(cfg.model_path))
+    sets = {"the freshest labelled rows": loop.calibration_rows(cfg),
+            f"the test data ({cfg.test_data_file.name})": contract.read_csv(cfg.test_data_file)}
+    found = challenger.collapse_report(champion, candidate, sets, cfg.call_capacity)
+    if not found:
+        return []
+    live = artifacts.version_name(manifest["version"])
+    what = "; ".join(f"on {where}: {why}" for where, why in found)
+    if not accept_worse:
+        raise WorseModel(f"{cfg.model_path}: refusing to deploy, it ranks far worse than the live {live} "
+                         f"{what}; deploy it anyway with --accept-worse")
+    warning = f"WARNING deployed with --accept-worse: ranks far worse than {live} {what}"
+    log.warning("%s", warning)
+    return [warning]
 
 
 def _copy_durably(src: Path, dst: Path) -> None:
@@ -80,19 +115,28 @@ def deployment_row(version: int, manifest: dict[str, Any], release: Path) -> dic
 
 
 def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None = None,
-           record: bool = True) -> Release:
+           guard: bool = True, accept_worse: bool = False, record: bool = True) -> Release:
     """Deploy the trained model, score and ingestion record as one new live release.
 
     `reason` (why it is deployed) and `extra` (more keys, e.g. the reference
     performance) go into the manifest. A model identical to the live one makes
-    no new release: the live one is returned. `record=False`: the caller records
-    the `deployments` row (the main job, through its journal: journal.py).
+    no new release: the live one is returned. With `guard`, a model whose
+    ranking collapses against the live one's is refused (WorseModel) unless
+    `accept_worse`; then the manifest keeps the warning. (fullprocess.py's
+    challenger was judged already, on its own sets: it passes guard=False.)
+    `record=False`: the caller records the `deployments` row (the main job,
+    through its journal: journal.py).
     """
     sources = _sources(cfg)
     for path in sources.values():
         if not path.is_file():
             raise ArtifactError(f"{path}: not found; run the steps before deployment first")
     expected = _recorded_model_hash(cfg.model_path)
+    if guard and artifacts.read_manifest(cfg.prod_deployment_path) is not None and (
+            artifacts.read_manifest(cfg.prod_deployment_path) or {}).get("model_sha256") != expected:
+        warnings = guard_rail(cfg, accept_worse)
+        if warnings:
+            extra = {**(extra or {}), "warning": warnings[0]}
 
     prod = cfg.prod_deployment_path
     live = artifacts.deployed(prod)

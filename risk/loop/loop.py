@@ -2,7 +2,7 @@
 
 For the new extracts of one run:
  1. gate: each is read (outcomes may be empty) and checked by the quality
-    gate (quality.py) against the deployed model's training profile; an
+    gate (quality.py) against its fixed, vetted reference; an
     implausible one is quarantined; one without outcomes gets a label-free
     estimate (challenger.estimate); the rest are accepted;
  2. the training window: the last `training_window` accepted extracts in order
@@ -40,6 +40,9 @@ from risk.model import training
 log = logging.getLogger("fullprocess")
 
 CALIBRATION_ROWS = 2000  # labelled rows a label-free estimate calibrates the probabilities on
+# What a label-free estimate cannot know, said wherever it is shown.
+ESTIMATE_CAVEAT = ("an estimate, valid only if who leaves has not changed: the quality gate and the "
+                   "data drift checks see what it cannot")
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Batch:
     name: str
     sha256: str
     frame: pd.DataFrame
+    unchecked: bool = False    # released by the operator: the gate did not judge it
 
 
 @dataclass
@@ -63,6 +67,12 @@ class Decision:
     training_rows: pd.DataFrame | None = None
     trained_on: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
+    list_comparison: challenger.ListComparison | None = None
+    collapses: list[str] = field(default_factory=list)   # where the challenger's ranking collapsed
+    judged_on: list[str] = field(default_factory=list)   # the sets it was checked on
+    warning: str = ""          # deployed though it collapsed somewhere (--accept-worse)
+    recalibrate: pd.DataFrame | None = None   # the labelled rows to recalibrate the champion on
+    escalation: str = ""       # a change left unresolved: said once
 
 
 # --- 1. the gate -----------------------------------------------------------------
@@ -70,10 +80,11 @@ class Decision:
 def gate(cfg: config.Config, new: list[Path], model: Any, manifest: dict[str, Any],
          run: Any) -> tuple[list[Batch], dict[str, tuple[str, str]]]:
     """Accepted labelled extracts, and {name: (sha256, outcome)} of those held back."""
-    release = artifacts.release_path(cfg.prod_deployment_path, manifest["version"])
-    reference = artifacts.read_json(release / artifacts.SIDECAR_FILE).get("quality")
+    reference, source = quality.read_reference(cfg)
     if reference is None:
-        run.decide("quality gate off: the deployed model has no training profile (retrain to add one)")
+        run.decide("quality gate off: no reference profile (confirm one: fullprocess.py --confirm-reference)")
+    else:
+        run.decide("quality gate reference: %s", source)
     released = {(r["name"], r["sha256"]) for r in history.rows(cfg.history_path, "quarantine")
                 if r["action"] == "released"}
     accepted, held = [], {}
@@ -92,7 +103,8 @@ def gate(cfg: config.Config, new: list[Path], model: Any, manifest: dict[str, An
         if labelled.any() and not labelled.all():
             run.decide("not checking %s: '%s' empty on some rows only", path.name, contract.TARGET)
             continue
-        if (path.name, digest) in released:
+        unchecked = (path.name, digest) in released
+        if unchecked:
             run.decide("quality gate: %s released by the operator, not checked", path.name)
         elif reference is not None:
             problems = quality.problems(reference, frame)
@@ -110,7 +122,7 @@ def gate(cfg: config.Config, new: list[Path], model: Any, manifest: dict[str, An
             continue
         frame[contract.TARGET] = frame[contract.TARGET].astype("int64")
         labels_arrived(cfg, path.name, frame, model, manifest, run)
-        accepted.append(Batch(path.name, digest, frame))
+        accepted.append(Batch(path.name, digest, frame, unchecked))
     return accepted, held
 
 
@@ -121,9 +133,9 @@ def label_free(cfg: config.Config, name: str, digest: str, frame: pd.DataFrame, 
     iso = challenger.calibration(challenger.probabilities(model, recent), recent[contract.TARGET])
     scores = challenger.probabilities(model, frame)
     est = challenger.estimate(scores, cfg.call_capacity, iso.predict(scores))
-    run.decide("no outcomes in %s yet: %d clients scored; estimated F1 %.3f, precision at %d %.3f "
-               "(from predicted probabilities: blind to a change of who leaves); not trained on",
-               name, est["rows"], est["f1"], est["top_n"], est["precision_at_n"])
+    run.decide("no outcomes in %s yet: %d clients listed today; estimated F1 %.3f, precision at %d %.3f "
+               "(%s); not trained on, never a gate", name, est["rows"], est["f1"], est["top_n"],
+               est["precision_at_n"], ESTIMATE_CAVEAT)
     if not run.dry_run:
         history.record(cfg.history_path, "estimates", [{
             "name": name, "sha256": digest, "kind": "estimate", "model_version": manifest["version"],
@@ -263,7 +275,7 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
     rows = pd.concat([frames[n] for n in window], ignore_index=True).drop_duplicates(
         subset=list(contract.COLUMNS))
     rows = rows[~challenger.held_out(rows[contract.ID], cfg.holdout_fraction)].reset_index(drop=True)
-    candidate = training.train_model(rows, cfg.model_params)
+    candidate = training.train_model(rows, cfg.model_params, cfg.model_kind)
     trained_on = {"files": window, "rows": len(rows), "held_out_fraction": cfg.holdout_fraction,
                   "window": f"last {cfg.training_window} extracts" + (
                       f" from {window[0]} (where a change was found)" if change else "")}
@@ -271,42 +283,131 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
                         training_rows=rows, trained_on=trained_on)
     test_rows = fresh[holdout]
     if len(test_rows):
-        x, y = contract.feature_matrix(test_rows), test_rows[contract.TARGET].to_numpy()
-        comp = challenger.paired_test(y, model.predict(x), candidate.predict(x),
-                                      cfg.drift_bootstrap_rounds, cfg.drift_seed,
-                                      margin=cfg.challenger_min_gain)
-        decision.comparison = comp
-        decision.reference = {"f1": comp.challenger_f1, "counts": comp.challenger_counts,
-                              "rows": comp.rows, "on": "held-out rows of " + ", ".join(fresh_names)}
-        run.decide("challenger (trained on %d rows of %s) vs champion %s on %d held-out fresh rows: "
-                   "F1 %.4f vs %.4f, gain %+.4f, p(gain <= %s)=%.4f", len(rows), ", ".join(window), version,
-                   comp.rows, comp.challenger_f1, comp.champion_f1, comp.gain, cfg.challenger_min_gain,
-                   comp.p_value)
+        compare(cfg, decision, model, candidate, test_rows, fresh_names, version, run)
+    # Where else the challenger must not collapse: held-out rows of earlier accepted extracts
+    # and the test data. After a change of law found on gate-checked extracts those rows are
+    # of the old law (a challenger of the new one ranks them worse, as the champion ranks
+    # the new rows worse): reported, not a veto; the gate guards against broken extracts.
+    earlier = [n for n in order if n not in fresh_names][-cfg.training_window:]
+    veto = not change or any(b.unchecked for b in accepted)
+    sets = {"held-out fresh rows": test_rows,
+            "held-out rows of earlier extracts": _held_out_rows(cfg, earlier, accepted),
+            "the test data": contract.read_csv(cfg.test_data_file)}
+    for where, why in [(w, c) for w, c in challenger.collapse_report(model, candidate, sets, cfg.call_capacity)]:
+        if veto or where == "held-out fresh rows":
+            decision.collapses.append(f"{where}: {why}")
+        else:
+            run.decide("challenger ranks %s worse (%s): of the law before the change, not a veto", where, why)
+    decision.judged_on = [f"{w} ({len(f)} rows)" for w, f in sets.items() if f is not None and len(f)]
     # Gatekeeping: once a change is found at the monthly level, the champion is known to be off
     # its reference, and the challenger needs only drift_alpha; else the monthly level.
     level = cfg.drift_alpha if change else cfg.monthly_alpha
-    better = decision.comparison is not None and decision.comparison.p_value < level
+    judged = decision.list_comparison if cfg.challenger_measure != "f1" else decision.comparison
+    better = judged is not None and judged.p_value < level
+    calibrated = (decision.list_comparison is None or decision.list_comparison.challenger_brier
+                  <= decision.list_comparison.champion_brier + challenger.BRIER_TOLERANCE)
+    what = {"list": f"exits in the top {cfg.call_capacity}", "auc": "AUC", "f1": "F1"}[cfg.challenger_measure]
     if force:
         decision.deploy, decision.reason = True, "--force-retrain"
     elif rule == "drift":
         decision.deploy = bool(verdict and verdict.drift)
         decision.reason = ("model drift (redeploy_rule drift)" if decision.deploy
                            else "no model drift (redeploy_rule drift)")
+    elif decision.collapses and not getattr(run, "accept_worse", False):
+        decision.reason = "challenger refused: it " + "; ".join(
+            f"collapses on {c}" for c in decision.collapses) + " (--accept-worse deploys it)"
+    elif better and not calibrated:
+        lc = decision.list_comparison
+        decision.reason = (f"challenger ranks better but its probabilities are worse (Brier "
+                           f"{lc.challenger_brier:.4f} vs {lc.champion_brier:.4f}, tolerance "
+                           f"{challenger.BRIER_TOLERANCE}): kept")
     elif better:
-        c = decision.comparison
         decision.deploy = True
-        decision.reason = (f"challenger significantly better on {c.rows} held-out rows: F1 "
-                           f"{c.challenger_f1:.4f} vs {c.champion_f1:.4f} (gain {c.gain:+.4f}; "
-                           f"p(gain <= {cfg.challenger_min_gain})={c.p_value:.4f} < {level:.4f})")
+        decision.reason = (f"challenger significantly better by {what} on {judged.rows} held-out rows: "
+                           f"{judged.challenger_f1:.4f} vs {judged.champion_f1:.4f} (gain {judged.gain:+.4f}; "
+                           f"p(gain <= {cfg.challenger_min_gain})={judged.p_value:.4f} < {level:.4f})")
     else:
-        c = decision.comparison
-        decision.reason = ("challenger not significantly better: F1 "
-                           f"{c.challenger_f1:.4f} vs {c.champion_f1:.4f}, gain {c.gain:+.4f}, "
-                           f"p(gain <= {cfg.challenger_min_gain})={c.p_value:.4f}, needs < {level:.4f}"
-                           if c else "no fresh held-out rows to compare on")
-    if decision.deploy:
+        decision.reason = (f"challenger not significantly better by {what}: "
+                           f"{judged.challenger_f1:.4f} vs {judged.champion_f1:.4f}, gain {judged.gain:+.4f}, "
+                           f"p(gain <= {cfg.challenger_min_gain})={judged.p_value:.4f}, needs < {level:.4f}"
+                           if judged else "no fresh held-out rows to compare on")
+    if not decision.deploy and rule != "drift" and rate.get("shifted") and _shifted_before(cfg, manifest):
+        decision.recalibrate = fresh.drop(columns="_file")
+        decision.reason += (f"; the base rate moved twice in a row ({rate['observed']} exits observed, "
+                            f"{rate['expected']:.0f} predicted): recalibrated")
+    elif not decision.deploy and change:
+        decision.escalation = _escalation(cfg, manifest)
+    if decision.deploy or decision.recalibrate is not None:
         decision.outcome = "redeployed"
+    if decision.deploy:
+        if decision.collapses:
+            decision.warning = ("WARNING deployed with --accept-worse: the challenger collapses on "
+                                + "; ".join(decision.collapses))
     return decision
+
+
+ESCALATE_AFTER = 3  # tests in a row that found a change the champion still has
+
+
+def _champion_decisions(cfg: config.Config, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recorded tests (drift and base rate checked) while the deployed champion was live, oldest first.
+
+    Runs that tested nothing (only unlabelled or quarantined extracts, too few rows) do not
+    break a streak.
+    """
+    return [r for r in history.rows(cfg.history_path, "challenger_decisions")
+            if r["champion_version"] == manifest["version"] and json.loads(r["base_rate"] or "{}")]
+
+
+def _shifted_before(cfg: config.Config, manifest: dict[str, Any]) -> bool:
+    """Did the base-rate check fire at the champion's previous test as well?"""
+    before = _champion_decisions(cfg, manifest)
+    return bool(before) and bool(json.loads(before[-1]["base_rate"] or "{}").get("shifted"))
+
+
+def _escalation(cfg: config.Config, manifest: dict[str, Any]) -> str:
+    """One notice when a change has been found ESCALATE_AFTER tests in a row and is still there."""
+    streak = 1
+    for r in reversed(_champion_decisions(cfg, manifest)):
+        if not r["change_found"]:
+            break
+        streak += 1
+    if streak != ESCALATE_AFTER:
+        return ""
+    return (f"ESCALATION a change found in {streak} tests in a row is unresolved: neither a better challenger "
+            f"nor a recalibration answers it; look at the drift and base-rate checks, then retrain "
+            f"(fullprocess.py --force-retrain) or confirm the data (fullprocess.py --confirm-reference)")
+
+
+def compare(cfg: config.Config, decision: Decision, model: Any, candidate: Any, rows: pd.DataFrame,
+            fresh_names: list[str], version: str, run: Any) -> None:
+    """Challenger vs champion on the held-out fresh rows: F1 (reported, the deployment's drift
+    reference) and the list's measure (what decides, unless challenger_measure is "f1")."""
+    x, y = contract.feature_matrix(rows), rows[contract.TARGET].to_numpy()
+    comp = challenger.paired_test(y, model.predict(x), candidate.predict(x),
+                                  cfg.drift_bootstrap_rounds, cfg.drift_seed, margin=cfg.challenger_min_gain)
+    decision.comparison = comp
+    decision.reference = {"f1": comp.challenger_f1, "counts": comp.challenger_counts,
+                          "rows": comp.rows, "on": "held-out rows of " + ", ".join(fresh_names)}
+    run.decide("challenger (trained on %d rows of %s) vs champion %s on %d held-out fresh rows: "
+               "F1 %.4f vs %.4f, gain %+.4f, p(gain <= %s)=%.4f", decision.trained_on["rows"],
+               ", ".join(decision.window), version, comp.rows, comp.challenger_f1, comp.champion_f1,
+               comp.gain, cfg.challenger_min_gain, comp.p_value)
+    if cfg.challenger_measure != "f1":
+        lc = challenger.list_test(y, challenger.probabilities(model, rows),
+                                  challenger.probabilities(candidate, rows), cfg.call_capacity,
+                                  cfg.challenger_measure, cfg.drift_bootstrap_rounds, cfg.drift_seed,
+                                  margin=cfg.challenger_min_gain)
+        decision.list_comparison = lc
+        run.decide("by the list's measure on the same rows: %s", lc.describe())
+
+
+def _held_out_rows(cfg: config.Config, names: list[str], accepted: list[Batch]) -> pd.DataFrame | None:
+    if not names:
+        return None
+    frames = frames_of(cfg, names, accepted)
+    rows = pd.concat(frames.values(), ignore_index=True)
+    return rows[challenger.held_out(rows[contract.ID], cfg.holdout_fraction)].reset_index(drop=True)
 
 
 def model_drift(cfg: config.Config, model: Any, manifest: dict[str, Any], fresh: pd.DataFrame,

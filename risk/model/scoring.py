@@ -375,7 +375,9 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     keeps the marks of its first publication: "new" stays until the list changes.
     """
     model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
-    clients = current_clients(contract.read_csv(cfg.finaldata_path, require_target=False))
+    # The records (every accepted extract, labelled or not: ingestion.write_records) if written.
+    records = cfg.records_path if cfg.records_path.is_file() else cfg.finaldata_path
+    clients = current_clients(contract.read_csv(records, require_target=False))
     test = contract.read_csv(cfg.test_data_file)
     quality = quality_of(model, test, cfg.call_capacity)
     _, previous = previous_ranking(cfg)
