@@ -58,7 +58,9 @@ class Run:
         self.warnings.append(message)
 
     def result_line(self) -> str:
-        return "result: " + (self.result or "done") + "".join(f" | {w}" for w in self.warnings)
+        """The run in one line: its result, else its first decision (e.g. "no new data"), and warnings."""
+        said = self.result or (self.decisions[0] if self.decisions else "nothing to decide")
+        return "result: " + said.replace("\n", " ") + "".join(f" | {w}" for w in self.warnings)
 
     def decide(self, message: str, *args: Any) -> None:
         text = message % args if args else message
@@ -478,12 +480,9 @@ def main(argv: list[str] | None = None) -> int:
                 recorded_run(cfg, args.force_retrain, run)
     except StepError as exc:
         return cli.failed(exc)
-    # The run's decision in one line first, for cron mail and anyone reading stdout.
-    print("decision: " + (run.decisions[-1] if run.decisions else "nothing to decide").replace("\n", " "))
     if run.outputs:
         print("\n".join(run.outputs))
-    if run.result or run.warnings:  # a tick with nothing to do stays silent (cron mails stdout)
-        print(run.result_line())
+    print(run.result_line())  # the run's decision in one line, last: cron's log and anyone reading stdout
     return 0
 
 

@@ -59,7 +59,7 @@ def test_bootstrap_then_no_new_data_then_same_law_then_drifted_extract(project):
     run = fullprocess(cfg)
     assert run.returncode == 0, run.stderr
     assert "no new data" in run.stderr
-    assert run.stdout.startswith("decision: no new data") and run.stdout.count("\n") == 1  # one line
+    assert run.stdout.startswith("result: no new data") and run.stdout.count("\n") == 1  # one line
     assert (cfg.prod_deployment_path / "trainedmodel.pkl").read_bytes() == model
     assert cfg.finaldata_path.read_bytes() == finaldata and returns.read_bytes() == returned
     assert len(deployment.releases(cfg.prod_deployment_path)) == 1

@@ -112,10 +112,10 @@ def test_the_main_job_says_its_decision_on_stdout_in_one_line(make_config):
     cfg = make_config()
     run = run_script("fullprocess.py", "--config", str(cfg))
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[0].startswith("decision: bootstrap: nothing deployed")
+    assert run.stdout.splitlines()[-1].startswith("result: bootstrap: deployed the first model")
     again = run_script("fullprocess.py", "--config", str(cfg))
     assert again.stdout.splitlines() == [again.stdout.splitlines()[0]]
-    assert again.stdout.startswith("decision: no new data")
+    assert again.stdout.startswith("result: no new data")
 
 
 def test_a_list_made_by_another_model_than_the_live_one_is_told_once_as_stale(deployed_cfg, webhook):
