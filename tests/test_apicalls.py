@@ -77,6 +77,7 @@ def same_project_config(project: config.Config, folder: Path, **extra) -> config
     return config.load(path)
 
 
+@pytest.mark.slow
 def test_apicalls_needs_none_of_the_data_libraries():
     run = subprocess.run([sys.executable, "-c", "import apicalls, sys; print(sorted("
                           "{'pandas', 'sklearn', 'numpy', 'flask'} & set(sys.modules)))"],
@@ -307,6 +308,7 @@ def test_slow_clients_cannot_starve_the_server(server):
     assert set(answered) == {(200, True)}
 
 
+@pytest.mark.slow
 def test_apicalls_reports_an_unreachable_server_and_writes_nothing(deployed_cfg):
     url = f"http://127.0.0.1:{localserver.free_port()}"
     run = run_apicalls(deployed_cfg, "--url", url, "--timeout", "5")

@@ -785,6 +785,7 @@ def test_an_unknown_key_is_named_in_a_400(client, url, kwargs, where):
     assert r.get_json()["error"].startswith(f"unknown key 'path' in {where} (expected ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["file", "folder"])
 def test_a_symlink_swapped_in_during_requests_never_leads_a_read_outside(deployed_cfg, tmp_path, what):
     """Issue 13 item 1: a real file (or folder) inside, swapped with a link to an outside one

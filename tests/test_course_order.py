@@ -34,6 +34,7 @@ def test_the_course_order_by_hand_gives_a_full_apireturns(make_config, tmp_path,
     assert not (cfg.output_model_path / "apireturns.failed.txt").exists()
 
 
+@pytest.mark.slow
 def test_deployment_script_publishes_the_list_and_records_diagnostics(make_config, monkeypatch):
     cfg = config.load(make_config())
     for script in COURSE_ORDER:

@@ -252,6 +252,7 @@ def test_ingestion_reads_database_extracts_after_the_input_files(make_config, tm
     assert result.rows == 70
 
 
+@pytest.mark.slow
 def test_the_no_new_rows_check_uses_the_standard_library_only(make_config, tmp_path):
     db = Database("sqlite", tmp_path)
     db.add_clients(5, seed=1)
@@ -487,6 +488,7 @@ def test_a_hash_in_the_sqlite_file_name_opens_that_file_read_only(make_config, t
     assert sorted(p.name for p in odd.parent.iterdir()) == ["clients#1.sqlite"]  # no empty 'clients' made
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url", ["postgresql://u:pw@localhost:notaport/db", "postgresql://u:pw@[::1/db",
                                  "nosuchdialect://x/y"])
 def test_a_malformed_url_is_one_line_naming_the_url_without_its_password(make_config, url, monkeypatch):

@@ -43,6 +43,7 @@ def test_tampered_deployed_model_is_refused(deployed_cfg):
         artifacts.load_deployed_model(prod)
 
 
+@pytest.mark.slow
 def test_model_changed_after_training_is_not_deployed(cfg):
     ingestion.ingest(cfg)
     training.train(cfg)
@@ -55,6 +56,7 @@ def test_model_changed_after_training_is_not_deployed(cfg):
     assert artifacts.read_manifest(cfg.prod_deployment_path) is None
 
 
+@pytest.mark.slow
 def test_nothing_trained_yet_fails_naming_the_missing_file(make_config):
     run = run_script("deployment.py", "--config", str(make_config()))
     assert run.returncode == 1
@@ -83,6 +85,7 @@ def test_rollback_restores_the_previous_release(deployed_cfg, tmp_path):
     assert artifacts.read_manifest(cfg.prod_deployment_path)["version"] == 3
 
 
+@pytest.mark.slow
 def test_rollback_with_no_earlier_release_fails(deployed_cfg):
     run = run_script("deployment.py", "--config", str(deployed_cfg.path), "--rollback")
     assert run.returncode == 1

@@ -316,6 +316,7 @@ def test_an_older_history_with_not_null_timings_is_migrated(tmp_path):
     assert [(r["ingestion_s"], r["training_s"]) for r in rows] == [(1.5, 2.5), (None, None)]
 
 
+@pytest.mark.slow
 def test_importing_diagnostics_loads_no_plotting_library():
     code = "import sys, diagnostics; print(sorted(m for m in ('matplotlib', 'seaborn') if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)

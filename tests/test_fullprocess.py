@@ -102,6 +102,7 @@ def test_bootstrap_then_no_new_data_then_same_law_then_drifted_extract(project):
     assert any("deploying the challenger" in d for d in json.loads(runs[-1]["decisions"]))
 
 
+@pytest.mark.slow
 def test_dry_run_says_what_would_happen_and_changes_nothing(deployed_cfg):
     cfg = deployed_cfg
     add_extract(cfg, "new.csv", "drifted", seed=5, rows=3000)
@@ -116,6 +117,7 @@ def test_dry_run_says_what_would_happen_and_changes_nothing(deployed_cfg):
     assert history.rows(cfg.history_path, "drift_checks") == []
 
 
+@pytest.mark.slow
 def test_failed_training_keeps_the_deployment_and_exits_1(deployed_cfg):
     cfg = deployed_cfg
     raw = json.loads(cfg.path.read_text())
@@ -223,6 +225,7 @@ def _train_on_shuffled_labels(cfg):
     training.train(cfg, rows, {"files": ["shuffled"], "rows": len(rows)})
 
 
+@pytest.mark.slow
 def test_deployment_refuses_a_model_that_ranks_far_worse_unless_accept_worse(deployed_cfg):
     cfg = deployed_cfg
     _train_on_shuffled_labels(cfg)
@@ -250,6 +253,7 @@ def test_a_model_as_good_as_the_live_one_deploys_without_a_word(deployed_cfg):
     assert release.version == 2 and "warning" not in release.manifest
 
 
+@pytest.mark.slow
 def test_force_retrain_meets_the_guard_rail_and_the_result_line_says_so(project, monkeypatch):
     assert fullprocess(project).returncode == 0  # bootstrap
     cfg = project
@@ -277,6 +281,7 @@ def test_force_retrain_meets_the_guard_rail_and_the_result_line_says_so(project,
     assert result.startswith("result: redeployed v0002: --force-retrain | WARNING deployed with --accept-worse")
 
 
+@pytest.mark.slow
 def test_the_result_line_names_a_quarantine_and_an_extract_listed_without_outcomes(project):
     assert fullprocess(project).returncode == 0  # bootstrap
     add_extract(project, "broken.csv", "units", seed=8)

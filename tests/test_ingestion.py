@@ -212,6 +212,7 @@ def test_hidden_and_temporary_files_are_ignored(make_config):
     assert [f.name for f in result.files] == ["a.csv"]
 
 
+@pytest.mark.slow
 def test_no_valid_data_fails_and_leaves_previous_output(make_config, tmp_path):
     path = make_config(inputs={"a.csv": client_csv(30, 1)})
     assert run_script("ingestion.py", "--config", str(path)).returncode == 0
@@ -228,6 +229,7 @@ def test_no_valid_data_fails_and_leaves_previous_output(make_config, tmp_path):
     assert final.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_empty_or_missing_input_folder_fails_with_exit_1(make_config, tmp_path):
     path = make_config(inputs={})
     run = run_script("ingestion.py", "--config", str(path))
@@ -239,6 +241,7 @@ def test_empty_or_missing_input_folder_fails_with_exit_1(make_config, tmp_path):
     assert "input folder not found" in run.stderr
 
 
+@pytest.mark.slow
 def test_script_runs_from_another_working_directory(make_config, tmp_path):
     path = make_config()
     run = run_script("ingestion.py", "--config", str(path), cwd=tmp_path / "in")

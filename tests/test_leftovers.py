@@ -58,6 +58,7 @@ def _age(path, seconds):
     os.utime(path, (then, then), follow_symlinks=False)
 
 
+@pytest.mark.slow
 def test_a_killed_writes_temporary_file_is_swept_by_the_next_write(tmp_path):
     target = tmp_path / "out" / "risk_ranking.csv"
     target.parent.mkdir()

@@ -115,6 +115,7 @@ def test_held_out_rows_never_reach_training(project, monkeypatch):
     assert decision["change_found"]
 
 
+@pytest.mark.slow  # several ticks of the main job, end to end
 def test_drift_is_judged_against_the_deployments_own_reference(project):
     cfg = project
     add(cfg, "c.csv", "drifted", seed=9, rows=3000)
@@ -139,6 +140,7 @@ def test_too_few_fresh_labelled_rows_wait_and_accumulate(project):
     assert wait["decision"] == "wait" and keep["decision"] == "keep" and keep["rows"] > 200
 
 
+@pytest.mark.slow  # several ticks of the main job, end to end
 def test_an_extract_without_outcomes_is_estimated_not_trained_on_then_realized(project):
     cfg = project
     add(cfg, "nolabels.csv", "base", seed=14, labels=False)
@@ -222,6 +224,7 @@ def test_withdraw_of_an_unknown_extract_is_one_line(project):
         fullprocess.withdraw(project, "nope.csv", fullprocess.Run())
 
 
+@pytest.mark.slow  # several ticks of the main job, end to end
 def test_the_gate_reference_stays_the_bootstraps_after_a_released_broken_extract(project):
     cfg = project
     before = cfg.quality_reference_path.read_bytes()
@@ -268,6 +271,7 @@ def test_the_courses_f1_measure_stays_selectable(make_config, monkeypatch):
     assert version(cfg) == 2  # F1 at 0.5 gains from a doubled base rate
 
 
+@pytest.mark.slow  # several ticks of the main job, end to end
 def test_a_base_rate_that_moves_twice_in_a_row_is_answered_by_a_recalibration(project):
     import numpy as np
     cfg = project
@@ -313,6 +317,7 @@ def test_platt_recovers_a_known_step():
     assert a == pytest.approx(0.6, abs=0.02) and b == pytest.approx(0.9, abs=0.02)
 
 
+@pytest.mark.slow  # several ticks of the main job, end to end
 def test_an_unresolved_change_is_escalated_once(make_config, monkeypatch):
     monkeypatch.setattr(fullprocess, "report", lambda cfg, run: None)
     # A challenger can never win here (gain needed: 0.99): the change found stays unresolved.

@@ -14,6 +14,7 @@ from risk.serving import api_spec, localserver
 BARE_PYTHON = shutil.which("python3.11", path="/usr/bin:/usr/local/bin") or "/usr/bin/python3"
 
 
+@pytest.mark.slow
 def test_gunicorn_with_a_bad_config_says_so_in_one_line_and_exits_2(tmp_path):
     bad = tmp_path / "config.json"
     bad.write_text(json.dumps({"input_folder_path": 3}))
@@ -29,6 +30,7 @@ def _bare_python_lacks_pandas() -> bool:
     return subprocess.run([BARE_PYTHON, "-c", "import pandas"], capture_output=True).returncode != 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["scoring.py", "training.py", "fullprocess.py", "app.py", "reporting.py"])
 def test_a_script_run_by_a_python_without_the_packages_names_the_python_to_use(script, make_config):
     if not _bare_python_lacks_pandas():
@@ -54,6 +56,7 @@ def test_a_cron_tick_by_a_python_without_the_packages_says_so_before_data_arrive
     assert len(run.stderr.strip().splitlines()) == 1 and "requirements.txt" in run.stderr
 
 
+@pytest.mark.slow
 def test_scoring_with_no_trained_model_says_to_train_first(make_config):
     cfg = config.load(make_config())
     run = run_script("scoring.py", "--config", str(cfg.path))

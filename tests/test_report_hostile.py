@@ -12,6 +12,7 @@ NAMES = ["株式会社", "ООО Рога", "Überseehandel GmbH & Co. KG Hambur
          "averyveryverylongclientnamewithoutanyspacesatall"]
 
 
+@pytest.mark.slow
 def test_the_report_draws_cjk_and_cyrillic_client_names(deployed_cfg):
     ranking, _ = scoring.read_call_list(deployed_cfg)
     ranking.loc[: len(NAMES) - 1, "corporation"] = NAMES

@@ -110,6 +110,7 @@ def test_dask_batch_scoring_gives_the_pandas_ranking(tmp_path, client, model):
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
 
+@pytest.mark.slow
 def test_parts_a_killed_run_left_are_removed_by_the_next_run(tmp_path, client, model):
     from risk.scale import scaleout
     source = tmp_path / "clients.csv"

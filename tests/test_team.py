@@ -4,6 +4,7 @@ Flask test-client tests here; the Chromium ones are in tests/test_team_browser.p
 """
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -51,10 +52,16 @@ def write_info(cfg, frame: pd.DataFrame) -> pd.DataFrame:
     return info
 
 
+# A real scrypt hash costs 0.1 s by design: hashed once per password for the whole session,
+# then stored and checked as any other (the salt is shared between tests, nothing else).
+_hash_once = functools.lru_cache(maxsize=None)(accounts.hash_password)
+
+
 @pytest.fixture
 def team(deployed_cfg, monkeypatch):
     """A published list with owners and values, four people, and the app; (cfg, frame, info, app)."""
     monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    monkeypatch.setattr(accounts, "hash_password", _hash_once)
     cfg = with_keys(deployed_cfg, client_info_file="clientinfo.csv")
     frame = publish(cfg, changes=("",))
     info = write_info(cfg, frame)
@@ -82,6 +89,7 @@ def record(client, corporation: str, **fields) -> object:
 
 # --- accounts and sign-in -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_users_script_adds_a_user_with_a_hashed_password_and_refuses_bad_input(cfg):
     add = subprocess.run([sys.executable, str(ROOT / "users.py"), "--config", str(cfg.path), "--password-stdin",
                           "add", "zoe", "--role", "manager"], input=PASSWORD + "\n", capture_output=True, text=True)
@@ -98,6 +106,7 @@ def test_users_script_adds_a_user_with_a_hashed_password_and_refuses_bad_input(c
     assert "zoe\tmanager\tactive" in listing.stdout
 
 
+@pytest.mark.slow
 def test_users_script_makes_a_service_token_shown_once_that_the_api_accepts(team):
     cfg, frame, _, app = team
     made = run_script("users.py", "--config", str(cfg.path), "token", "add", "crm", "--scope", "write-actions")
@@ -112,6 +121,7 @@ def test_users_script_makes_a_service_token_shown_once_that_the_api_accepts(team
     assert "service:crm\twrite-actions\trevoked" in run_script("users.py", "--config", str(cfg.path), "list").stdout
 
 
+@pytest.mark.slow
 def test_generator_writes_owners_values_and_names_for_every_client(tmp_path):
     from conftest import client_csv
     (tmp_path / "sourcedata").mkdir()
@@ -138,6 +148,7 @@ def test_a_named_user_signs_in_and_the_form_asks_for_a_name(team):
     assert "anna · manager" in client.get("/").text
 
 
+@pytest.mark.slow
 def test_twenty_wrong_passwords_lock_the_account_with_a_log_line(team, caplog):
     cfg, _, _, app = team
     client = app.test_client()
@@ -171,6 +182,7 @@ def test_an_expired_session_asks_to_sign_in_again(team):
     assert client.get("/").status_code == 302
 
 
+@pytest.mark.slow
 def test_disabling_a_user_ends_their_sessions(team):
     cfg, _, _, app = team
     client = signed_in(app, "ben")
@@ -473,6 +485,7 @@ def test_the_operator_sees_the_effect_panel_with_outcomes_of_an_earlier_list(tea
 
 # --- nothing acknowledged is lost -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_every_acknowledged_action_survives_a_sigkill_of_the_server(team):
     cfg, frame, _, _ = team
     with TeamDb(cfg.team_db_path) as db:
