@@ -89,11 +89,16 @@ def test_make_report_writes_the_png_and_a_report_managers_first(deployed_cfg):
     assert result["report"].read_bytes() == kept.read_bytes()
 
     pages = pdf_pages(result["report"])
-    assert len(pages) == reporting.PAGES == 8
+    assert len(pages) == reporting.PAGES == 9
     # The call list was published for the report, since none was.
     ranking, summary = scoring.read_call_list(deployed_cfg)
     assert "who to call first" in pages[0]
     assert f"{summary['clients']:,} current clients ranked" in pages[0]
+    # The last page: whether a shown risk is what happens, and the list's own measure.
+    measure = summary["list_measure"]
+    assert "Are the risks honest?" in pages[-1]
+    assert f"{measure['exits_in_top']} of the top {measure['k']} left" in pages[-1]
+    assert f"Calibration error (the mean distance from the diagonal) {measure['calibration_error']:.3f}" in pages[-1].replace("\n", " ")
     q = summary["quality"]
     assert f"{q['precision_at_n']:.0%} of the 100 the model ranks riskiest did leave" in pages[0]
     assert "base rate" in pages[0] and f"F1 {q['f1']:.3f}" in pages[0]
@@ -136,7 +141,7 @@ def record_loop(cfg) -> None:
 def test_report_shows_extracts_held_back_and_the_latest_decision_to_managers(deployed_cfg):
     record_loop(deployed_cfg)
     pages = pdf_pages(reporting.make_report(deployed_cfg)["report"])
-    assert len(pages) == 8
+    assert len(pages) == 9
     managers = pages[3]
     assert "Data held back and model decisions" in managers
     assert "1 extract held back by the quality gate" in managers
@@ -259,7 +264,7 @@ def test_script_reports_recorded_diagnostics_and_trends_from_another_folder(depl
     assert len(kept) == 1 and f"kept report -> {kept[0]}" in run.stdout
     assert list(elsewhere.iterdir()) == []  # nothing written to the working directory
     pages = pdf_pages(out / "report.pdf")
-    assert len(pages) == 8
+    assert len(pages) == 9
     assert "by model v0002" in pages[0]
     assert "Step timings" in pages[4] and "Training (training.py)" in pages[4]
     assert "numpy" in pages[4] and "unknown" in pages[4]

@@ -252,4 +252,30 @@ def _page_decisions(data: ReportData) -> Figure:
     return fig
 
 
-PAGES = (_page_health, _page_engineering_trends, _page_drift, _page_decisions)  # appendix A, B, C, D
+def _page_reliability(data: ReportData) -> Figure:
+    """Whether "70 %" means 70 %: the deployed model's reliability chart and the list's measure."""
+    fig = draw.figure()
+    top = draw.heading(fig, draw.MARGIN, "Appendix E. Are the risks honest? The list's measure")
+    measure = (data.call_list or {}).get("list_measure") or {}
+    points = measure.get("reliability") or []
+    if not points:
+        draw.text(fig, top, "This list records no reliability figures (it was published before they were).")
+        return fig
+    k, caught = measure.get("k"), measure.get("exits_in_top")
+    top = draw.text(fig, top, (
+        f"On {measure.get('rows', 0):,} labelled clients of {measure.get('data', 'the test data')} "
+        f"(dated {str(measure.get('data_date') or 'unknown')[:10]}), the clients were sorted by the risk the "
+        f"list shows and cut into tenths. Each point is one tenth: its mean shown risk against the share "
+        f"who really left. On the diagonal, a shown 70 % means 70 % leave. Calibration error (the mean "
+        f"distance from the diagonal) {_number(measure.get('calibration_error'), 3)}; the list's measure: "
+        f"{_number(caught)} of the top {_number(k)} left; AUC {_number(measure.get('auc'), 3)}."
+    )) + 0.3
+    size = 4.6
+    ax = draw.axes(fig, top, size, left=(fig.get_figwidth() - size) / 2)
+    draw.reliability_chart(ax, {f"model {artifacts.version_name(data.manifest['version'])}": points},
+                           "Risk shown against what happened")
+    return fig
+
+
+PAGES = (_page_health, _page_engineering_trends, _page_drift, _page_decisions,
+         _page_reliability)  # appendix A, B, C, D, E

@@ -29,7 +29,7 @@ LABELS = ("stayed", "exited")
 CONFUSION_MATRIX = "confusionmatrix.png"
 REPORT = "report.pdf"
 KEPT_REPORT = "report_{:%Y%m%dT%H%M%S}.pdf"
-PAGES = 8
+PAGES = 9
 
 
 # --- confusion matrix ----------------------------------------------------------
