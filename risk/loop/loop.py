@@ -20,6 +20,9 @@ For the new extracts of one run:
     "drift" (the course's rule) deploys on model drift; --force-retrain always.
     After a change found (step 3) the challenger needs p < drift_alpha only:
     a false redeploy then takes two false alarms in the same month.
+
+About 460 lines: the gate, the drift checks and the challenger's decision share one
+run's frames and records; recalibration lives in recalibration.py.
 """
 from __future__ import annotations
 

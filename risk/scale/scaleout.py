@@ -27,6 +27,9 @@ Workers must see the input and output folders (a LocalCluster does; a remote
 cluster needs them on a shared file system).
 
 Run by scaleout.py (its command line), or by risk/scale/engine.py when the config sets it.
+
+About 490 lines: the three passes below share the block layout and the key
+encoding, and read best in one file; each pass is a few short functions.
 """
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """The risk API: predictions, scores, statistics and diagnostics of the deployed model, as JSON.
 
 The work of `app.py` (its command line lives there).
+
+Over 450 lines because each view's docstring holds its OpenAPI operation (~120
+lines of YAML): the document is generated from the code that serves it.
 """
 from __future__ import annotations
 

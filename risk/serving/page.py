@@ -28,6 +28,10 @@ operators (here and on /operator).
 
 The parsed call list is kept per app (in app.extensions) and read again only
 when its files change, so a request does not parse 10,000 rows.
+
+About 500 lines: the views and their forms (sign-in, actions, owners) share the
+request's account and the parsed list; status words, list choices, charts and
+accounts live in status.py, listview.py, charts.py and accounts.py.
 """
 from __future__ import annotations
 
