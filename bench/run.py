@@ -54,10 +54,12 @@ import bench_batch  # noqa: E402
 import bench_calllist  # noqa: E402
 import bench_dask  # noqa: E402
 import bench_drift  # noqa: E402
+import bench_effect  # noqa: E402
 import bench_lifecycle  # noqa: E402
 import bench_mainjob  # noqa: E402
 import bench_models  # noqa: E402
 import bench_page  # noqa: E402
+import bench_team  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_tick  # noqa: E402
 import bench_wide  # noqa: E402
@@ -92,6 +94,8 @@ SECTIONS: dict[str, Callable[[bool, bool], Any]] = {
     "dask": lambda quick, _: in_own_process("bench_dask.py", quick),
     "page": lambda quick, _: bench_page.measure(**(bench_page.QUICK if quick else {})),
     "models": lambda quick, _: bench_models.measure(quick),
+    "team": lambda quick, _: bench_team.measure(**(bench_team.QUICK if quick else {})),
+    "effect": lambda quick, _: bench_effect.measure(200 if quick else 1000),
 }
 PREDICTION = "risk API POST /prediction (1 record)"
 HELLO = "hello world GET /"
@@ -298,6 +302,35 @@ def models_rows(r: dict) -> list[dict]:
     return out
 
 
+def team_rows(r: dict) -> list[dict]:
+    s = r["p50_ms"]
+    health = f"/health {s['GET /health']['median']:.2f} ms"
+
+    def p50(name: str) -> str:
+        return spread_of(f"{s[name]['median']:.2f} ms", f"{s[name]['min']:.2f}", f"{s[name]['max']:.2f}")
+
+    pages = [("GET / (my clients)", "the manager's list"), ("GET / everyone's", "everyone's list"),
+             ("GET /client/<id>", "a client's page")]
+    writes = [("POST /actions (API)", "recording an action (API)"), ("POST form action", "recording an action (form)")]
+    head = f"{r['clients']:,} clients, {r['actions_before']:,} actions"
+    return ([row("21", f"{what}, p50 ({head})", p50(k), health, "-", "<= 50 ms", s[k]["median"] <= 50)
+             for k, what in pages]
+            + [row("21", f"{what}, p50", p50(k), health, "-", "<= 20 ms", s[k]["median"] <= 20)
+               for k, what in writes])
+
+
+def effect_rows(r: dict) -> list[dict]:
+    laws = {k: v for k, v in r.items() if isinstance(v, dict)}
+    out = [row("21", f"effect of calling, law {law}: 95 % interval covers the truth",
+               f"{v['coverage']:.1%} of {v['estimated']}", f"true {100 * v['true_effect']:+.2f} points",
+               f"estimate {100 * v['mean_estimate']:+.2f}", ">= 93 %", v["coverage"] >= 0.93)
+           for law, v in laws.items()]
+    zero = laws["zero"]
+    out.append(row("21", "  no effect: 'calling helps' claimed", f"{zero['claims_helps']:.1%}",
+                   f"of {zero['estimated']} repetitions", "-", "<= 5 %", zero["claims_helps"] <= 0.05))
+    return out
+
+
 def page_rows(r: dict) -> list[dict]:
     def p50(name: str) -> str:
         s = r["p50_ms"][name]
@@ -345,7 +378,8 @@ def table_rows(sections: dict[str, Any]) -> list[dict]:
     makers = {"tick": tick_rows, "api": api_rows, "batch": batch_rows, "pipeline": pipeline_rows,
               "drift": drift_rows, "wide": wide_rows, "calllist": calllist_rows,
               "lifecycle": lifecycle_rows, "dask": dask_rows, "page": page_rows,
-              "mainjob": mainjob_rows, "models": models_rows}
+              "mainjob": mainjob_rows, "models": models_rows,
+              "team": team_rows, "effect": effect_rows}
     out = [r for name, make in makers.items() if name in sections for r in make(sections[name])]
     return out + memory_rows(sections)
 
