@@ -59,8 +59,8 @@ import bench_lifecycle  # noqa: E402
 import bench_mainjob  # noqa: E402
 import bench_models  # noqa: E402
 import bench_page  # noqa: E402
-import bench_team  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_team  # noqa: E402
 import bench_tick  # noqa: E402
 import bench_wide  # noqa: E402
 
