@@ -610,3 +610,32 @@ def test_browser_with_a_token_refuses_until_the_login_form(tab, published, monke
         assert all("401" in e for e in tab.errors)
     finally:
         stop()
+
+
+def test_a_list_remade_by_a_new_model_says_so_once_at_the_top_and_on_each_moved_client(deployed_cfg, monkeypatch):
+    from test_deployment import retrain
+
+    from risk.loop import deployment
+    cfg = without_holdout(deployed_cfg)
+    first = scoring.publish_call_list(cfg)
+    assert first.summary["model_change"] is None  # the same model as the list before it
+    retrain(cfg, 16)
+    deployment.deploy(cfg, reason="a better ranking on fresh labels")
+    second = scoring.publish_call_list(cfg)
+    change = second.summary["model_change"]
+    top = lambda cl: set(cl.ranking.loc[cl.ranking["rank"] <= cfg.call_capacity, "corporation"])  # noqa: E731
+    assert change["from_version"] == 1 and change["to_version"] == 2
+    assert change["top_changed"] == len(top(second) - top(first)) > 0
+    assert scoring.publish_call_list(cfg).summary["model_change"] == change  # unchanged: kept, not lost
+
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    client = risk_api.create_app(cfg.path).test_client()
+    listing = client.get("/").get_data(as_text=True)
+    assert (f"New model v0002</strong> since the previous list (made by v0001)" in listing
+            and f"{change['top_changed']} of the top {cfg.call_capacity} changed." in listing
+            and "a better ranking on fresh labels" in listing)
+    moved = second.ranking[second.ranking["previous_rank"].notna()
+                           & (second.ranking["previous_rank"] != second.ranking["rank"])].iloc[0]
+    page_text = client.get(f"/client/{moved['corporation']}").get_data(as_text=True)
+    assert (f"On the previous list: rank {int(moved['previous_rank']):,}" in page_text
+            and f"now rank {int(moved['rank']):,}" in page_text and "remade by a new model, v0002" in page_text)

@@ -322,6 +322,23 @@ def previous_ranking(cfg: config.Config) -> tuple[dict[str, Any] | None, pd.Data
     return head, frame
 
 
+def model_change(head: dict[str, Any] | None, previous: pd.DataFrame | None, ranking: pd.DataFrame,
+                 manifest: dict[str, Any], n: int) -> dict[str, Any] | None:
+    """When the list before was made by another model: which one, which now, and how many of the top `n` changed.
+
+    A reshuffle caused by a new model is said once at the top of the page, with the
+    release's own reason, instead of leaving managers to guess why their list moved.
+    """
+    before_version = (head or {}).get("model_version")
+    if previous is None or before_version is None or int(before_version) == int(manifest["version"]):
+        return None
+    top_before = set(previous.loc[previous["rank"] <= n, contract.ID])
+    top_now = set(ranking.loc[ranking["rank"] <= n, contract.ID])
+    return {"from_version": int(before_version), "to_version": int(manifest["version"]),
+            "deployed_at": manifest.get("deployed_at"), "reason": manifest.get("reason") or "",
+            "top_changed": len(top_now - top_before), "n": n}
+
+
 def model_kind(model: Any) -> str:
     """The config's name of `model`'s kind ("additive", "course"), else its class's name."""
     if isinstance(model, additive.AdditiveModel):
@@ -369,6 +386,7 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     risk) and call_list.json ({published_at, model_version, model_sha256,
     model_kind, clients (how many ranked), bands {band: count},
     left_since_previous [corporations], left_count, new_to_top [corporations],
+    model_change (model_change: null unless the list before was another model's),
     quality {f1, precision_at_n, recall_at_n, n, base_rate, exits_in_top, auc,
     calibration_error} on the test data, list_measure (labelled_measure: the
     list's measure, reliability chart, which rows and their date),
@@ -384,7 +402,7 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     clients = current_clients(contract.read_csv(records, require_target=False))
     test = contract.read_csv(cfg.test_data_file)
     quality = quality_of(model, test, cfg.call_capacity)
-    _, previous = previous_ranking(cfg)
+    head, previous = previous_ranking(cfg)
     n = cfg.call_capacity
     ranking, left = rank_clients(model, clients, previous, band_thresholds(cfg), n)
     carried = _carried_over(cfg, ranking) if unchanged(ranking, previous) else None
@@ -393,7 +411,10 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
         for col in ("change", *PREVIOUS):
             ranking[col] = before[col].to_numpy(object) if col == "change" else before[col].array
         left = list(before_summary.get("left_since_previous", []))
+        change = before_summary.get("model_change")
         log.info("the list is unchanged since the previous publication: its marks stay")
+    else:
+        change = model_change(head, previous, ranking, manifest, n)
     published_at = history.now()
     summary = artifacts.json_safe({
         "published_at": published_at,
@@ -405,6 +426,7 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
         "left_since_previous": left,
         "left_count": len(left),
         "new_to_top": ranking.loc[ranking["change"] == "new", contract.ID].tolist(),
+        "model_change": change,
         "quality": quality,
         "list_measure": labelled_measure(model, test, n, cfg.test_data_file),
         "reasons_available": reasons.parts_of(model) is not None,

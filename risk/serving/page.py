@@ -294,9 +294,12 @@ def _client_row(row: dict[str, Any]) -> dict[str, Any]:
                    else url_for("page.client_by_key", key=ids.link_key(corp)))
     row["shown_id"], row["id_notes"] = ids.visible(corp), ids.unusual(corp)
     # A missing figure arrives as pd.NA, None or NaN: one value (None) the template can test.
-    for name in contract.FEATURES:
+    for name in (*contract.FEATURES, *scoring.PREVIOUS):
         if name in row and pd.isna(row[name]):
             row[name] = None
+    for name in scoring.PREVIOUS:
+        if row.get(name) is not None:
+            row[name] = int(row[name])
     return row
 
 
@@ -382,7 +385,7 @@ def _client_page(cl: CallList, row: dict[str, Any]) -> str:
     mine = who.operator or row["account_manager"] in ("", who.name)
     done = accounts.request_db().actions_of(corporation) if mine else []
     managers = [u["name"] for u in accounts.request_db().users() if u["role"] == "manager" and not u["disabled"]]
-    return render_template("client.html", head=header(cfg, cl.meta), c=row, past=past, chart=chart,
+    return render_template("client.html", head=header(cfg, cl.meta), meta=cl.meta, c=row, past=past, chart=chart,
                            features=FEATURE_WORDS, total=len(cl.frame), mine=mine, done=done,
                            outcomes=OUTCOMES, managers=managers, recorded=request.args.get("recorded"),
                            today=actions.dt.date.today().isoformat())
