@@ -631,7 +631,7 @@ def test_a_list_remade_by_a_new_model_says_so_once_at_the_top_and_on_each_moved_
     monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
     client = risk_api.create_app(cfg.path).test_client()
     listing = client.get("/").get_data(as_text=True)
-    assert (f"New model v0002</strong> since the previous list (made by v0001)" in listing
+    assert ("New model v0002</strong> since the previous list (made by v0001)" in listing
             and f"{change['top_changed']} of the top {cfg.call_capacity} changed." in listing
             and "a better ranking on fresh labels" in listing)
     moved = second.ranking[second.ranking["previous_rank"].notna()

@@ -297,9 +297,8 @@ def _client_row(row: dict[str, Any]) -> dict[str, Any]:
     for name in (*contract.FEATURES, *scoring.PREVIOUS):
         if name in row and pd.isna(row[name]):
             row[name] = None
-    for name in scoring.PREVIOUS:
-        if row.get(name) is not None:
-            row[name] = int(row[name])
+    for name in scoring.PREVIOUS:  # absent from lists published before they were recorded
+        row[name] = None if row.get(name) is None else int(row[name])
     return row
 
 
