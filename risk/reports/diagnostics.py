@@ -380,10 +380,11 @@ def summary(result: DiagnosticsResult) -> str:
         f"{sum(bool(d['outdated']) for d in deps)} outdated, "
         f"{sum(d['outdated'] is None for d in deps)} unknown):"
     )
-    lines.append(f"  {'package':<16}{'pinned':>10}{'installed':>11}{'latest':>10}  status")
+    width = max([len("package"), *(len(d["name"]) for d in deps)]) + 2
+    lines.append(f"  {'package':<{width}}{'pinned':>10}{'installed':>11}{'latest':>10}  status")
     for d in deps:
         lines.append(
-            f"  {d['name']:<16}{d['pinned'] or '-':>10}{d['installed'] or '-':>11}"
+            f"  {d['name']:<{width}}{d['pinned'] or '-':>10}{d['installed'] or '-':>11}"
             f"{d['latest']:>10}  {depcheck.dependency_line(d)}"
         )
     return "\n".join(lines)
