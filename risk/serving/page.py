@@ -290,8 +290,7 @@ def _client_row(row: dict[str, Any]) -> dict[str, Any]:
     row["reason_list"] = [r for r in row["reasons"].split("; ") if r]
     row["change_words"] = CHANGE_WORDS.get(row["change"], row["change"])
     corp = row["corporation"]
-    row["link"] = (url_for("page.client_view", corporation=corp) if ids.in_path(corp)
-                   else url_for("page.client_by_key", key=ids.link_key(corp)))
+    row["link"], row["key"] = client_link(corp), ids.link_key(corp)
     row["shown_id"], row["id_notes"] = ids.visible(corp), ids.unusual(corp)
     # A missing figure arrives as pd.NA, None or NaN: one value (None) the template can test.
     for name in (*contract.FEATURES, *scoring.PREVIOUS):
@@ -390,26 +389,33 @@ def _client_page(cl: CallList, row: dict[str, Any]) -> str:
                            today=actions.dt.date.today().isoformat())
 
 
-@bp.post("/client/<path:corporation>/action")
-def record_action(corporation: str) -> Response | tuple[str, int]:
+def client_link(corporation: str, **args: Any) -> str:
+    """The client's page: by id in the path, or by its key when the id cannot stand in one."""
+    if ids.in_path(corporation):
+        return url_for("page.client_view", corporation=corporation, **args)
+    return url_for("page.client_by_key", key=ids.link_key(corporation), **args)
+
+
+def _record(corporation: str | None, key: str | None = None) -> Response:
     cfg, who = _cfg(), g.who
-    _, row = _client(cfg, corporation)
+    _, row = _client(cfg, corporation, key)
+    corporation = row["corporation"]
     if not (who.operator or row["account_manager"] in ("", who.name)):
-        raise Forbidden(f"{corporation} is {row['account_manager']}'s client: ask them or an operator")
+        raise Forbidden(f"{ids.visible(corporation)[:100]} is {row['account_manager']}'s client: "
+                        "ask them or an operator")
     try:
         action = actions.action_row(request.form, corporation, who.name)
     except actions.ActionError as exc:
         raise BadRequest(str(exc)) from None
     actions.record(accounts.request_db(), action)
-    return redirect(url_for("page.client_view", corporation=corporation, recorded=1) + "#actions")
+    return redirect(client_link(corporation, recorded=1) + "#actions")
 
 
-@bp.post("/client/<path:corporation>/owner")
-def set_owner(corporation: str) -> Response:
+def _assign(corporation: str | None, key: str | None = None) -> Response:
     cfg, who = _cfg(), g.who
     if not who.operator:
         raise Forbidden("only an operator assigns clients to managers")
-    _client(cfg, corporation)
+    corporation = _client(cfg, corporation, key)[1]["corporation"]
     manager = request.form.get("account_manager", "").strip()
     db = accounts.request_db()
     user = db.user(manager) if manager else None
@@ -417,7 +423,36 @@ def set_owner(corporation: str) -> Response:
         raise BadRequest(f"no active user {manager[:64]!r}")
     db.set_owner(corporation, manager, who.name)
     db.audit(who.name, "owner", target=corporation, detail=manager or "(none)")
-    return redirect(url_for("page.client_view", corporation=corporation))
+    return redirect(client_link(corporation))
+
+
+def _form_key() -> str:
+    key = request.form.get("key", "")
+    if not key:
+        raise BadRequest("which client? the form carries no client key")
+    return key[:ids.KEY_CHARS]
+
+
+@bp.post("/client-action")
+def record_action_by_key() -> Response:
+    """The page's action form, for every client: the id travels as its key in a form field,
+    so '.', '..', '/' or a line break in an id never turn into another path."""
+    return _record(None, _form_key())
+
+
+@bp.post("/client-owner")
+def set_owner_by_key() -> Response:
+    return _assign(None, _form_key())
+
+
+@bp.post("/client/<path:corporation>/action")
+def record_action(corporation: str) -> Response:
+    return _record(corporation)
+
+
+@bp.post("/client/<path:corporation>/owner")
+def set_owner(corporation: str) -> Response:
+    return _assign(corporation)
 
 
 def require_operator() -> None:
