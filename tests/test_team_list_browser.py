@@ -7,6 +7,7 @@ import json
 
 import pytest
 from test_page import browser, publish, serve, tab  # noqa: F401 (fixtures)
+from test_team import team  # noqa: F401 (fixture)
 
 from risk.model import scoring
 from risk.serving import app as risk_api
@@ -52,4 +53,59 @@ def test_the_action_form_of_an_id_that_cannot_sit_in_a_path_records_on_that_clie
     with TeamDb(cfg.team_db_path) as db:
         done = db.actions_of(name)
     assert [a["note"] for a in done] == [f"note on {name!r}"]
+    assert tab.errors == []
+
+
+@pytest.fixture
+def moved_site(team):  # noqa: F811
+    from test_team_list import moved_list
+    cfg, frame, info, app = team
+    frame = moved_list(cfg, frame)
+    url, stop = serve(app)
+    yield url, cfg, frame, info
+    stop()
+
+
+def _employees(tab) -> list[int]:
+    return [int(t.replace(",", "")) for t in tab.locator("table.calllist td.size").all_inner_texts() if t != "–"]
+
+
+def test_a_manager_filters_moved_up_mid_size_clients_sorts_by_employees_and_shares_the_link(tab, moved_site, browser, tmp_path):  # noqa: F811
+    from test_team_browser import rows, sign_in
+    url, cfg, frame, info = moved_site
+    sign_in(tab, url, "anna")
+    with tab.expect_navigation():
+        tab.select_option("#change", "up")  # a choice shows at once
+    with tab.expect_navigation():
+        tab.select_option("#size", "mid")
+    assert "change=up" in tab.url and "size=mid" in tab.url
+    owners = dict(zip(info["corporation"], info["account_manager"]))
+    by_id = frame.set_index("corporation")
+    shown = rows(tab)
+    assert shown and all(owners[c] == "anna" for c in shown)
+    assert all(20 <= by_id.loc[c, "number_of_employees"] < 200 for c in shown)
+    places = by_id["previous_rank"].astype("float64") - by_id["rank"]
+    assert all(by_id.loc[c, "change"] == "up" or places[c] >= 10 for c in shown)
+
+    with tab.expect_navigation():
+        tab.click("#sort-size")
+    assert _employees(tab) == sorted(_employees(tab), reverse=True)
+    assert tab.locator("th[aria-sort=descending]").inner_text().startswith("EMPLOYEES")
+    tab.screenshot(path=tmp_path / "filtered.png", full_page=True)
+    with tab.expect_navigation():
+        tab.click("#sort-size")
+    assert _employees(tab) == sorted(_employees(tab))
+    shared, seen = tab.url, rows(tab)
+
+    # The link is the list: a colleague's browser without JavaScript shows the same rows.
+    plain = browser.new_context(java_script_enabled=False).new_page()
+    sign_in(plain, url, "anna")
+    plain.goto(shared)
+    assert rows(plain) == seen
+    plain.select_option("#change", "new")
+    with plain.expect_navigation():
+        plain.click("#filters button[type=submit]")
+    assert "change=new" in plain.url and "sort=size" in plain.url and "dir=asc" in plain.url
+    assert all(by_id.loc[c, "change"] == "new" for c in rows(plain))
+    plain.context.close()
     assert tab.errors == []

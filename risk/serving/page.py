@@ -86,6 +86,8 @@ FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 CHANGE_WORDS = {"new": "new", "up": "▲ up", "down": "▼ down", "": ""}
+SORT_WORDS = {"risk": "risk", "client": "name", "owner": "owner", "value": "value", "loss": "expected loss",
+              "moved": "places moved up", "size": "employees", "last": "last action"}
 
 bp = Blueprint("page", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -298,6 +300,7 @@ def _client_row(row: dict[str, Any]) -> dict[str, Any]:
             row[name] = None
     for name in scoring.PREVIOUS:  # absent from lists published before they were recorded
         row[name] = None if row.get(name) is None else int(row[name])
+    row["moved"] = 0 if row.get("previous_rank") is None else row["previous_rank"] - int(row["rank"])
     return row
 
 
@@ -326,6 +329,8 @@ def call_list_view() -> str:
         choice=c, has_own=has_own, has_values=bool(frame["annual_value"].notna().any()),
         results=listview.results_words(frame, who), today=actions.dt.date.today().isoformat(),
         bands=BANDS, counts=meta.get("bands") or cl.frame["band"].value_counts().to_dict(),
+        changes=listview.CHANGES, sizes=listview.SIZE_WORDS, sort_words=SORT_WORDS,
+        moved_places=listview.MOVED_PLACES,
         total=len(cl.frame), matching=len(rows), page=number, pages=pages, first=start + 1,
         last=start + len(clients), left=meta.get("left_since_previous") or [],
         left_count=meta.get("left_count", len(meta.get("left_since_previous") or [])),
@@ -340,7 +345,8 @@ def download() -> Response:
     frame = team(cfg, cl)
     c = listview.choice(who, bool((frame["account_manager"] == who.name).any()))
     rows = listview.hide_notes(listview.selected(frame, cl.search_keys, who, c), who)
-    name = "-".join(["call-list", *([c.band] if c.band else []), *(["search"] if c.query else [])])
+    name = "-".join(["call-list", *([c.band] if c.band else []), *([c.change] if c.change else []),
+                     *([c.size] if c.size else []), *(["search"] if c.query else [])])
     columns = [*[col for col in COLUMNS if col in rows.columns], *TEAM_CSV, *(["held_out"] if who.operator else [])]
     body = scoring.ranking_csv(rows.loc[:, columns].map(ids.csv_cell))
     return Response(body, mimetype="text/csv",

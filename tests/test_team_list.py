@@ -1,0 +1,155 @@
+"""The managers' list: filters (new in the top, moved up, size) and sortable columns as query
+parameters, keeping "my clients", the snoozed-out "to call" view and the holdout; who the
+client is (name, contact, CRM link); the client's own figures over time. Flask test client here;
+Chromium in tests/test_team_list_browser.py."""
+from __future__ import annotations
+
+import html as htmlmod
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_page import csrf_of
+from test_team import PASSWORD, listed, record, signed_in, team  # noqa: F401 (fixture)
+
+from risk.model import scoring
+from risk.serving import listview, page
+from risk.teamdb import TeamDb
+
+
+def moved_list(cfg, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` republished with changes and previous places: every 5th client new in the top,
+    every 7th a band up, the others from a previous rank shuffled around their rank."""
+    frame = frame.copy()
+    rng = np.random.default_rng(3)
+    n = len(frame)
+    frame["change"] = np.where(np.arange(n) % 5 == 1, "new", np.where(np.arange(n) % 7 == 2, "up", ""))
+    previous = frame["rank"].to_numpy() + rng.integers(-30, 30, n)
+    frame["previous_rank"] = pd.array(np.where(frame["change"] == "new", 0, np.maximum(previous, 1)), dtype="Int64")
+    frame.loc[frame["change"] == "new", "previous_rank"] = pd.NA
+    frame["previous_risk_percent"] = pd.array([pd.NA] * n, dtype="Int64")
+    scoring.write_ranking_csv(frame, scoring.ranking_path(cfg))
+    return frame
+
+
+@pytest.fixture
+def moved(team):  # noqa: F811
+    cfg, frame, info, app = team
+    return cfg, moved_list(cfg, frame), info, app
+
+
+def everything(client, query: str) -> list[str]:
+    """Every client the list shows for `query`, all pages, in order."""
+    seen, number = [], 1
+    while True:
+        text = client.get(f"/?{query}&page={number}").text
+        seen += [htmlmod.unescape(c) for c in listed(text)]
+        if 'rel="next"' not in text:
+            return seen
+        number += 1
+
+
+def test_new_in_the_top_shows_only_new_clients_in_rank_order(moved):
+    _, frame, _, app = moved
+    olga = signed_in(app, "olga")
+    want = frame.loc[frame["change"] == "new", "corporation"].tolist()
+    assert everything(olga, "view=all&who=all&change=new") == want
+
+
+def test_moved_up_means_a_band_up_or_ten_places_or_more_up(moved):
+    _, frame, _, app = moved
+    olga = signed_in(app, "olga")
+    places = frame["previous_rank"].astype("float64") - frame["rank"]
+    want = frame.loc[(frame["change"] == "up") | (places >= listview.MOVED_PLACES), "corporation"].tolist()
+    assert want and len(want) < len(frame)
+    assert everything(olga, "view=all&who=all&change=up") == want
+
+
+@pytest.mark.parametrize("size", listview.SIZES)
+def test_size_filter_keeps_the_clients_of_that_many_employees(moved, size):
+    _, frame, _, app = moved
+    low, high = listview.SIZES[size]
+    employees = frame["number_of_employees"].astype("float64")
+    want = frame.loc[(employees >= low) & (employees < high), "corporation"].tolist()
+    assert want
+    assert everything(signed_in(app, "olga"), f"view=all&who=all&size={size}") == want
+
+
+def test_filters_keep_my_clients_and_leave_snoozed_and_held_out_clients_off_to_call(moved):
+    cfg, frame, info, app = moved
+    anna = signed_in(app, "anna")
+    owners = dict(zip(info["corporation"], info["account_manager"]))
+    mid = frame.loc[(frame["number_of_employees"].astype("float64") >= 20)
+                    & (frame["number_of_employees"].astype("float64") < 200)]
+    mine = [c for c in mid["corporation"] if owners[c] == "anna"]
+    snoozed = mine[0]
+    until = (pd.Timestamp.today() + pd.Timedelta(days=5)).strftime("%Y-%m-%d")
+    assert record(anna, snoozed, snooze_until=until).status_code == 302
+    with TeamDb(cfg.team_db_path) as db:
+        held = {h["corporation"] for h in db.holdout() if h["held_out"]}
+    shown = everything(anna, "size=mid&sort=size")
+    assert shown and all(owners[c] == "anna" for c in shown)
+    assert snoozed not in shown and not held & set(shown)
+    assert set(shown) == set(mine) - {snoozed} - held
+    assert everything(anna, "view=snoozed&size=mid") == [snoozed]
+
+
+def test_a_column_header_sorts_by_it_and_again_turns_the_order_round(moved):
+    _, frame, info, app = moved
+    olga = signed_in(app, "olga")
+    text = olga.get("/?view=all&who=all&size=large").text
+    href = htmlmod.unescape(re.search(r'href="([^"]*)" class="sort" id="sort-size"', text).group(1))
+    assert "sort=size" in href and "size=large" in href  # the filter stays
+    largest = everything(olga, href.split("?", 1)[1])
+    employees = frame.set_index("corporation")["number_of_employees"].astype("float64")
+    assert list(employees[largest]) == sorted(employees[largest], reverse=True)
+    text = olga.get(href).text
+    assert 'aria-sort="descending"' in text
+    again = htmlmod.unescape(re.search(r'href="([^"]*)" class="sort" id="sort-size"', text).group(1))
+    assert "dir=asc" in again
+    smallest = everything(olga, again.split("?", 1)[1])
+    assert list(employees[smallest]) == sorted(employees[smallest])
+
+
+@pytest.mark.parametrize("column, key", [
+    ("value", lambda m: -m["annual_value"]), ("owner", lambda m: m["account_manager"].replace("", "~")),
+    ("moved", lambda m: -(m["previous_rank"].astype("float64") - m["rank"]).fillna(-1e9)),
+])
+def test_each_sortable_column_orders_the_list_ties_in_rank_order(moved, column, key):
+    _, frame, info, app = moved
+    merged = frame.merge(info, on="corporation")
+    want = merged.assign(_k=key(merged)).sort_values("_k", kind="stable")["corporation"].tolist()
+    assert everything(signed_in(app, "olga"), f"view=all&who=all&sort={column}")[:120] == want[:120]
+
+
+def test_the_csv_has_the_rows_and_order_of_the_filtered_sorted_list(moved):
+    _, frame, _, app = moved
+    olga = signed_in(app, "olga")
+    query = "view=all&who=all&change=new&sort=size"
+    r = olga.get(f"/calllist.csv?{query}")
+    assert 'filename="call-list-new.csv"' in r.headers["Content-Disposition"]
+    got = pd.read_csv(pd.io.common.StringIO(r.text), dtype={"corporation": str}, keep_default_na=False)
+    assert got["corporation"].tolist() == everything(olga, query)
+    assert 'id="download"' in olga.get(f"/?{query}").text
+
+
+def test_unknown_filter_and_sort_values_show_the_plain_list(moved):
+    _, frame, _, app = moved
+    olga = signed_in(app, "olga")
+    plain = listed(olga.get("/?view=all&who=all").text)
+    assert listed(olga.get("/?view=all&who=all&change=sideways&size=huge&sort=evil&dir=up").text) == plain
+
+
+def test_links_keep_the_filters_across_pages_views_and_whose(moved):
+    _, _, _, app = moved
+    text = signed_in(app, "anna").get("/?change=up&size=mid&sort=size&dir=asc").text
+    for anchor in ('rel="next"', 'id="tab-snoozed"', 'id="whose-all"'):
+        href = htmlmod.unescape(re.search(rf'<a href="([^"]*)"[^>]*{anchor}', text).group(1))
+        assert all(p in href for p in ("change=up", "size=mid", "sort=size", "dir=asc")), (anchor, href)
+
+
+def test_every_list_form_still_carries_a_csrf_token(moved):
+    _, _, _, app = moved
+    text = signed_in(app, "anna").get("/?change=new").text
+    assert csrf_of(text)
