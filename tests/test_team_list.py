@@ -14,7 +14,7 @@ from test_page import csrf_of
 from test_team import PASSWORD, listed, record, signed_in, team  # noqa: F401 (fixture)
 
 from risk.model import scoring
-from risk.serving import listview, page
+from risk.serving import listview
 from risk.teamdb import TeamDb
 
 

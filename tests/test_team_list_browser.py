@@ -66,8 +66,8 @@ def moved_site(team):  # noqa: F811
     stop()
 
 
-def _employees(tab) -> list[int]:
-    return [int(t.replace(",", "")) for t in tab.locator("table.calllist td.size").all_inner_texts() if t != "–"]
+def _employees(page) -> list[int]:
+    return [int(t.replace(",", "")) for t in page.locator("table.calllist td.size").all_inner_texts() if t != "–"]
 
 
 def test_a_manager_filters_moved_up_mid_size_clients_sorts_by_employees_and_shares_the_link(tab, moved_site, browser, tmp_path):  # noqa: F811
