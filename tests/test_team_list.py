@@ -153,3 +153,83 @@ def test_every_list_form_still_carries_a_csrf_token(moved):
     _, _, _, app = moved
     text = signed_in(app, "anna").get("/?change=new").text
     assert csrf_of(text)
+
+
+# --- who the client is: name, contact, CRM link ------------------------------------------------
+
+HOSTILE = {  # what an info file may hold, and what the page must make of it
+    "name": '<script>alert("n")</script>',
+    "contact": '=HYPERLINK("http://evil","call me")',
+}
+
+
+@pytest.fixture
+def who(team):  # noqa: F811
+    """The team's list with contacts and CRM links in the info file: a safe one, a javascript:
+    one, a data: one and none (the template fills in)."""
+    cfg, frame, info, app = team
+    info = info.copy()
+    info["contact"] = [f"Person {i}, +1 555 {1000 + i}" for i in range(len(info))]
+    info["crm_url"] = ""
+    info.loc[0, "crm_url"] = "https://crm.example.com/a/1"
+    info.loc[1, "crm_url"] = "javascript:alert(document.cookie)"
+    info.loc[2, "crm_url"] = "data:text/html,<script>alert(1)</script>"
+    info.loc[3, ["name", "contact"]] = [HOSTILE["name"], HOSTILE["contact"]]
+    info.to_csv(cfg.client_info_file, index=False)
+    return cfg, frame, info, app
+
+
+def test_name_contact_and_crm_link_show_on_the_list_and_the_client_page(who):
+    cfg, frame, info, app = who
+    olga = signed_in(app, "olga")
+    c = info["corporation"].iloc[0]
+    listing = olga.get(f"/?view=all&who=all&q={c}").text
+    assert "Company 0" in listing and "Person 0, +1 555 1000" in listing
+    assert 'href="https://crm.example.com/a/1"' in listing
+    client = olga.get(f"/client/{c}").text
+    assert 'id="contact">Person 0, +1 555 1000<' in client
+    assert re.search(r'<a href="https://crm.example.com/a/1" id="crm"', client)
+
+
+def test_only_http_crm_links_are_linked_and_a_template_fills_the_others(who, monkeypatch):
+    cfg, frame, info, app = who
+    olga = signed_in(app, "olga")
+    for bad in info["corporation"].iloc[1:3]:
+        text = olga.get(f"/client/{bad}").text
+        assert 'id="crm"' not in text and "javascript:" not in text and "data:text" not in text
+    from test_team import with_keys
+    cfg = with_keys(cfg, crm_link_template="https://crm.example.com/find?id={corporation}")
+    from risk.serving import app as risk_api
+    olga = signed_in(risk_api.create_app(cfg.path), "olga")
+    bad = info["corporation"].iloc[1]
+    assert f'href="https://crm.example.com/find?id={bad}" id="crm"' in olga.get(f"/client/{bad}").text
+    assert 'href="https://crm.example.com/a/1" id="crm"' in olga.get(f"/client/{info['corporation'].iloc[0]}").text
+
+
+def test_a_crm_link_template_quotes_the_id_and_must_be_http(cfg):
+    from risk import config
+    from risk.serving import ids
+    assert ids.crm_links(["a b/c?d"], [""], "https://crm.example.com/x/{corporation}") == [
+        "https://crm.example.com/x/a%20b%2Fc%3Fd"]
+    assert ids.crm_links(["a"], ["JavaScript:alert(1)"], "") == [""]
+    assert ids.crm_links(["a"], ["https://ok.example.com/\nx"], "") == [""]
+    from test_team import with_keys
+    with pytest.raises(config.ConfigError, match="crm_link_template"):
+        with_keys(cfg, crm_link_template="javascript:{corporation}")
+
+
+def test_names_and_contacts_are_escaped_on_the_page_and_neutralised_in_the_csv(who):
+    cfg, frame, info, app = who
+    olga = signed_in(app, "olga")
+    c = info["corporation"].iloc[3]
+    for text in (olga.get(f"/?view=all&who=all&q={c}").text, olga.get(f"/client/{c}").text):
+        assert "<script>alert" not in text
+        assert "&lt;script&gt;alert(&#34;n&#34;)&lt;/script&gt;" in text
+    body = olga.get(f"/calllist.csv?view=all&who=all&q={c}").text
+    got = pd.read_csv(pd.io.common.StringIO(body), dtype=str, keep_default_na=False).set_index("corporation")
+    assert got.loc[c, "contact"] == "'" + HOSTILE["contact"]
+    assert got.loc[c, "name"] == HOSTILE["name"]
+    everyone = pd.read_csv(pd.io.common.StringIO(olga.get("/calllist.csv?view=all&who=all").text), dtype=str,
+                           keep_default_na=False).set_index("corporation")
+    assert everyone.loc[info["corporation"].iloc[0], "crm_link"] == "https://crm.example.com/a/1"
+    assert everyone.loc[info["corporation"].iloc[1], "crm_link"] == ""

@@ -2,7 +2,7 @@
 
 Reads  the published call list (page.py passes its frame), the optional client
        info file (config `client_info_file`: corporation, account_manager,
-       annual_value, name) and the team database (risk/teamdb.py: owners set on
+       annual_value, name, contact, crm_url; config `crm_link_template`) and the team database (risk/teamdb.py: owners set on
        the page, actions, holdout assignments)
 Writes actions (page form and POST /actions), owners (operator form), and the
        holdout assignment of clients entering the top `call_capacity`
@@ -32,12 +32,13 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 from risk import config
 from risk.data.clientinfo import client_info
 from risk.errors import StepError
-from risk.serving import accounts
+from risk.serving import accounts, ids
 from risk.teamdb import OUTCOMES, TeamDb
 
 log = logging.getLogger("actions")
 
-TEAM_COLUMNS = ("account_manager", "annual_value", "expected_loss", "held_out", "last_at", "last_by",
+TEAM_COLUMNS = ("account_manager", "name", "contact", "crm_link", "annual_value", "expected_loss", "held_out",
+                "last_at", "last_by",
                 "called_at", "reached_at", "outcome", "note", "snooze_until")
 NOTE_MAX = 2000
 
@@ -127,10 +128,11 @@ def _with_actions(cache: TeamCache, new: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _joined(cfg: config.Config, db: TeamDb, ranking: pd.DataFrame) -> pd.DataFrame:
     frame = ranking.merge(client_info(cfg.client_info_file), on="corporation", how="left")
-    for column in ("account_manager", "name"):
+    for column in ("account_manager", "name", "contact", "crm_url"):
         if column not in frame.columns:
             frame[column] = ""
         frame[column] = frame[column].fillna("")
+    frame["crm_link"] = ids.crm_links(frame["corporation"].tolist(), frame["crm_url"].tolist(), cfg.crm_link_template)
     set_on_page = db.owners()
     if set_on_page:
         frame["account_manager"] = [set_on_page.get(c, m) for c, m in zip(frame["corporation"], frame["account_manager"])]

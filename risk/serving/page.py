@@ -79,7 +79,7 @@ COOKIE = "risk_page"
 CSRF_COOKIE = "risk_csrf"  # before sign-in and on an open page: the double-submit token
 COLUMNS = ("rank", "corporation", "risk_percent", "band", "reasons", "change", "probability",
            *contract.FEATURES)
-TEAM_CSV = ("account_manager", "annual_value", "expected_loss", "last_at", "last_by", "called_at",
+TEAM_CSV = ("name", "contact", "crm_link", "account_manager", "annual_value", "expected_loss", "last_at", "last_by", "called_at",
             "reached_at", "outcome", "note", "snooze_until")
 FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity": "activity last year",
                  "number_of_employees": "employees"}
