@@ -233,3 +233,63 @@ def test_names_and_contacts_are_escaped_on_the_page_and_neutralised_in_the_csv(w
                            keep_default_na=False).set_index("corporation")
     assert everyone.loc[info["corporation"].iloc[0], "crm_link"] == "https://crm.example.com/a/1"
     assert everyone.loc[info["corporation"].iloc[1], "crm_link"] == ""
+
+
+# --- the client's own figures over time --------------------------------------------------------
+
+def later_extract(cfg, frame: pd.DataFrame, clients: int = 5) -> pd.DataFrame:
+    """A third extract, c.csv, holding the first `clients` of the list again with lower activity
+    and more employees (no outcomes yet); the records written again as ingestion does."""
+    from risk.data import contract, ingestion
+    again = frame.head(clients)[["corporation", *contract.FEATURES]].copy()
+    again["lastmonth_activity"] = (again["lastmonth_activity"].astype("float64") // 2).astype("Int64")
+    again["number_of_employees"] = again["number_of_employees"].astype("Int64") + 3
+    again[contract.TARGET] = pd.array([pd.NA] * clients, dtype="Int64")
+    (cfg.input_folder_path / "c.csv").write_bytes(contract.write_csv(again))
+    ingestion.write_records(cfg)
+    return again
+
+
+def test_records_name_the_extract_of_each_row(team):  # noqa: F811
+    from risk import artifacts
+    from risk.data import contract
+    cfg, frame, _, _ = team
+    later_extract(cfg, frame)
+    described = artifacts.read_json(cfg.records_path.with_name(artifacts.RECORDS_EXTRACTS_FILE))
+    records = contract.read_csv(cfg.records_path, require_target=False)
+    assert [e["name"] for e in described["extracts"]] == ["a.csv", "b.csv", "c.csv"]
+    assert sum(e["rows"] for e in described["extracts"]) == described["rows"] == len(records)
+    assert described["extracts"][2]["rows"] == 5
+
+
+def test_client_page_shows_its_figures_in_each_extract_it_appears_in(team):  # noqa: F811
+    cfg, frame, _, app = team
+    again = later_extract(cfg, frame)
+    olga = signed_in(app, "olga")
+    c = again["corporation"].iloc[0]
+    text = olga.get(f"/client/{c}").text
+    table = text.split('id="figures-over-time"')[1].split("</table>")[0]
+    extracts = re.findall(r'<td class="file">([^<]*)</td>', table)
+    assert extracts[-1] == "c.csv" and extracts[0] in ("a.csv", "b.csv") and len(extracts) == 2
+    before = int(frame.loc[frame["corporation"] == c, "lastmonth_activity"].iloc[0])
+    now = int(again["lastmonth_activity"].iloc[0])
+    assert f"{now:,}" in table and f"▼ {before - now:,}" in table
+    assert "not known yet" in table and "stayed" in table
+    assert 'id="figures-chart"' in text and text.count('class="line series-') >= 2
+
+
+def test_a_client_in_one_extract_has_a_row_and_no_chart(team):  # noqa: F811
+    cfg, frame, _, app = team
+    c = frame["corporation"].iloc[-1]
+    text = signed_in(app, "olga").get(f"/client/{c}").text
+    assert len(re.findall(r'<td class="file">', text.split('id="figures-over-time"')[1].split("</table>")[0])) == 1
+    assert 'id="figures-chart"' not in text
+
+
+def test_records_written_before_their_extract_names_are_numbered(team):  # noqa: F811
+    from risk import artifacts
+    cfg, frame, _, app = team
+    again = later_extract(cfg, frame)
+    cfg.records_path.with_name(artifacts.RECORDS_EXTRACTS_FILE).unlink()
+    text = signed_in(app, "olga").get(f"/client/{again['corporation'].iloc[0]}").text
+    assert re.findall(r'<td class="file">([^<]*)</td>', text) == ["extract 1", "extract 2"]

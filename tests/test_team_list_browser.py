@@ -109,3 +109,29 @@ def test_a_manager_filters_moved_up_mid_size_clients_sorts_by_employees_and_shar
     assert all(by_id.loc[c, "change"] == "new" for c in rows(plain))
     plain.context.close()
     assert tab.errors == []
+
+
+def test_a_manager_reads_a_clients_figures_over_time_on_its_page(tab, team, tmp_path):  # noqa: F811
+    from test_team_browser import sign_in
+    from test_team_list import later_extract
+    cfg, frame, info, app = team
+    owners = dict(zip(info["corporation"], info["account_manager"]))
+    again = later_extract(cfg, frame, clients=12)
+    c = next(c for c in again["corporation"] if owners[c] == "anna")
+    url, stop = serve(app)
+    try:
+        sign_in(tab, url, "anna")
+        tab.goto(url + f"/client/{c}")
+        table = tab.locator("#figures-over-time")
+        assert table.is_visible()
+        cells = table.locator("tbody tr").nth(1).locator("td").all_inner_texts()
+        assert cells[0] == "c.csv" and "▼" in cells[1]
+        chart = tab.locator("#figures-chart svg")
+        assert chart.is_visible() and chart.bounding_box()["width"] > 300
+        assert chart.locator("polyline").count() == 2
+        assert "activity last month" in tab.locator("#figures-chart").inner_text()
+        tab.locator("#over-time").scroll_into_view_if_needed()
+        tab.screenshot(path=tmp_path / "figures.png")
+        assert tab.errors == []
+    finally:
+        stop()

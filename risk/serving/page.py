@@ -62,9 +62,9 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import report_facts
-from risk.serving import accounts, actions, ids, listview
+from risk.serving import accounts, actions, clientfacts, ids, listview
 from risk.serving.accounts import Who
-from risk.serving.charts import bar_chart, line_chart  # noqa: F401 (line_chart: tests)
+from risk.serving.charts import bar_chart, line_chart, lines_chart  # noqa: F401 (line_chart: tests)
 from risk.serving.status import (  # noqa: F401 (decision_rows: operator.py)
     date_of as _date,
 )
@@ -148,6 +148,18 @@ def call_list(cfg: Any) -> CallList:
         state.cache["call_list"] = (key, parsed)
         log.info("call list read: %d clients, published %s", len(frame), meta.get("published_at"))
         return parsed
+
+
+def records(cfg: Any) -> clientfacts.Records | None:
+    """Every accepted extract's rows by client (clientfacts.py), read again only when they change."""
+    state: PageState = current_app.extensions["page"]
+    key = clientfacts.stamp(cfg)
+    cached = state.cache.get("records")
+    if cached is None or cached[0] != key:
+        with state.lock:
+            cached = (key, clientfacts.read_records(cfg))
+            state.cache["records"] = cached
+    return cached[1]
 
 
 def is_listed(corporation: str) -> bool:
@@ -386,12 +398,18 @@ def _client_page(cl: CallList, row: dict[str, Any]) -> str:
     past = scoring.client_history(cfg, corporation)
     chart = line_chart([(_date(p["published_at"]), 100 * float(p["probability"])) for p in past],
                        "risk %", y_max=100) if len(past) > 1 else None
+    figures = clientfacts.figures_over_time(records(cfg), corporation)
+    figures_chart = lines_chart([f["extract"].removesuffix(".csv") for f in figures], {
+        "activity last month": [f["lastmonth_activity"] for f in figures],
+        "monthly average of last year": [f["monthly_average"] for f in figures]},
+        "activity") if len(figures) > 1 else None
     mine = who.operator or row["account_manager"] in ("", who.name)
     done = accounts.request_db().actions_of(corporation) if mine else []
     managers = [u["name"] for u in accounts.request_db().users() if u["role"] == "manager" and not u["disabled"]]
     return render_template("client.html", head=header(cfg, cl.meta), meta=cl.meta, c=row, past=past, chart=chart,
                            features=FEATURE_WORDS, total=len(cl.frame), mine=mine, done=done,
                            outcomes=OUTCOMES, managers=managers, recorded=request.args.get("recorded"),
+                           figures=figures, figures_chart=figures_chart,
                            today=actions.dt.date.today().isoformat())
 
 
