@@ -98,7 +98,7 @@ def team_frame(cfg: config.Config, cache: TeamCache, db: TeamDb, ranking: pd.Dat
             assign_holdout(cfg, db, ranking, list_key)
             key = (id(ranking), list_key, _stamp(cfg.client_info_file), db.joined_version())
             newest = db.action_count()
-            frame = _joined(cfg, db, ranking)
+            frame = joined(cfg, db, ranking)
             cache.position = {c: i for i, c in enumerate(frame["corporation"])}
             cache.frame, cache.key, cache.last_action = frame, key, newest
         elif cache.last_action < newest:
@@ -126,7 +126,8 @@ def _with_actions(cache: TeamCache, new: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _joined(cfg: config.Config, db: TeamDb, ranking: pd.DataFrame) -> pd.DataFrame:
+def joined(cfg: config.Config, db: TeamDb, ranking: pd.DataFrame) -> pd.DataFrame:
+    """The list with owners, names, contacts, CRM links, values, holdout and last actions."""
     frame = ranking.merge(client_info(cfg.client_info_file), on="corporation", how="left")
     for column in ("account_manager", "name", "contact", "crm_url"):
         if column not in frame.columns:

@@ -72,6 +72,13 @@ def in_path(corporation: str) -> bool:
     return corporation not in (".", "..") and PATH_SAFE.fullmatch(corporation) is not None
 
 
+def client_path(corporation: str) -> str:
+    """The client page's path, as the page links it (page.client_link): by id, or by key."""
+    if in_path(corporation):
+        return f"/client/{quote(corporation, safe='')}"
+    return f"/client?key={link_key(corporation)}"
+
+
 def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) in INVISIBLE_CATEGORIES or (ch.isspace() and ch != " ")
 
