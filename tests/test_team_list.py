@@ -114,6 +114,7 @@ def test_a_column_header_sorts_by_it_and_again_turns_the_order_round(moved):
 
 @pytest.mark.parametrize("column, key", [
     ("value", lambda m: -m["annual_value"]), ("owner", lambda m: m["account_manager"].replace("", "~")),
+    ("client", lambda m: m["name"].str.lower()),
     ("moved", lambda m: -(m["previous_rank"].astype("float64") - m["rank"]).fillna(-1e9)),
 ])
 def test_each_sortable_column_orders_the_list_ties_in_rank_order(moved, column, key):

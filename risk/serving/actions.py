@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import pandas as pd
 from flask import Response, g, request
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
@@ -133,6 +134,9 @@ def joined(cfg: config.Config, db: TeamDb, ranking: pd.DataFrame) -> pd.DataFram
         if column not in frame.columns:
             frame[column] = ""
         frame[column] = frame[column].fillna("")
+    # The order by name (else id), made once per join: sorting 10,000 names on each view costs ~10 ms.
+    names = frame["name"].where(frame["name"] != "", frame["corporation"]).str.lower().to_numpy(object)
+    frame["client_order"] = np.argsort(np.argsort(names, kind="stable"), kind="stable")
     frame["crm_link"] = ids.crm_links(frame["corporation"].tolist(), frame["crm_url"].tolist(), cfg.crm_link_template)
     set_on_page = db.owners()
     if set_on_page:

@@ -29,7 +29,7 @@ SIZE_WORDS = {"small": "small (under 20 employees)", "mid": "mid-size (20–199)
 # Sortable columns: the frame's column and whether it sorts largest first by default.
 # "risk" is the list's own order (rank); "moved" is places up since the previous list.
 SORTS: dict[str, tuple[str, bool]] = {
-    "risk": ("rank", False), "client": ("_client", False), "owner": ("account_manager", False),
+    "risk": ("rank", False), "client": ("client_order", False), "owner": ("account_manager", False),
     "value": ("annual_value", True), "loss": ("expected_loss", True), "moved": ("_moved", True),
     "size": ("number_of_employees", True), "last": ("last_at", True),
 }
@@ -115,8 +115,6 @@ def _ordered(rows: pd.DataFrame, c: Choice) -> pd.DataFrame:
         return rows if not c.desc else rows.iloc[::-1]
     if column == "_moved":
         key = moved(rows)
-    elif column == "_client":
-        key = rows["name"].where(rows["name"] != "", rows["corporation"]).str.lower()
     elif column in ("account_manager", "last_at"):
         key = rows[column].replace("", np.nan)
     else:
