@@ -34,6 +34,9 @@ SORTS: dict[str, tuple[str, bool]] = {
     "size": ("number_of_employees", True), "last": ("last_at", True),
 }
 
+SORT_WORDS = {"risk": "risk", "client": "name", "owner": "owner", "value": "value", "loss": "expected loss",
+              "moved": "places moved up", "size": "employees", "last": "last action"}
+
 
 def filters() -> tuple[str, str]:
     band = request.args.get("band", "").strip().lower()
@@ -69,8 +72,27 @@ class Choice:
             return self.args(desc=not self.desc)
         return self.args(sort=column, desc=SORTS[column][1])
 
+    def largest_first(self, column: str) -> bool | None:
+        """Whether `column` shows its largest first now (None: the list is not sorted by it).
+        Risk is the list's order by rank: rank 1 first is the highest risk first."""
+        if column != self.sort:
+            return None
+        return not self.desc if column == "risk" else self.desc
+
+    def order_words(self) -> str:
+        """How the list is ordered, in words: '' for the list's own order."""
+        if self.sort == "risk" and not self.desc:
+            return ""
+        first = self.largest_first(self.sort)
+        if self.sort in ("client", "owner"):
+            return f"by {SORT_WORDS[self.sort]}, {'Z to A' if first else 'A to Z'}"
+        if self.sort == "last":
+            return f"by last action, {'newest' if first else 'oldest'} first"
+        return f"by {SORT_WORDS[self.sort]}, {'largest' if first else 'smallest'} first"
+
     def arrow(self, column: str) -> str:
-        return ("▼" if self.desc else "▲") if column == self.sort else ""
+        first = self.largest_first(column)
+        return "" if first is None else ("▼" if first else "▲")
 
 
 def choice(who: Who, has_own: bool) -> Choice:

@@ -86,8 +86,6 @@ FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 CHANGE_WORDS = {"new": "new", "up": "▲ up", "down": "▼ down", "": ""}
-SORT_WORDS = {"risk": "risk", "client": "name", "owner": "owner", "value": "value", "loss": "expected loss",
-              "moved": "places moved up", "size": "employees", "last": "last action"}
 
 bp = Blueprint("page", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -341,7 +339,7 @@ def call_list_view() -> str:
         choice=c, has_own=has_own, has_values=bool(frame["annual_value"].notna().any()),
         results=listview.results_words(frame, who), today=actions.dt.date.today().isoformat(),
         bands=BANDS, counts=meta.get("bands") or cl.frame["band"].value_counts().to_dict(),
-        changes=listview.CHANGES, sizes=listview.SIZE_WORDS, sort_words=SORT_WORDS,
+        changes=listview.CHANGES, sizes=listview.SIZE_WORDS,
         moved_places=listview.MOVED_PLACES,
         total=len(cl.frame), matching=len(rows), page=number, pages=pages, first=start + 1,
         last=start + len(clients), left=meta.get("left_since_previous") or [],
