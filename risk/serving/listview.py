@@ -130,23 +130,26 @@ def _narrowed(frame: pd.DataFrame, mask: pd.Series, c: Choice) -> pd.Series:
     return mask
 
 
-def _ordered(rows: pd.DataFrame, c: Choice) -> pd.DataFrame:
-    """`rows` in the chosen order; ties and missing values keep the list's own order, last."""
+def _ordered(frame: pd.DataFrame, positions: np.ndarray, c: Choice) -> np.ndarray:
+    """`positions` (rows of `frame`, in rank order) in the chosen order; ties and missing values
+    keep the list's own order, missing last. Only the sort column is read: reordering every
+    column of 10,000 rows to show 50 of them cost ~10 ms a view."""
     column, _ = SORTS[c.sort]
     if column == "rank":
-        return rows if not c.desc else rows.iloc[::-1]
+        return positions if not c.desc else positions[::-1]
     if column == "_moved":
-        key = moved(rows)
+        key = moved(frame.iloc[positions])
     elif column in ("account_manager", "last_at"):
-        key = rows[column].replace("", np.nan)
+        key = frame[column].iloc[positions].replace("", np.nan)
     else:
-        key = rows[column].astype("Float64").astype("float64")
-    order = key.sort_values(ascending=not c.desc, kind="stable", na_position="last").index
-    return rows.loc[order]
+        key = frame[column].iloc[positions].astype("Float64").astype("float64")
+    key = key.reset_index(drop=True)
+    order = key.sort_values(ascending=not c.desc, kind="stable", na_position="last").index.to_numpy()
+    return positions[order]
 
 
-def selected(frame: pd.DataFrame, keys: pd.Series, who: Who, c: Choice) -> pd.DataFrame:
-    """The rows of the team frame for choice `c`, in the chosen order (rank by default)."""
+def chosen(frame: pd.DataFrame, keys: pd.Series, who: Who, c: Choice) -> np.ndarray:
+    """The positions of the team frame's rows for choice `c`, in the chosen order (rank by default)."""
     snoozed = actions.snoozed(frame)
     views = {"tocall": ~snoozed & ~frame["held_out"], "snoozed": snoozed, "heldout": frame["held_out"],
              "all": pd.Series(True, index=frame.index) if who.operator else ~frame["held_out"]}
@@ -159,7 +162,12 @@ def selected(frame: pd.DataFrame, keys: pd.Series, who: Who, c: Choice) -> pd.Da
         mask &= keys.str.contains(c.query.lower(), regex=False) | frame["name"].str.lower().str.contains(
             c.query.lower(), regex=False)
     mask = _narrowed(frame, mask, c)
-    return _ordered(frame[mask], c)
+    return _ordered(frame, np.flatnonzero(mask.to_numpy()), c)
+
+
+def selected(frame: pd.DataFrame, keys: pd.Series, who: Who, c: Choice) -> pd.DataFrame:
+    """The rows of the team frame for choice `c`, in the chosen order (the CSV's rows)."""
+    return frame.iloc[chosen(frame, keys, who, c)]
 
 
 def hide_notes(rows: pd.DataFrame, who: Who) -> pd.DataFrame:

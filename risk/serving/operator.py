@@ -50,5 +50,5 @@ def operator_view() -> str:
         "operator.html", head=page.header(cfg, meta), effect=result, percent=percent,
         share=cfg.call_holdout_share, capacity=cfg.call_capacity, held=held_rows, held_count=held_count,
         unowned=unowned, decisions=page.decision_rows(cfg), estimates=report_facts.label_free_estimates(cfg.history_path),
-        users=db.users(), tokens=db.tokens(), audit=db.audit_rows(30), me=g.who,
+        users=db.users(), tokens=db.tokens(), digest_on=cfg.manager_digest, audit=db.audit_rows(30), me=g.who,
     )

@@ -328,11 +328,12 @@ def call_list_view() -> str:
     frame = team(cfg, cl)
     has_own = bool((frame["account_manager"] == who.name).any())
     c = listview.choice(who, has_own)
-    rows = listview.selected(frame, cl.search_keys, who, c)
+    rows = listview.chosen(frame, cl.search_keys, who, c)  # positions: only the page's rows are copied
     pages = math.ceil(len(rows) / PAGE_SIZE)
     number = _page_number(pages)
     start = (number - 1) * PAGE_SIZE
-    clients = [_client_row(r) for r in listview.hide_notes(rows.iloc[start:start + PAGE_SIZE], who).to_dict("records")]
+    shown_rows = frame.iloc[rows[start:start + PAGE_SIZE]]
+    clients = [_client_row(r) for r in listview.hide_notes(shown_rows, who).to_dict("records")]
     meta = cl.meta
     return render_template(
         "list.html", head=header(cfg, meta), meta=meta, clients=clients, band=c.band, query=c.query,
