@@ -6,11 +6,15 @@ Reads  the published call list (scoring.read_call_list: risk_ranking.csv and
        (ingestions, deployments, drift_checks, and the retraining loop's quarantine,
        challenger_decisions and estimates) and the ingested extracts
 Serves GET /            the ranked list: to call / snoozed / all, my clients or everyone,
-                          band, search, sort by risk or expected loss, 50 a page
+                          band, search, new / moved up, size, sorted by a column (listview.py),
+                          50 a page
        GET /calllist.csv  the rows the list shows for the same choices, all pages, with
-                          owner, value and the team's last action, outcome, note, snooze
-       GET /client/<corporation> (+ POST .../action, POST .../owner; an odd id:
-                          GET /client?key=<ids.link_key>), GET /trends
+                          name, contact, CRM link, owner, value and the team's last action
+       GET /client/<corporation> (an odd id: GET /client?key=<ids.link_key>): risk, actions,
+                          its figures in each extract (clientfacts.py)
+       POST /client-action, POST /client-owner (the forms: the client's key in a field,
+                          so any id works; POST /client/<corporation>/action|owner too)
+       GET /trends
        (operators), GET+POST /login, POST /logout, /static/...
 
 A Flask Blueprint named `page`, registered by app.create_app on the API's app:
@@ -29,9 +33,10 @@ operators (here and on /operator).
 The parsed call list is kept per app (in app.extensions) and read again only
 when its files change, so a request does not parse 10,000 rows.
 
-About 500 lines: the views and their forms (sign-in, actions, owners) share the
-request's account and the parsed list; status words, list choices, charts and
-accounts live in status.py, listview.py, charts.py and accounts.py.
+About 560 lines: the views and their forms (sign-in, actions, owners) share the
+request's account and the parsed list and records; status words, list choices,
+a client's figures, charts and accounts live in status.py, listview.py,
+clientfacts.py, charts.py and accounts.py.
 """
 from __future__ import annotations
 
