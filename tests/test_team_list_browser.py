@@ -92,6 +92,9 @@ def test_a_manager_filters_moved_up_mid_size_clients_sorts_by_employees_and_shar
     assert _employees(tab) == sorted(_employees(tab), reverse=True)
     assert tab.locator("th[aria-sort=descending]").inner_text().startswith("EMPLOYEES")
     tab.screenshot(path=tmp_path / "filtered.png", full_page=True)
+    tab.set_viewport_size({"width": 390, "height": 844})  # a phone: each client a card
+    tab.screenshot(path=tmp_path / "filtered-phone.png")
+    tab.set_viewport_size({"width": 1280, "height": 720})
     with tab.expect_navigation():
         tab.click("#sort-size")
     assert _employees(tab) == sorted(_employees(tab))
