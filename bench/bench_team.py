@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -94,11 +95,9 @@ def team_project(folder: Path) -> tuple[config.Config, str, list[str]]:
     return cfg, token, own
 
 
-def records_of(cfg: config.Config, ranking: "pd.DataFrame") -> None:
+def records_of(cfg: config.Config, ranking: pd.DataFrame) -> None:
     """Two extracts of the listed clients (one labelled, one a month later without outcomes) in the
     input folder and the records written again: each client page shows its figures over time."""
-    import pandas as pd
-
     from risk.data import contract, ingestion
     first = ranking[["corporation", *contract.FEATURES]].copy()
     first[contract.TARGET] = 0
