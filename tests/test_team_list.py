@@ -5,6 +5,7 @@ Chromium in tests/test_team_list_browser.py."""
 from __future__ import annotations
 
 import html as htmlmod
+import io
 import re
 
 import numpy as np
@@ -130,7 +131,7 @@ def test_the_csv_has_the_rows_and_order_of_the_filtered_sorted_list(moved):
     query = "view=all&who=all&change=new&sort=size"
     r = olga.get(f"/calllist.csv?{query}")
     assert 'filename="call-list-new.csv"' in r.headers["Content-Disposition"]
-    got = pd.read_csv(pd.io.common.StringIO(r.text), dtype={"corporation": str}, keep_default_na=False)
+    got = pd.read_csv(io.StringIO(r.text), dtype={"corporation": str}, keep_default_na=False)
     assert got["corporation"].tolist() == everything(olga, query)
     assert 'id="download"' in olga.get(f"/?{query}").text
 
@@ -227,10 +228,10 @@ def test_names_and_contacts_are_escaped_on_the_page_and_neutralised_in_the_csv(w
         assert "<script>alert" not in text
         assert "&lt;script&gt;alert(&#34;n&#34;)&lt;/script&gt;" in text
     body = olga.get(f"/calllist.csv?view=all&who=all&q={c}").text
-    got = pd.read_csv(pd.io.common.StringIO(body), dtype=str, keep_default_na=False).set_index("corporation")
+    got = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False).set_index("corporation")
     assert got.loc[c, "contact"] == "'" + HOSTILE["contact"]
     assert got.loc[c, "name"] == HOSTILE["name"]
-    everyone = pd.read_csv(pd.io.common.StringIO(olga.get("/calllist.csv?view=all&who=all").text), dtype=str,
+    everyone = pd.read_csv(io.StringIO(olga.get("/calllist.csv?view=all&who=all").text), dtype=str,
                            keep_default_na=False).set_index("corporation")
     assert everyone.loc[info["corporation"].iloc[0], "crm_link"] == "https://crm.example.com/a/1"
     assert everyone.loc[info["corporation"].iloc[1], "crm_link"] == ""
