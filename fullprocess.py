@@ -502,6 +502,7 @@ def recorded_run(cfg: config.Config, force: bool, run: Run) -> None:
                 "dry_run": 0, "decisions": json.dumps(run.decisions),
             }])
             tell(cfg, run, error)
+            tell_managers(cfg, run)
 
 
 def tell(cfg: config.Config, run: Run, error: BaseException | None) -> None:
@@ -510,6 +511,18 @@ def tell(cfg: config.Config, run: Run, error: BaseException | None) -> None:
         return
     from risk.reports import notices  # pandas: only when there is something to tell
     run.outputs.extend(notify.send(cfg, notices.events(cfg, run.decisions, error)))
+
+
+def tell_managers(cfg: config.Config, run: Run) -> None:
+    """Each manager's digest of clients new in their top, once per published list (serving/digest.py)."""
+    try:
+        key = notify.digest_due(cfg)
+        if key is None:
+            return
+        from risk.serving import digest  # pandas: only when a list's digests are due
+        run.outputs.extend(digest.send_digests(cfg, key))
+    except StepError as exc:  # the team database or the list unreadable: told, never a failed run
+        run.warn(f"managers' digests not sent: {exc}")
 
 
 if __name__ == "__main__":

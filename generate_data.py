@@ -56,7 +56,8 @@ Broken extracts, for the quality gate (labels from the base law):
 Team data (`--team-info clientinfo.csv`): for every client of `sourcedata/`,
 an account manager (anna, ben, carla, dev, eve; a few clients unassigned), an
 annual contract value (log-normal, larger for larger companies, median about
-12,000) and a company name. Laws of what a call does (`CALL_EFFECT_LAWS`, for
+12,000), a company name, a contact (a name and a fictional 555 phone number)
+and a CRM link (https://crm.example.com/accounts/<id>). Laws of what a call does (`CALL_EFFECT_LAWS`, for
 tests and bench/bench_effect.py): `segmented` saves some small and mid-size
 clients (-4 and -12 points of exit probability) and pushes a few large ones
 to leave (+5 points); `uniform` -8 points for all; `zero` does nothing.
@@ -73,6 +74,7 @@ import logging
 import sys
 import zlib
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -263,6 +265,8 @@ MANAGERS = ("anna", "ben", "carla", "dev", "eve")
 UNASSIGNED_RATE = 0.03
 NAME_PARTS = (("North", "Blue", "Alpine", "Harbor", "Silver", "Cedar", "Prime", "Delta", "Summit", "Union"),
               ("Foods", "Logistics", "Dental", "Print", "Tools", "Energy", "Media", "Labs", "Textiles", "Travel"))
+CONTACT_NAMES = (("Ana", "Ben", "Chloé", "Dario", "Emeka", "Fatima", "Greta", "Hiro", "Ines", "Jonas"),
+                 ("Alvarez", "Berg", "Chen", "Dubois", "Eze", "Fischer", "García", "Haddad", "Ito", "Jensen"))
 # What a call does to a client's chance of leaving, by size segment (points of probability).
 CALL_EFFECT_LAWS: dict[str, dict[str, float]] = {
     "segmented": {"small": -0.04, "mid": -0.12, "large": 0.05},
@@ -293,8 +297,13 @@ def team_info(frame: pd.DataFrame, seed: int = SEED) -> pd.DataFrame:
     size = np.nan_to_num(latest["number_of_employees"].to_numpy(dtype="float64"), nan=45)
     value = np.round(rng.lognormal(np.log(12_000), 0.6, n) * (size / 45) ** 0.5, -2)
     names = [f"{a} {b}" for a, b in zip(rng.choice(NAME_PARTS[0], n), rng.choice(NAME_PARTS[1], n))]
+    # Whom to call and the CRM page: a generator of their own, so the columns above keep their values.
+    who = np.random.default_rng(seed + 22)
+    contacts = [f"{first} {last}, +1 555 {number:04d}" for first, last, number in
+                zip(who.choice(CONTACT_NAMES[0], n), who.choice(CONTACT_NAMES[1], n), who.integers(100, 10_000, n))]
+    crm = [f"https://crm.example.com/accounts/{quote(c, safe='')}" for c in latest[contract.ID]]
     return pd.DataFrame({contract.ID: latest[contract.ID].to_numpy(), "account_manager": owner,
-                         "annual_value": value, "name": names})
+                         "annual_value": value, "name": names, "contact": contacts, "crm_url": crm})
 
 
 def write_team_info(root: Path, path: Path, seed: int = SEED) -> None:

@@ -1,6 +1,8 @@
 """Manage the people and services who use the page and the API: users, roles, passwords, tokens.
 
-    python users.py add anna --role manager          # asks for the password twice
+    python users.py add anna --role manager [--email anna@example.com]  # asks for the password twice
+    python users.py email anna anna@example.com      # where anna's digest goes ('' removes it)
+    python users.py digest anna off | on             # anna's digest of clients new in her top
     python users.py password anna                    # reset it (ends anna's sessions)
     python users.py role anna operator
     python users.py disable anna | enable anna       # disabling ends anna's sessions
@@ -39,6 +41,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add = sub.add_parser("add", help="add a user")
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--email", default="", help="where the manager's digest goes")
+    email = sub.add_parser("email", help="set a user's e-mail address ('' removes it)")
+    email.add_argument("name")
+    email.add_argument("address")
+    digest = sub.add_parser("digest", help="switch a manager's digest e-mail on or off")
+    digest.add_argument("name")
+    digest.add_argument("state", choices=("on", "off"))
     for name in ("password", "disable", "enable", "unlock"):
         sub.add_parser(name, help=f"{name} a user").add_argument("name")
     role = sub.add_parser("role", help="change a user's role")
@@ -68,8 +77,18 @@ def run(args: argparse.Namespace, db: TeamDb) -> str:
     """Carry out the command; returns what to print."""
     c = args.command
     if c == "add":
+        if args.email and not accounts.EMAIL.fullmatch(args.email.strip()):
+            raise ValueError(f"not an e-mail address: {args.email[:80]!r}")
         accounts.add_user(db, args.name, args.role, read_password(args.password_stdin), BY)
+        if args.email:
+            accounts.set_email(db, args.name, args.email, BY)
         return f"added {args.name} ({args.role})"
+    if c == "email":
+        accounts.set_email(db, args.name, args.address, BY)
+        return f"{args.name}'s e-mail is {args.address.strip() or 'removed'}"
+    if c == "digest":
+        accounts.set_digest(db, args.name, args.state == "on", BY)
+        return f"{args.name}'s digest is {args.state}"
     if c == "password":
         accounts.set_password(db, args.name, read_password(args.password_stdin), BY)
         return f"password of {args.name} reset; their sessions ended"
@@ -85,7 +104,8 @@ def run(args: argparse.Namespace, db: TeamDb) -> str:
         accounts.set_role(db, args.name, args.role, BY)
         return f"{args.name} is now {args.role}"
     if c == "list":
-        lines = [f"{u['name']}\t{u['role']}\t{'disabled' if u['disabled'] else 'active'}" for u in db.users()]
+        lines = [f"{u['name']}\t{u['role']}\t{'disabled' if u['disabled'] else 'active'}\t{u['email'] or '-'}"
+                 f"\t{'digest' if u['digest'] else 'no digest'}" for u in db.users()]
         lines += [f"service:{t['service']}\t{t['scope']}\t{'revoked' if t['disabled'] else 'active'}" for t in db.tokens()]
         return "\n".join(lines) or "no users or tokens yet"
     if c == "audit":

@@ -11,9 +11,12 @@ p50 of each round is kept:
 
 - GET /                      the manager's own clients to call (the default view)
 - GET /?view=all&who=all     everyone's list, first page
-- GET /client/<id>           a client page with its actions
+- GET /?change=up&size=mid&sort=size   the manager's clients moved up, mid-size, by employees
+- GET /?view=all&who=all&sort=client   everyone's list sorted by name
+- GET /client/<id>           a client page with its actions and its figures in each extract
+                             (two extracts of the 10,000 clients in the records)
 - POST /actions              recording an action through the API (write token)
-- POST /client/<id>/action   recording an action through the page's form
+- POST /client-action        recording an action through the page's form
 - GET /health                the reference: the cheapest endpoint of the same app
 
 Every recorded action moves the list on, so each worker applies the new
@@ -38,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -49,12 +53,14 @@ import bench_page  # noqa: E402
 import generate_data  # noqa: E402
 from risk import config  # noqa: E402
 from risk.model import scoring  # noqa: E402
-from risk.serving import accounts  # noqa: E402
+from risk.serving import accounts, ids  # noqa: E402
 from risk.teamdb import TeamDb  # noqa: E402
 
 ACTIONS = 50_000
 PASSWORD = "bench password 1"
 QUICK = {"requests": 60, "rounds": 3}
+PAGES = ("GET / (my clients)", "GET / everyone's", "GET / moved up, mid, by size", "GET / everyone's by name",
+         "GET /client/<id>")
 
 
 def team_project(folder: Path) -> tuple[config.Config, str, list[str]]:
@@ -67,6 +73,7 @@ def team_project(folder: Path) -> tuple[config.Config, str, list[str]]:
     ranking, _ = scoring.read_call_list(cfg)
     info = generate_data.team_info(ranking)
     info.to_csv(cfg.client_info_file, index=False)
+    records_of(cfg, ranking)
     rng = np.random.default_rng(21)
     with TeamDb(cfg.team_db_path) as db:
         for name in generate_data.MANAGERS:
@@ -86,6 +93,20 @@ def team_project(folder: Path) -> tuple[config.Config, str, list[str]]:
         db.conn.execute("COMMIT")
     own = info.loc[info["account_manager"] == "anna", "corporation"].tolist()
     return cfg, token, own
+
+
+def records_of(cfg: config.Config, ranking: pd.DataFrame) -> None:
+    """Two extracts of the listed clients (one labelled, one a month later without outcomes) in the
+    input folder and the records written again: each client page shows its figures over time."""
+    from risk.data import contract, ingestion
+    first = ranking[["corporation", *contract.FEATURES]].copy()
+    first[contract.TARGET] = 0
+    later = first.copy()
+    later["lastmonth_activity"] = (later["lastmonth_activity"].astype("float64") * 0.9).round().astype("Int64")
+    later[contract.TARGET] = pd.array([pd.NA] * len(later), dtype="Int64")
+    (cfg.input_folder_path / "clients_2027_01.csv").write_bytes(contract.write_csv(first))
+    (cfg.input_folder_path / "clients_2027_02.csv").write_bytes(contract.write_csv(later))
+    ingestion.write_records(cfg)
 
 
 class Client:
@@ -153,14 +174,17 @@ def measure(requests: int = 200, rounds: int = 5) -> dict:
             targets = {
                 "GET / (my clients)": lambda n: anna.timed("GET", "/", n),
                 "GET / everyone's": lambda n: anna.timed("GET", "/?view=all&who=all", n),
+                "GET / moved up, mid, by size": lambda n: anna.timed("GET", "/?change=up&size=mid&sort=size", n),
+                "GET / everyone's by name": lambda n: anna.timed("GET", "/?view=all&who=all&sort=client", n),
                 "GET /client/<id>": lambda n: anna.timed("GET", lambda i: f"/client/{own[i % len(own)]}", n),
                 "POST /actions (API)": lambda n: api.timed(
                     "POST", "/actions", n, lambda i: json.dumps(
                         {"corporation": own[i % len(own)], "called": True, "note": f"bench {i}"}).encode(),
                     api_headers, ok=(201,)),
                 "POST form action": lambda n: anna.timed(
-                    "POST", lambda i: f"/client/{own[i % len(own)]}/action", n,
-                    lambda i: f"csrf_token={csrf}&called=1&note=form+{i}".encode(), form_headers, ok=(302,)),
+                    "POST", "/client-action", n,
+                    lambda i: f"csrf_token={csrf}&key={ids.link_key(own[i % len(own)])}&called=1&note=form+{i}".encode(),
+                    form_headers, ok=(302,)),
                 "GET /health": lambda n: anna.timed("GET", "/health", n),
             }
             for run in targets.values():  # each worker reads the list and joins the team's records first
@@ -172,7 +196,7 @@ def measure(requests: int = 200, rounds: int = 5) -> dict:
             with TeamDb(cfg.team_db_path) as db:
                 total = db.action_count()
     results = {name: bench_api.spread(values) for name, values in p50.items()}
-    pages = [results[k]["median"] for k in ("GET / (my clients)", "GET / everyone's", "GET /client/<id>")]
+    pages = [results[k]["median"] for k in PAGES]
     writes = [results[k]["median"] for k in ("POST /actions (API)", "POST form action")]
     return {"clients": 10_000, "actions_before": ACTIONS, "actions_after": total, "requests": requests,
             "rounds": rounds, "p50_ms": results, "holds_pages": max(pages) <= 50, "holds_writes": max(writes) <= 20}
@@ -182,7 +206,7 @@ def table(r: dict) -> str:
     lines = [f"{r['clients']:,} clients, {r['actions_before']:,} actions at the start ({r['actions_after']:,} at the end); "
              f"{r['rounds']} rounds of {r['requests']} requests; p50 ms: median (min-max)"]
     for name, s in r["p50_ms"].items():
-        lines.append(f"  {name:<22} {s['median']:7.2f} ({s['min']:.2f}-{s['max']:.2f})")
+        lines.append(f"  {name:<30} {s['median']:7.2f} ({s['min']:.2f}-{s['max']:.2f})")
     lines.append(f"list and client page p50 <= 50 ms: {'holds' if r['holds_pages'] else 'MISSED'}; "
                  f"recording an action p50 <= 20 ms: {'holds' if r['holds_writes'] else 'MISSED'}")
     return "\n".join(lines)

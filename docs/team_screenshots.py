@@ -1,11 +1,15 @@
 """Screenshots of the team's pages for docs/team.md, taken with Debian's Chromium.
 
 Runs the real main job on a copy of the shipped data with its client info file
-(generate_data.py --team-info), adds a manager (anna) and an operator (olga),
-lets the operator open the first list (its holdout is assigned), runs the main
-job again after a new extract, records a few of anna's calls through the page's
-own code, then saves anna's list, a client's page and the operator's page as
-docs/team-list.png, docs/team-client.png and docs/team-operator.png.
+(generate_data.py --team-info: owners, values, names, contacts, CRM links), adds
+a manager (anna, with an e-mail address) and an operator (olga), runs the main
+job with managers' digests on and a real SMTP server (aiosmtpd) catching them,
+lets the operator open the first list, gives anna five clients of a new
+extract whose activity fell most and runs the main job again, records a few of anna's calls through the page's own code, then
+saves anna's list, her list filtered and sorted, a client's page (one that is in
+both shipped extracts: its figures over time) and the operator's page as
+docs/team-list.png, docs/team-filters.png, docs/team-client.png and
+docs/team-operator.png, and anna's digest as docs/team-digest.txt.
 
     python docs/team_screenshots.py
 """
@@ -40,6 +44,29 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, *args], check=True, capture_output=True)
 
 
+def catch_mail():
+    """A real SMTP server on 127.0.0.1 keeping what it receives; (controller, mails)."""
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    class Keep(Sink):
+        def __init__(self) -> None:
+            self.mails: list = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            self.mails.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    from risk.serving.localserver import free_port
+
+    handler = Keep()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller, handler.mails
+
+
 def project(folder: Path) -> Path:
     for name in ("sourcedata", "testdata"):
         shutil.copytree(ROOT / name, folder / name)
@@ -49,8 +76,24 @@ def project(folder: Path) -> Path:
         "output_model_path": "models", "prod_deployment_path": "production_deployment",
         "client_info_file": "clientinfo.csv"}))
     run(str(ROOT / "generate_data.py"), "--root", str(folder), "--team-info", str(folder / "clientinfo.csv"))
-    run(str(ROOT / "fullprocess.py"), "--config", str(config_path))
     return config_path
+
+
+def steepest_falls(extract: Path, n: int) -> list[str]:
+    """The `n` current clients of `extract` whose last month fell most below last year's monthly average."""
+    import pandas as pd
+    frame = pd.read_csv(extract, dtype={"corporation": str})
+    frame = frame[frame["exited"] != 1]  # still clients: on the next list
+    fall = frame["lastmonth_activity"] / (frame["lastyear_activity"] / 12)
+    return frame.loc[fall.nsmallest(n).index, "corporation"].tolist()
+
+
+def twice_listed(folder: Path) -> set[str]:
+    """Clients in more than one extract of the project's records."""
+    import pandas as pd
+    records = pd.read_csv(folder / "ingesteddata" / "records.csv", dtype={"corporation": str})
+    counts = records["corporation"].value_counts()
+    return set(counts[counts > 1].index)
 
 
 def main() -> int:
@@ -69,7 +112,14 @@ def main() -> int:
         os.environ.pop(risk_api.TOKEN_ENV, None)
         with TeamDb(cfg.team_db_path) as db:
             accounts.add_user(db, "anna", "manager", PASSWORD, "screenshots")
+            accounts.set_email(db, "anna", "anna@example.com", "screenshots")
             accounts.add_user(db, "olga", "operator", PASSWORD, "screenshots")
+        controller, mails = catch_mail()
+        raw = json.loads(config_path.read_text())
+        config_path.write_text(json.dumps({**raw, "manager_digest": True, "notify_smtp_host": "127.0.0.1",
+                                           "notify_smtp_port": controller.port,
+                                           "page_url": "https://risk.example.com"}))
+        run(str(ROOT / "fullprocess.py"), "--config", str(config_path))  # the first list: anna's first digest
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
@@ -90,25 +140,40 @@ def main() -> int:
             server, url = serve()
             signed_in(url, "olga").goto(url + "/")  # the first list's holdout is assigned on its first view
             server.shutdown()
-            run(str(ROOT / "generate_data.py"), "--extract", str(folder / "sourcedata" / "clients_2026_11.csv"))
+            later = folder / "sourcedata" / "clients_2026_11.csv"
+            run(str(ROOT / "generate_data.py"), "--extract", str(later))
+            with TeamDb(cfg.team_db_path) as db:  # olga gives anna five new clients whose activity fell most
+                for corporation in steepest_falls(later, 5):
+                    db.set_owner(corporation, "anna", "olga")
             run(str(ROOT / "fullprocess.py"), "--config", str(config_path))
+            controller.stop()
+            anna_mail = [m for m in mails if m["To"] == "anna@example.com"][-1]
+            (HERE / "team-digest.txt").write_text(
+                f"Subject: {anna_mail['Subject']}\nTo: {anna_mail['To']}\n\n"
+                + anna_mail.get_payload(decode=True).decode())
 
             server, url = serve()
             anna = signed_in(url, "anna")
-            mine = anna.locator("table.calllist td.client a").all_inner_texts()
+            mine = anna.locator("table.calllist td.client a:not(.crm)").all_inner_texts()
+            listed = anna.request.get(url + "/calllist.csv").text()  # all her clients to call, in order
+            twice = twice_listed(folder)
+            shown = next(line.split(",")[1] for line in listed.splitlines()[1:] if line.split(",")[1] in twice)
+            mine = [shown, *[c for c in mine if c != shown]]  # in both shipped extracts: figures over time
             with TeamDb(cfg.team_db_path) as db:
                 for fields, i in NOTES:
                     actions.record(db, actions.action_row(fields, mine[i], "anna"))
             anna.goto(url + "/")
             anna.screenshot(path=HERE / "team-list.png")
-            anna.goto(url + f"/client/{mine[0]}")
+            anna.goto(url + "/?who=all&change=new&sort=size")
+            anna.screenshot(path=HERE / "team-filters.png")
+            anna.goto(url + f"/client/{shown}")
             anna.screenshot(path=HERE / "team-client.png", full_page=True)
             olga = signed_in(url, "olga")
             olga.goto(url + "/operator")
             olga.screenshot(path=HERE / "team-operator.png", full_page=True)
             browser.close()
             server.shutdown()
-    print("\n".join(str(p) for p in sorted(HERE.glob("team-*.png"))))
+    print("\n".join(str(p) for p in sorted([*HERE.glob("team-*.png"), HERE / "team-digest.txt"])))
     return 0
 
 

@@ -41,6 +41,8 @@ TESTDATA_FILE = "testdata.csv"
 MANIFEST = "manifest.json"
 OUTPUTS_STAMP = "outputs.json"  # what the latest reports describe (fullprocess.py)
 RECORDS_FILE = "records.csv"  # every accepted client row, labelled or not: the call list's input
+# Beside it: which extract each run of rows of records.csv came from, in order (ingestion.write_records).
+RECORDS_EXTRACTS_FILE = "records_extracts.json"
 QUALITY_REFERENCE = "quality_reference.json"  # the quality gate's fixed, vetted reference
 RELEASES = "releases"
 CURRENT = "current"

@@ -106,6 +106,15 @@ OPTIONAL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     # off the "to call" view (0 switches it off), chosen by a hash of the seed, list and client.
     "call_holdout_share": ((int, float), 0.10),
     "call_holdout_seed": ((int,), 0),
+    # Who the client is: a link into the team's CRM made from the client's id, where the
+    # client info file gives no `crm_url` of its own; "{corporation}" is replaced (URL-quoted).
+    "crm_link_template": ((str,), ""),
+    # A digest e-mail per manager (risk/notify.py's SMTP relay) of their clients who entered
+    # their top `manager_digest_top` since the previous list; off until switched on.
+    "manager_digest": ((bool,), False),
+    "manager_digest_top": ((int,), 10),
+    # The page's address as managers open it (for links in the digest); empty: no links.
+    "page_url": ((str,), ""),
 }
 # How fullprocess.py decides to redeploy: a significantly better challenger
 # (default), or the course's rule, retrain and redeploy on model drift.
@@ -175,8 +184,17 @@ KEY_DOCS: dict[str, str] = {
                       "on Dask; empty: pandas",
     "team_db_path": "the team's own records (SQLite): accounts, sessions, service tokens, owners, actions, "
                     "the holdout and the audit trail; kept apart from the run history",
-    "client_info_file": "a CSV of `corporation`, `account_manager`, `annual_value`, `name` (any may be empty): "
-                        "owners, contract values and names; null: none",
+    "client_info_file": "a CSV of `corporation`, `account_manager`, `annual_value`, `name`, `contact`, "
+                        "`crm_url` (any may be empty): owners, contract values, names, whom to call and the "
+                        "client's page in the CRM (shown only if http or https); null: none",
+    "crm_link_template": "a CRM link for clients without a `crm_url`, e.g. "
+                         "`https://crm.example.com/accounts/{corporation}`; http(s) only; empty: none",
+    "manager_digest": "send each manager with an e-mail address (`users.py email`) a digest of their clients "
+                      "who entered their top `manager_digest_top`, once per published list, through the SMTP "
+                      "relay `notify_smtp_host`; a manager opts out with `users.py digest NAME off`",
+    "manager_digest_top": "N of the digest: a manager's top N clients to call",
+    "page_url": "the page's address as managers open it, e.g. `https://risk.example.com`, for links in the "
+                "digest; empty: no links",
     "session_hours": "a signed-in session ends after this many hours",
     "login_max_failures": "wrong passwords in a row that lock an account",
     "login_lockout_minutes": "how long a locked account stays locked",
@@ -286,6 +304,10 @@ class Config(NamedTuple):
     login_address_per_minute: int
     call_holdout_share: float
     call_holdout_seed: int
+    crm_link_template: str
+    manager_digest: bool
+    manager_digest_top: int
+    page_url: str
 
     @property
     def monthly_alpha(self) -> float:
@@ -434,6 +456,13 @@ def _check_team(values: dict[str, Any]) -> None:
             raise ConfigError(f"key '{key}' must be positive")
     if not 0 <= values["call_holdout_share"] < 1:
         raise ConfigError("key 'call_holdout_share' must be from 0 (off) up to below 1")
+    template = values["crm_link_template"]
+    if template and (not template.startswith(("http://", "https://")) or "{corporation}" not in template):
+        raise ConfigError("key 'crm_link_template' must start with http:// or https:// and hold {corporation}")
+    if values["manager_digest_top"] < 1:
+        raise ConfigError("key 'manager_digest_top' must be at least 1")
+    if values["page_url"] and not values["page_url"].startswith(("http://", "https://")):
+        raise ConfigError("key 'page_url' must start with http:// or https://")
 
 
 def load(path: str | Path | None = None) -> Config:

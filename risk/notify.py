@@ -1,4 +1,5 @@
-"""Telling operators: each event once, by webhook (JSON POST, Slack-compatible) and e-mail (SMTP).
+"""Telling operators: each event once, by webhook (JSON POST, Slack-compatible) and e-mail (SMTP);
+and the SMTP channel and the "is it due" check of the managers' digest (serving/digest.py).
 
 Config (all optional; nothing is sent without them):
   notify_webhook_url_env  the name of the environment variable holding the webhook URL
@@ -27,6 +28,7 @@ from email.message import EmailMessage
 from typing import Any, Callable
 
 from risk import artifacts, config, history
+from risk.teamdb import TeamDb
 
 log = logging.getLogger("notify")
 
@@ -79,14 +81,41 @@ def post_webhook(url: str, event: Event, timeout_s: float) -> None:
         response.read()
 
 
-def send_email(cfg: config.Config, event: Event, timeout_s: float) -> None:
+def send_mail(cfg: config.Config, to: str, subject: str, text: str, timeout_s: float) -> None:
+    """One plain-text e-mail through the configured SMTP relay (operators' notices, managers' digests)."""
     message = EmailMessage()
-    message["Subject"] = f"[client attrition risk] {event.title}"
+    message["Subject"] = f"[client attrition risk] {subject}"
     message["From"] = cfg.notify_email_from
-    message["To"] = cfg.notify_email_to
-    message.set_content(_words(event) + "\n")
+    message["To"] = to
+    message.set_content(text)
     with smtplib.SMTP(cfg.notify_smtp_host, cfg.notify_smtp_port, timeout=timeout_s) as smtp:
         smtp.send_message(message)
+
+
+def send_email(cfg: config.Config, event: Event, timeout_s: float) -> None:
+    send_mail(cfg, cfg.notify_email_to, event.title, _words(event) + "\n", timeout_s)
+
+
+def published_list_key(cfg: config.Config) -> str | None:
+    """The published call list's key (its publication time), or None without one."""
+    try:
+        listed = json.loads((cfg.output_model_path / "call_list.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    key = listed.get("published_at") if isinstance(listed, dict) else None
+    return str(key) if key else None
+
+
+def digest_due(cfg: config.Config) -> str | None:
+    """The published list's key if managers' digests are on and not yet done for it (standard
+    library only: a quiet tick asks this and imports nothing more)."""
+    if not (cfg.manager_digest and cfg.notify_smtp_host):
+        return None
+    key = published_list_key(cfg)
+    if key is None or not cfg.team_db_path.is_file():
+        return None
+    with TeamDb(cfg.team_db_path) as db:
+        return None if db.digest_done(key) else key
 
 
 def channels(cfg: config.Config) -> dict[str, Callable[[Event, float], None]]:

@@ -1,4 +1,4 @@
-"""The team's own records: accounts, sessions, service tokens, owners, actions, holdout, audit.
+"""The team's own records: accounts, sessions, service tokens, owners, actions, holdout, digests, audit.
 
 One SQLite file (config key `team_db_path`, default history/team.sqlite), kept
 apart from the run history on purpose: the run history is the loop's
@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS users (
     disabled INTEGER NOT NULL DEFAULT 0,
     failed INTEGER NOT NULL DEFAULT 0,   -- wrong passwords since the last good sign-in
     locked_until TEXT,             -- ISO time; sign-in refused until then
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    email TEXT NOT NULL DEFAULT '',      -- where the manager's digest goes ('' none)
+    digest INTEGER NOT NULL DEFAULT 1    -- 0: the manager opted out of the digest
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY,      -- SHA-256 of the cookie's random value
@@ -79,6 +81,19 @@ CREATE TABLE IF NOT EXISTS holdout (
     held_out INTEGER NOT NULL,     -- 1: kept off the "to call" view
     assigned_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS digest_lists (
+    list_key TEXT PRIMARY KEY,     -- a published list (its publication time) whose digests are done
+    done_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS digests (
+    list_key TEXT NOT NULL,
+    manager TEXT NOT NULL,
+    top TEXT NOT NULL,             -- JSON: the manager's top clients to call on that list, in order
+    entered TEXT NOT NULL,         -- JSON: those new in it since the manager's previous digest
+    status TEXT NOT NULL,          -- sending, sent, nothing new, failed: ..., no answer ...
+    at TEXT NOT NULL,
+    PRIMARY KEY (list_key, manager)
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -89,6 +104,8 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 """
 
+# Columns added after a table's first release: an older database gets them when opened.
+ADDED_COLUMNS = (("users", "email", "TEXT NOT NULL DEFAULT ''"), ("users", "digest", "INTEGER NOT NULL DEFAULT 1"))
 ROLES = ("manager", "operator", "admin")
 SCOPES = ("read", "write-actions")
 OUTCOMES = ("kept", "at risk", "leaving", "no answer")
@@ -107,6 +124,9 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # committed = on disk: acknowledged actions survive a crash
         conn.executescript(SCHEMA)
+        for table, column, definition in ADDED_COLUMNS:
+            if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
     except (sqlite3.Error, OSError) as exc:
         raise TeamDbError(f"cannot open the team database {path}: {exc}") from exc
     return conn
@@ -154,7 +174,8 @@ class TeamDb:
         return self._one("SELECT * FROM users WHERE name = ?", (name,))
 
     def users(self) -> list[dict[str, Any]]:
-        return self._all("SELECT id, name, role, disabled, failed, locked_until, created_at FROM users ORDER BY name")
+        return self._all("SELECT id, name, role, disabled, failed, locked_until, created_at, email, digest"
+                         " FROM users ORDER BY name")
 
     def has_users(self) -> bool:
         return self._one("SELECT 1 AS one FROM users WHERE disabled = 0 LIMIT 1") is not None
@@ -164,7 +185,7 @@ class TeamDb:
                     (name, role, password_hash, now()))
 
     def set_user(self, name: str, **values: Any) -> int:
-        allowed = {"role", "password_hash", "disabled", "failed", "locked_until"}
+        allowed = {"role", "password_hash", "disabled", "failed", "locked_until", "email", "digest"}
         if not values or set(values) - allowed:
             raise ValueError(f"cannot set {sorted(set(values) - allowed)} on a user")
         sets = ", ".join(f"{k} = ?" for k in values)
@@ -317,6 +338,41 @@ class TeamDb:
 
     def holdout(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM holdout ORDER BY assigned_at, corporation")
+
+    # --- managers' digests --------------------------------------------------------------
+    def digest_done(self, list_key: str) -> bool:
+        return self._one("SELECT 1 AS one FROM digest_lists WHERE list_key = ?", (list_key,)) is not None
+
+    def claim_digests(self, list_key: str, rows: list[tuple[str, str, str, str]]) -> bool:
+        """Mark `list_key`'s digests as done and record (manager, top, entered, status) for each,
+        in one transaction; False (nothing written) if another run claimed them first."""
+        stamp = now()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            claimed = self.conn.execute("INSERT OR IGNORE INTO digest_lists (list_key, done_at) VALUES (?, ?)",
+                                        (list_key, stamp)).rowcount == 1
+            if claimed:
+                self.conn.executemany("INSERT INTO digests (list_key, manager, top, entered, status, at)"
+                                      " VALUES (?, ?, ?, ?, ?, ?)", [(list_key, *r, stamp) for r in rows])
+            self.conn.execute("COMMIT")
+            return claimed
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise TeamDbError(f"{exc} writing {self.path}") from exc
+
+    def digest_status(self, list_key: str, manager: str, status: str) -> None:
+        self._write("UPDATE digests SET status = ?, at = ? WHERE list_key = ? AND manager = ?",
+                    (status, now(), list_key, manager))
+
+    def last_digest(self, manager: str) -> dict[str, Any] | None:
+        """The manager's latest digest row (its top clients then), or None."""
+        return self._one("SELECT * FROM digests WHERE manager = ? ORDER BY rowid DESC LIMIT 1", (manager,))
+
+    def digests(self, list_key: str | None = None) -> list[dict[str, Any]]:
+        if list_key is None:
+            return self._all("SELECT * FROM digests ORDER BY at, manager")
+        return self._all("SELECT * FROM digests WHERE list_key = ? ORDER BY manager", (list_key,))
 
     # --- audit -----------------------------------------------------------------------
     def audit(self, who: str, what: str, target: str = "", detail: str = "") -> None:

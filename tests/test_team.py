@@ -133,7 +133,8 @@ def test_generator_writes_owners_values_and_names_for_every_client(tmp_path):
         runs.append(out.read_bytes())
     assert runs[0] == runs[1]  # seeded: the same bytes each time
     info = pd.read_csv(out, keep_default_na=False)
-    assert list(info.columns) == ["corporation", "account_manager", "annual_value", "name"]
+    assert list(info.columns) == ["corporation", "account_manager", "annual_value", "name", "contact", "crm_url"]
+    assert info["crm_url"].str.startswith("https://crm.example.com/accounts/").all()
     assert len(info) == info["corporation"].nunique() == 300
     assert set(info["account_manager"]) <= {"", "anna", "ben", "carla", "dev", "eve"}
     assert (info["annual_value"] > 0).all()

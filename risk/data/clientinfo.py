@@ -1,8 +1,10 @@
 """The client info file: facts about clients the extracts don't hold (config `client_info_file`).
 
 A CSV with `corporation` and any of `account_manager` (a user name),
-`annual_value` (the contract's value a year) and `name`; other columns are
-ignored, the last row of a repeated client counts. Read by the page
+`annual_value` (the contract's value a year), `name`, `contact` (whom to call,
+a phone or an e-mail, as text) and `crm_url` (the client's page in the CRM;
+the page links it only if it is http or https); other columns are ignored,
+the last row of a repeated client counts. Read by the page
 (serving/actions.py) and the report (reports/report_facts.py).
 """
 from __future__ import annotations
@@ -13,7 +15,8 @@ import pandas as pd
 
 from risk.errors import StepError
 
-COLUMNS = ("corporation", "account_manager", "annual_value", "name")
+COLUMNS = ("corporation", "account_manager", "annual_value", "name", "contact", "crm_url")
+TEXT = ("corporation", "account_manager", "name", "contact", "crm_url")
 
 
 def client_info(path: Path | None) -> pd.DataFrame:
@@ -22,7 +25,7 @@ def client_info(path: Path | None) -> pd.DataFrame:
     if path is None or not path.is_file():
         return empty
     try:
-        info = pd.read_csv(path, dtype={"corporation": str, "account_manager": str, "name": str},
+        info = pd.read_csv(path, dtype={c: str for c in TEXT},
                            keep_default_na=False, na_values={"annual_value": [""]})
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise StepError(f"{path}: cannot read the client info file: {exc}") from None

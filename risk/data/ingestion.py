@@ -133,11 +133,12 @@ def write_records(cfg: config.Config, exclude: frozenset[str] | set[str] = froze
     """Write records.csv: every readable extract not in `exclude`, labelled or not, oldest first.
 
     An extract with outcomes on some rows only is left out (ingestion rejects
-    it too). Returns the rows written and the extracts listed without outcomes.
+    it too). Beside it, records_extracts.json names the extract of each run of
+    rows, in order. Returns the rows written and the extracts listed without outcomes.
     """
     files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
     files += [c for c in dbsource.extract_candidates(cfg) if c.name not in exclude]
-    frames, unlabelled = [], []
+    frames, unlabelled, names = [], [], []
     for file in files:
         if file.problem is not None:
             continue
@@ -150,11 +151,16 @@ def write_records(cfg: config.Config, exclude: frozenset[str] | set[str] = froze
             continue
         if not known.any():
             unlabelled.append(file.name)
-        frames.append(frame)
+        frames.append(frame.assign(_extract=len(names)))
+        names.append(file.name)
     if not frames:
         return 0, []
     data = pd.concat(frames, ignore_index=True).drop_duplicates(subset=list(contract.COLUMNS), keep="first")
     artifacts.write_atomic(cfg.records_path, contract.write_csv(data))
+    # Which extract each row came from (rows stay in extract order): a client's figures over time.
+    counts = data["_extract"].value_counts()
+    artifacts.write_json_atomic(cfg.records_path.with_name(artifacts.RECORDS_EXTRACTS_FILE), {
+        "rows": len(data), "extracts": [{"name": n, "rows": int(counts.get(i, 0))} for i, n in enumerate(names)]})
     log.info("wrote %s: %d records of %d extract(s), %d without outcomes yet (%s)", cfg.records_path.name,
              len(data), len(frames), len(unlabelled), ", ".join(unlabelled) or "none")
     return len(data), unlabelled

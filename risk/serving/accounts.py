@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import re
 import secrets
 import threading
 import time
@@ -287,6 +288,28 @@ def set_role(db: TeamDb, name: str, role: str, by: str) -> None:
     if not db.set_user(name, role=role):
         raise ValueError(f"no user {name!r}")
     db.audit(by, "role changed", target=name, detail=role)
+
+
+# The HTML standard's "valid e-mail address": no quoting, comments or line breaks to smuggle headers.
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def set_email(db: TeamDb, name: str, email: str, by: str) -> None:
+    """Where `name`'s digest goes ('' removes it)."""
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL.fullmatch(email)):
+        raise ValueError(f"not an e-mail address: {email[:80]!r}")
+    if not db.set_user(name, email=email):
+        raise ValueError(f"no user {name!r}")
+    db.audit(by, "e-mail set", target=name, detail=email or "(none)")
+
+
+def set_digest(db: TeamDb, name: str, on: bool, by: str) -> None:
+    """Whether `name` gets the digest of clients new in their top (config manager_digest)."""
+    if not db.set_user(name, digest=int(on)):
+        raise ValueError(f"no user {name!r}")
+    db.audit(by, "digest on" if on else "digest off", target=name)
 
 
 def add_token(db: TeamDb, service: str, scope: str, by: str) -> str:

@@ -55,3 +55,33 @@ def bar_chart(points: list[tuple[str, float]], unit: str) -> Markup:
         parts.append(f'<rect x="{x - slot * 0.3:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" '
                      f'height="{H - BOTTOM - y:.1f}" class="bar"><title>{escape(label)}: {v:.1f}</title></rect>')
     return Markup("".join(parts) + "</svg>")
+
+
+def lines_chart(labels: list[str], series: dict[str, list[float | None]], unit: str) -> Markup:
+    """A few named lines over the same labels (a missing value breaks its line), with a legend;
+    the y axis from 0 to a round number above the largest value."""
+    n = len(labels)
+    top = max((v for values in series.values() for v in values if v is not None), default=1.0)
+    step = 10 ** max(0, math.floor(math.log10(top))) if top > 0 else 1
+    y_max = max(1.0, math.ceil(top / step) * step)
+    xs = [LEFT + (W - LEFT - RIGHT) * (i + 0.5) / n for i in range(n)]
+    parts = _frame_svg(labels, y_max, unit, xs)
+    for k, (name, values) in enumerate(series.items()):
+        runs: list[list[tuple[float, float]]] = [[]]
+        for x, v in zip(xs, values):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append((x, _y(v, y_max)))
+        for run in runs:
+            if len(run) > 1:
+                parts.append(f'<polyline class="line series-{k}" points="'
+                             + " ".join(f"{x:.1f},{y:.1f}" for x, y in run) + '"/>')
+        for (x, v), label in zip(zip(xs, values), labels):
+            if v is not None:
+                parts.append(f'<circle cx="{x:.1f}" cy="{_y(v, y_max):.1f}" r="4" class="dot series-{k}">'
+                             f'<title>{escape(label)}: {escape(name)} {v:,.0f}</title></circle>')
+        lx = LEFT + 10 + 230 * k
+        parts.append(f'<line x1="{lx}" x2="{lx + 22}" y1="{TOP + 6}" y2="{TOP + 6}" class="line series-{k}"/>'
+                     f'<text x="{lx + 28}" y="{TOP + 10}" class="legend">{escape(name)}</text>')
+    return Markup("".join(parts) + "</svg>")

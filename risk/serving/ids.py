@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from urllib.parse import quote, urlsplit
 
 from confusable_homoglyphs import confusables
 
@@ -36,6 +37,31 @@ def csv_cell(value: object) -> object:
     return value
 
 
+def safe_link(url: object) -> str:
+    """`url` if it is an http(s) address with a host and no space or control character, else ''.
+    What a CRM link from the data must be before the page puts it in an href (no javascript:)."""
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        return ""
+    if any(ch.isspace() or unicodedata.category(ch) in INVISIBLE_CATEGORIES for ch in url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else ""
+
+
+def crm_links(corporations: list[str], given: list[str], template: str) -> list[str]:
+    """Each client's CRM link: its own `crm_url` if safe, else the template with its id URL-quoted."""
+    made = []
+    for corporation, url in zip(corporations, given):
+        link = safe_link(url)
+        if not link and template:
+            link = safe_link(template.replace("{corporation}", quote(corporation, safe="")))
+        made.append(link)
+    return made
+
+
 def link_key(corporation: str) -> str:
     """A short, stable key for an id: what an odd id's link carries."""
     return hashlib.sha256(corporation.encode("utf-8", "surrogatepass")).hexdigest()[:KEY_CHARS]
@@ -44,6 +70,13 @@ def link_key(corporation: str) -> str:
 def in_path(corporation: str) -> bool:
     """Whether the id can stand in the link's path as it is (else the link carries its key)."""
     return corporation not in (".", "..") and PATH_SAFE.fullmatch(corporation) is not None
+
+
+def client_path(corporation: str) -> str:
+    """The client page's path, as the page links it (page.client_link): by id, or by key."""
+    if in_path(corporation):
+        return f"/client/{quote(corporation, safe='')}"
+    return f"/client?key={link_key(corporation)}"
 
 
 def _invisible(ch: str) -> bool:

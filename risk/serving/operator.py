@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from risk.errors import StepError
 from risk.reports import effect, report_facts
-from risk.serving import accounts, page
+from risk.serving import accounts, ids, page
 
 bp = Blueprint("operator", __name__, template_folder="templates")
 bp.before_request(page.require_login)
@@ -40,6 +40,8 @@ def operator_view() -> str:
         frame = page.team(cfg, cl)  # assigns the holdout of a new list
         held = frame[frame["held_out"]].sort_values("rank")
         held_rows = held[["rank", "corporation", "band", "risk_percent", "account_manager"]].head(50).to_dict("records")
+        for h in held_rows:  # an odd id links by its key and shows its invisible characters
+            h["link"], h["shown"] = page.client_link(h["corporation"]), ids.visible(h["corporation"])
         held_count, unowned = len(held), int((frame["account_manager"] == "").sum())
     except StepError:
         meta, held_rows, held_count, unowned = None, [], 0, 0
@@ -48,5 +50,5 @@ def operator_view() -> str:
         "operator.html", head=page.header(cfg, meta), effect=result, percent=percent,
         share=cfg.call_holdout_share, capacity=cfg.call_capacity, held=held_rows, held_count=held_count,
         unowned=unowned, decisions=page.decision_rows(cfg), estimates=report_facts.label_free_estimates(cfg.history_path),
-        users=db.users(), tokens=db.tokens(), audit=db.audit_rows(30), me=g.who,
+        users=db.users(), tokens=db.tokens(), digest_on=cfg.manager_digest, audit=db.audit_rows(30), me=g.who,
     )

@@ -6,11 +6,15 @@ Reads  the published call list (scoring.read_call_list: risk_ranking.csv and
        (ingestions, deployments, drift_checks, and the retraining loop's quarantine,
        challenger_decisions and estimates) and the ingested extracts
 Serves GET /            the ranked list: to call / snoozed / all, my clients or everyone,
-                          band, search, sort by risk or expected loss, 50 a page
+                          band, search, new / moved up, size, sorted by a column (listview.py),
+                          50 a page
        GET /calllist.csv  the rows the list shows for the same choices, all pages, with
-                          owner, value and the team's last action, outcome, note, snooze
-       GET /client/<corporation> (+ POST .../action, POST .../owner; an odd id:
-                          GET /client?key=<ids.link_key>), GET /trends
+                          name, contact, CRM link, owner, value and the team's last action
+       GET /client/<corporation> (an odd id: GET /client?key=<ids.link_key>): risk, actions,
+                          its figures in each extract (clientfacts.py)
+       POST /client-action, POST /client-owner (the forms: the client's key in a field,
+                          so any id works; POST /client/<corporation>/action|owner too)
+       GET /trends
        (operators), GET+POST /login, POST /logout, /static/...
 
 A Flask Blueprint named `page`, registered by app.create_app on the API's app:
@@ -29,9 +33,10 @@ operators (here and on /operator).
 The parsed call list is kept per app (in app.extensions) and read again only
 when its files change, so a request does not parse 10,000 rows.
 
-About 500 lines: the views and their forms (sign-in, actions, owners) share the
-request's account and the parsed list; status words, list choices, charts and
-accounts live in status.py, listview.py, charts.py and accounts.py.
+About 560 lines: the views and their forms (sign-in, actions, owners) share the
+request's account and the parsed list and records; status words, list choices,
+a client's figures, charts and accounts live in status.py, listview.py,
+clientfacts.py, charts.py and accounts.py.
 """
 from __future__ import annotations
 
@@ -62,9 +67,9 @@ from risk.data import contract
 from risk.errors import StepError
 from risk.model import scoring
 from risk.reports import report_facts
-from risk.serving import accounts, actions, ids, listview
+from risk.serving import accounts, actions, clientfacts, ids, listview
 from risk.serving.accounts import Who
-from risk.serving.charts import bar_chart, line_chart  # noqa: F401 (line_chart: tests)
+from risk.serving.charts import bar_chart, line_chart, lines_chart  # noqa: F401 (line_chart: tests)
 from risk.serving.status import (  # noqa: F401 (decision_rows: operator.py)
     date_of as _date,
 )
@@ -79,7 +84,7 @@ COOKIE = "risk_page"
 CSRF_COOKIE = "risk_csrf"  # before sign-in and on an open page: the double-submit token
 COLUMNS = ("rank", "corporation", "risk_percent", "band", "reasons", "change", "probability",
            *contract.FEATURES)
-TEAM_CSV = ("account_manager", "annual_value", "expected_loss", "last_at", "last_by", "called_at",
+TEAM_CSV = ("name", "contact", "crm_link", "account_manager", "annual_value", "expected_loss", "last_at", "last_by", "called_at",
             "reached_at", "outcome", "note", "snooze_until")
 FEATURE_WORDS = {"lastmonth_activity": "activity last month", "lastyear_activity": "activity last year",
                  "number_of_employees": "employees"}
@@ -146,6 +151,18 @@ def call_list(cfg: Any) -> CallList:
         state.cache["call_list"] = (key, parsed)
         log.info("call list read: %d clients, published %s", len(frame), meta.get("published_at"))
         return parsed
+
+
+def records(cfg: Any) -> clientfacts.Records | None:
+    """Every accepted extract's rows by client (clientfacts.py), read again only when they change."""
+    state: PageState = current_app.extensions["page"]
+    key = clientfacts.stamp(cfg)
+    cached = state.cache.get("records")
+    if cached is None or cached[0] != key:
+        with state.lock:
+            cached = (key, clientfacts.read_records(cfg))
+            state.cache["records"] = cached
+    return cached[1]
 
 
 def is_listed(corporation: str) -> bool:
@@ -290,8 +307,7 @@ def _client_row(row: dict[str, Any]) -> dict[str, Any]:
     row["reason_list"] = [r for r in row["reasons"].split("; ") if r]
     row["change_words"] = CHANGE_WORDS.get(row["change"], row["change"])
     corp = row["corporation"]
-    row["link"] = (url_for("page.client_view", corporation=corp) if ids.in_path(corp)
-                   else url_for("page.client_by_key", key=ids.link_key(corp)))
+    row["link"], row["key"] = client_link(corp), ids.link_key(corp)
     row["shown_id"], row["id_notes"] = ids.visible(corp), ids.unusual(corp)
     # A missing figure arrives as pd.NA, None or NaN: one value (None) the template can test.
     for name in (*contract.FEATURES, *scoring.PREVIOUS):
@@ -299,6 +315,7 @@ def _client_row(row: dict[str, Any]) -> dict[str, Any]:
             row[name] = None
     for name in scoring.PREVIOUS:  # absent from lists published before they were recorded
         row[name] = None if row.get(name) is None else int(row[name])
+    row["moved"] = 0 if row.get("previous_rank") is None else row["previous_rank"] - int(row["rank"])
     return row
 
 
@@ -316,17 +333,20 @@ def call_list_view() -> str:
     frame = team(cfg, cl)
     has_own = bool((frame["account_manager"] == who.name).any())
     c = listview.choice(who, has_own)
-    rows = listview.selected(frame, cl.search_keys, who, c)
+    rows = listview.chosen(frame, cl.search_keys, who, c)  # positions: only the page's rows are copied
     pages = math.ceil(len(rows) / PAGE_SIZE)
     number = _page_number(pages)
     start = (number - 1) * PAGE_SIZE
-    clients = [_client_row(r) for r in listview.hide_notes(rows.iloc[start:start + PAGE_SIZE], who).to_dict("records")]
+    shown_rows = frame.iloc[rows[start:start + PAGE_SIZE]]
+    clients = [_client_row(r) for r in listview.hide_notes(shown_rows, who).to_dict("records")]
     meta = cl.meta
     return render_template(
         "list.html", head=header(cfg, meta), meta=meta, clients=clients, band=c.band, query=c.query,
         choice=c, has_own=has_own, has_values=bool(frame["annual_value"].notna().any()),
         results=listview.results_words(frame, who), today=actions.dt.date.today().isoformat(),
         bands=BANDS, counts=meta.get("bands") or cl.frame["band"].value_counts().to_dict(),
+        changes=listview.CHANGES, sizes=listview.SIZE_WORDS,
+        moved_places=listview.MOVED_PLACES,
         total=len(cl.frame), matching=len(rows), page=number, pages=pages, first=start + 1,
         last=start + len(clients), left=meta.get("left_since_previous") or [],
         left_count=meta.get("left_count", len(meta.get("left_since_previous") or [])),
@@ -341,7 +361,8 @@ def download() -> Response:
     frame = team(cfg, cl)
     c = listview.choice(who, bool((frame["account_manager"] == who.name).any()))
     rows = listview.hide_notes(listview.selected(frame, cl.search_keys, who, c), who)
-    name = "-".join(["call-list", *([c.band] if c.band else []), *(["search"] if c.query else [])])
+    name = "-".join(["call-list", *([c.band] if c.band else []), *([c.change] if c.change else []),
+                     *([c.size] if c.size else []), *(["search"] if c.query else [])])
     columns = [*[col for col in COLUMNS if col in rows.columns], *TEAM_CSV, *(["held_out"] if who.operator else [])]
     body = scoring.ranking_csv(rows.loc[:, columns].map(ids.csv_cell))
     return Response(body, mimetype="text/csv",
@@ -381,35 +402,48 @@ def _client_page(cl: CallList, row: dict[str, Any]) -> str:
     past = scoring.client_history(cfg, corporation)
     chart = line_chart([(_date(p["published_at"]), 100 * float(p["probability"])) for p in past],
                        "risk %", y_max=100) if len(past) > 1 else None
+    figures = clientfacts.figures_over_time(records(cfg), corporation)
+    figures_chart = lines_chart([f["extract"].removesuffix(".csv") for f in figures], {
+        "activity last month": [f["lastmonth_activity"] for f in figures],
+        "monthly average of last year": [f["monthly_average"] for f in figures]},
+        "activity") if len(figures) > 1 else None
     mine = who.operator or row["account_manager"] in ("", who.name)
     done = accounts.request_db().actions_of(corporation) if mine else []
     managers = [u["name"] for u in accounts.request_db().users() if u["role"] == "manager" and not u["disabled"]]
     return render_template("client.html", head=header(cfg, cl.meta), meta=cl.meta, c=row, past=past, chart=chart,
                            features=FEATURE_WORDS, total=len(cl.frame), mine=mine, done=done,
                            outcomes=OUTCOMES, managers=managers, recorded=request.args.get("recorded"),
+                           figures=figures, figures_chart=figures_chart,
                            today=actions.dt.date.today().isoformat())
 
 
-@bp.post("/client/<path:corporation>/action")
-def record_action(corporation: str) -> Response | tuple[str, int]:
+def client_link(corporation: str, **args: Any) -> str:
+    """The client's page: by id in the path, or by its key when the id cannot stand in one."""
+    if ids.in_path(corporation):
+        return url_for("page.client_view", corporation=corporation, **args)
+    return url_for("page.client_by_key", key=ids.link_key(corporation), **args)
+
+
+def _record(corporation: str | None, key: str | None = None) -> Response:
     cfg, who = _cfg(), g.who
-    _, row = _client(cfg, corporation)
+    _, row = _client(cfg, corporation, key)
+    corporation = row["corporation"]
     if not (who.operator or row["account_manager"] in ("", who.name)):
-        raise Forbidden(f"{corporation} is {row['account_manager']}'s client: ask them or an operator")
+        raise Forbidden(f"{ids.visible(corporation)[:100]} is {row['account_manager']}'s client: "
+                        "ask them or an operator")
     try:
         action = actions.action_row(request.form, corporation, who.name)
     except actions.ActionError as exc:
         raise BadRequest(str(exc)) from None
     actions.record(accounts.request_db(), action)
-    return redirect(url_for("page.client_view", corporation=corporation, recorded=1) + "#actions")
+    return redirect(client_link(corporation, recorded=1) + "#actions")
 
 
-@bp.post("/client/<path:corporation>/owner")
-def set_owner(corporation: str) -> Response:
+def _assign(corporation: str | None, key: str | None = None) -> Response:
     cfg, who = _cfg(), g.who
     if not who.operator:
         raise Forbidden("only an operator assigns clients to managers")
-    _client(cfg, corporation)
+    corporation = _client(cfg, corporation, key)[1]["corporation"]
     manager = request.form.get("account_manager", "").strip()
     db = accounts.request_db()
     user = db.user(manager) if manager else None
@@ -417,7 +451,36 @@ def set_owner(corporation: str) -> Response:
         raise BadRequest(f"no active user {manager[:64]!r}")
     db.set_owner(corporation, manager, who.name)
     db.audit(who.name, "owner", target=corporation, detail=manager or "(none)")
-    return redirect(url_for("page.client_view", corporation=corporation))
+    return redirect(client_link(corporation))
+
+
+def _form_key() -> str:
+    key = request.form.get("key", "")
+    if not key:
+        raise BadRequest("which client? the form carries no client key")
+    return key[:ids.KEY_CHARS]
+
+
+@bp.post("/client-action")
+def record_action_by_key() -> Response:
+    """The page's action form, for every client: the id travels as its key in a form field,
+    so '.', '..', '/' or a line break in an id never turn into another path."""
+    return _record(None, _form_key())
+
+
+@bp.post("/client-owner")
+def set_owner_by_key() -> Response:
+    return _assign(None, _form_key())
+
+
+@bp.post("/client/<path:corporation>/action")
+def record_action(corporation: str) -> Response:
+    return _record(corporation)
+
+
+@bp.post("/client/<path:corporation>/owner")
+def set_owner(corporation: str) -> Response:
+    return _assign(corporation)
 
 
 def require_operator() -> None:

@@ -1,7 +1,10 @@
-// Choosing a band shows it at once; the Show button does the same without JavaScript.
+// Choosing a band, "new / moved up" or a size shows it at once; the Show button does the same
+// without JavaScript.
 (function () {
-  var band = document.getElementById("band");
-  if (band && band.form) {
-    band.addEventListener("change", function () { band.form.submit(); });
-  }
+  ["band", "change", "size"].forEach(function (id) {
+    var select = document.getElementById(id);
+    if (select && select.form) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    }
+  });
 })();
