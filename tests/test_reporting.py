@@ -98,10 +98,17 @@ def test_make_report_writes_the_png_and_a_report_managers_first(deployed_cfg):
     measure = summary["list_measure"]
     assert "Are the risks honest?" in pages[-1]
     assert f"{measure['exits_in_top']} of the top {measure['k']} left" in pages[-1]
-    assert f"Calibration error (the mean distance from the diagonal) {measure['calibration_error']:.3f}" in pages[-1].replace("\n", " ")
+    last = " ".join(pages[-1].split())
+    assert f"calibration error (the mean distance from the diagonal) {measure['calibration_error']:.3f}" in last
     q = summary["quality"]
-    assert f"{q['precision_at_n']:.0%} of the 100 the model ranks riskiest did leave" in pages[0]
-    assert "base rate" in pages[0] and f"F1 {q['f1']:.3f}" in pages[0]
+    # F1 on the test data: the operator's figure, in the appendix with the test data's date, not page 1.
+    assert f"F1 {q['f1']:.3f} (the course's figure, latestscore.txt)" in last and "Test data: " in last
+    first = " ".join(pages[0].split())
+    assert "F1" not in first
+    # The headline: the list's measure (here on the test data: the model learnt from every extract).
+    head = summary["fresh_measure"]
+    assert not head["fresh"] and (f"{head['exits_in_top']} of the model's top {head['k']} left" in first)
+    assert f"On the {head['rows']:,} test clients of testdata.csv (dated" in first
     for client in ranking["corporation"].head(report_managers.TOP):
         assert client in pages[1]
     assert ranking["reasons"].iloc[0].split(";")[0][:30] in pages[1]
