@@ -12,6 +12,7 @@ from risk import artifacts, config, history
 from risk.data import contract
 from risk.model import moves, reasons, scoring, training
 from risk.serving import app as risk_api
+from test_page import browser  # noqa: F401 (the module's Chromium)
 
 
 @pytest.fixture
@@ -113,3 +114,34 @@ def test_after_a_drifted_extract_the_reports_first_page_leads_with_the_fresh_mea
     assert change["compared_words"] in pages[0] and "F1" not in pages[0]
     assert f"F1 {second.summary['quality']['f1']:.3f} (the course's figure" in pages[-1]
     (tmp_path / "report.pdf").write_bytes((cfg.output_model_path / "report.pdf").read_bytes())
+
+
+@pytest.mark.slow  # a real Chromium
+def test_browser_operator_page_draws_the_reliability_chart_on_fresh_labels(drifted, browser, tmp_path):
+    from test_page import serve
+
+    cfg, _, second = drifted
+    fresh_points = second.summary["fresh_measure"]["reliability"]
+    url, stop = serve(risk_api.create_app(cfg.path))
+    tab = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        tab.goto(url + "/operator")
+        chart = tab.locator("#reliability-chart svg")
+        assert chart.is_visible()
+        # One dot per tenth and series (fresh rows, test data) and one per legend entry.
+        assert chart.locator("circle.dot.series0").count() == len(fresh_points) + 1
+        assert chart.locator("circle.dot.series1").count() == len(second.summary["list_measure"]["reliability"]) + 1
+        first_tip = chart.locator("circle.dot.series0 title").first.text_content()
+        assert first_tip.startswith("fresh: c.csv: shown ") and f"of {fresh_points[0]['rows']:,} clients" in first_tip
+        assert tab.locator("#fresh-ece").inner_text() == f"{second.summary['fresh_measure']['calibration_error']:.3f}"
+        table = tab.locator("#deployment-measures tbody tr").all_inner_texts()
+        assert [row.split("\t")[0] for row in table] == ["v0002", "v0001"]  # each deployment, newest first
+        assert "c.csv (arrived" in table[0]
+        tab.locator("#model").scroll_into_view_if_needed()
+        tab.screenshot(path=str(tmp_path / "operator.png"), full_page=True)
+        assert errors == []
+    finally:
+        tab.close()
+        stop()
