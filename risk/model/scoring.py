@@ -444,11 +444,11 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     }, zip(ranking[contract.ID].tolist(), ranking["rank"].tolist(), ranking["probability"].tolist(),
            ranking["band"].tolist()))
     log.info("published the call list of %d current clients (model %s): %s; %d new to the top %d, "
-             "%d left since the previous list; %d exits in the top %d of %s", len(ranking),
+             "%d left since the previous list; %d exits in the top %d of %d labelled rows of %s", len(ranking),
              artifacts.version_name(manifest["version"]),
              ", ".join(f"{c} {b}" for b, c in summary["bands"].items()), len(summary["new_to_top"]),
-             n, len(left), summary["list_measure"]["exits_in_top"], summary["list_measure"]["k"],
-             cfg.test_data_file.name)
+             n, len(left), summary["fresh_measure"]["exits_in_top"], summary["fresh_measure"]["k"],
+             summary["fresh_measure"]["rows"], summary["fresh_measure"]["data"])
     return CallList(ranking, summary, csv_path, json_path)
 
 
