@@ -145,3 +145,12 @@ def test_browser_operator_page_draws_the_reliability_chart_on_fresh_labels(drift
     finally:
         tab.close()
         stop()
+
+
+def test_rows_a_recalibration_was_fitted_on_are_marked_as_such():
+    from risk.model import fresh
+
+    recalibrated = {"recalibrated": {"at": "2026-12-06T05:00:00+00:00"}}
+    assert fresh.recalibrated_on([{}, recalibrated], "2026-12-06T04:59:00+00:00")
+    assert not fresh.recalibrated_on([{}, recalibrated], "2026-12-06T05:10:00+00:00")  # arrived after it
+    assert not fresh.recalibrated_on([{}], "2026-12-06T04:59:00+00:00")

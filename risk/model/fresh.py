@@ -15,7 +15,9 @@ both outcomes is used; with none, the test data, named as such. Rows are the
 same for every model given (a new and an old one are compared on rows neither
 learnt from). For a model the loop has just deployed after a one-extract tick,
 these are the rows its challenger test ran on: the page repeats the figure the
-decision recorded.
+decision recorded. A recalibrated model (loop/recalibration.py) keeps its ranking
+but refits its probabilities on the labelled rows of its time: rows that arrived
+before it are marked `calibrated_on` (its calibration error there is in-sample).
 
 Reads ingestion.json, finaldata.csv and the run history's ingestions (when each
 extract arrived); each model's manifest says what it was trained on.
@@ -51,6 +53,8 @@ class FreshRows:
     date: str | None      # when the extract arrived (the test file's date for the test data)
     fresh: bool           # False: the test data, no fresh rows found
     held_out: bool        # the rows held out of the model's training (the extract was trained on)
+    calibrated_on: bool = False  # a recalibration was fitted on them: its ranking never saw them, its
+                                 # probabilities did (the calibration error there is in-sample)
 
 
 def extract_blocks(cfg: config.Config, data: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
@@ -90,6 +94,13 @@ def unseen(block: pd.DataFrame, name: str, manifests: Sequence[dict[str, Any]]) 
     return keep
 
 
+def recalibrated_on(manifests: Sequence[dict[str, Any]], arrived: str | None) -> bool:
+    """Whether a recalibration of one of the models was fitted after an extract that arrived at `arrived`
+    (it fits on the fresh labelled rows of its time, held out or not)."""
+    ats = [str((m.get("recalibrated") or {}).get("at") or "") for m in manifests]
+    return any(at and (arrived is None or arrived <= at) for at in ats)
+
+
 def arrivals(cfg: config.Config) -> dict[tuple[str, str], str]:
     """When each extract (name, sha256) was first ingested."""
     arrived: dict[tuple[str, str], str] = {}
@@ -111,8 +122,9 @@ def freshest(cfg: config.Config, manifests: Sequence[dict[str, Any]], test: pd.D
             labels = rows[contract.TARGET]
             if len(rows) >= MIN_ROWS and labels.nunique() == 2:
                 arrived = arrivals(cfg) if arrived is None else arrived
-                return FreshRows(rows.reset_index(drop=True), name, arrived.get((name, sha)), True,
-                                 not keep.all())
+                when = arrived.get((name, sha))
+                return FreshRows(rows.reset_index(drop=True), name, when, True, not keep.all(),
+                                 recalibrated_on(manifests, when))
     return FreshRows(test, cfg.test_data_file.name, test_date, False, False)
 
 

@@ -351,7 +351,7 @@ def fresh_measure(cfg: config.Config, model: Any, manifest: dict[str, Any], test
     the headline of the page and the report. `fresh` False: no such rows, the test data."""
     rows = fresh.freshest(cfg, [manifest], test, test_date)
     return {**measured(model, rows.frame, cfg.call_capacity, rows.source, rows.date),
-            "fresh": rows.fresh, "held_out": rows.held_out}
+            "fresh": rows.fresh, "held_out": rows.held_out, "calibrated_on": rows.calibrated_on}
 
 
 def _carried_over(cfg: config.Config, ranking: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]] | None:
