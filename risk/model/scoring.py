@@ -6,7 +6,7 @@ list's own measure (`list_measure`) is what managers act on: the exits caught
 among the top `call_capacity` clients, with AUC and the calibration error;
 F1 at 0.5 stays the course's figure in latestscore.txt.
 
-About 460 lines: F1 on the test data, the list's measure and the call list share
+About 490 lines: F1 on the test data, the list's measures and the call list share
 the model's probabilities and the band thresholds; a next split would move the
 call list's publication into a module of its own.
 """
