@@ -157,7 +157,7 @@ def test_report_shows_extracts_held_back_and_the_latest_decision_to_managers(dep
     assert "fullprocess.py --release-quarantined NAME" in managers
     assert "fine.csv" not in managers  # released
     assert "Kept v0001: a model retrained on the recent extracts was not clearly better " \
-           "(F1 0.512 against 0.498 on 1,500 recent clients" in managers
+           "on 1,500 recent clients held out of its training." in managers
     assert "d.csv has no outcomes yet: on its 3,000 clients the model's F1 is estimated at 0.51" in managers
     assert "not a change in who leaves" in managers
     # The engineers' detail: the decision table with its p-value, the window, the gate's log.
@@ -173,7 +173,7 @@ def test_report_shows_extracts_held_back_and_the_latest_decision_to_managers(dep
     ({"decision": "deploy", "rule": "challenger", "deployed_version": 2, "champion_f1": 0.35,
       "challenger_f1": 0.59, "rows": 1200},
      "Deployed v0002 in place of v0001: the model retrained on the recent extracts did clearly better "
-     "(F1 0.590 against 0.350 on 1,200 recent clients held out of its training)."),
+     "on 1,200 recent clients held out of its training."),
     ({"decision": "deploy", "rule": "drift", "deployed_version": 2, "champion_f1": None,
       "challenger_f1": None, "rows": 0, "reason": "model drift (redeploy_rule drift)"},
      "Deployed v0002 in place of v0001: model drift (redeploy_rule drift)."),
