@@ -117,7 +117,7 @@ def test_after_a_drifted_extract_the_reports_first_page_leads_with_the_fresh_mea
 
 
 @pytest.mark.slow  # a real Chromium
-def test_browser_operator_page_draws_the_reliability_chart_on_fresh_labels(drifted, browser, tmp_path):
+def test_browser_operator_page_draws_the_reliability_chart_on_fresh_labels(drifted, browser, tmp_path):  # noqa: F811 (the fixture)
     from test_page import serve
 
     cfg, _, second = drifted
