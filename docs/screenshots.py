@@ -3,8 +3,8 @@
 Runs the real main job on a copy of the shipped data, then once more after a
 new same-law extract arrives (so the list shows changes and clients who
 left), serves the app on a free local port and saves the list, a client's
-page and the trends at laptop (1366x900) and phone (390x844) widths as
-docs/*.png.
+page and the trends at laptop (1366x900) and phone (390x844) widths, and the
+operator's model figures (laptop), as docs/*.png.
 
     python docs/screenshots.py
 """
@@ -44,6 +44,14 @@ def shipped_project(folder: Path) -> Path:
     return config_path
 
 
+def _box(tab, first: str, after: str, width: int) -> dict:
+    """The page's area from element `first` down to element `after` (for a screenshot's clip)."""
+    def y(selector: str) -> float:  # in page coordinates, whatever the scroll
+        return tab.evaluate(f"document.querySelector({selector!r}).getBoundingClientRect().top + window.scrollY")
+    top = y(first) - 8
+    return {"x": 0, "y": top, "width": width, "height": y(after) - 8 - top}
+
+
 def main() -> int:
     import os
 
@@ -69,6 +77,10 @@ def main() -> int:
                 tab.screenshot(path=HERE / f"client{suffix}.png")
                 tab.goto(url + "/trends")
                 tab.screenshot(path=HERE / f"trends{suffix}.png", full_page=True)
+                if not suffix:  # the operator's model figures: F1 on the test data, the reliability chart
+                    tab.goto(url + "/operator")
+                    tab.screenshot(path=HERE / "operator-model.png", full_page=True,
+                                   clip=_box(tab, "#model", "#effect", width))
                 tab.close()
             browser.close()
         server.shutdown()

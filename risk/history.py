@@ -215,7 +215,9 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("scores", "exits_in_top", "INTEGER"),
     ("scores", "auc", "REAL"),
     ("scores", "calibration_error", "REAL"),
-    ("call_lists", "finished", "INTEGER"),  # 0 until the run that published it finished; NULL: older
+    ("call_lists", "finished", "INTEGER"),
+    # JSON: the list's measure on the freshest labelled rows (scoring.fresh_measure, no chart points).
+    ("call_lists", "measure", "TEXT"),  # 0 until the run that published it finished; NULL: older
     ("source_batches", "seen", "TEXT"),  # JSON: hashes of the rows in the look-back window (dbsource.py)
 )
 

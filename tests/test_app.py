@@ -423,7 +423,7 @@ def test_risk_serves_the_published_call_list_highest_risk_first(client, project)
     first = body["clients"][0]
     assert first["reasons"] == ranking["reasons"].iloc[0].split("; ")
     assert set(first) == {"rank", "corporation", "risk_percent", "band", "reasons", "change",
-                          "previous_rank", "previous_risk_percent", "probability", *FEATURES}
+                          "previous_rank", "previous_risk_percent", "moved_because", "probability", *FEATURES}
 
 
 def test_risk_lists_only_current_clients(client, project):

@@ -5,6 +5,7 @@ Chromium through Playwright against the page served by a real server.
 """
 from __future__ import annotations
 
+import html
 import io
 import os
 import re
@@ -122,11 +123,30 @@ def test_page_tells_the_browser_to_load_nothing_from_elsewhere(client, published
     assert not re.search(r'(src|href)="(https?:)?//', r.text)
 
 
-def test_header_says_model_version_quality_in_words_and_drift(client, published):
-    text = client.get("/").text
+@pytest.fixture
+def real_list(deployed_cfg, monkeypatch):
+    """A list published by scoring itself (its measures recorded), and a client of the app."""
+    cfg = without_holdout(deployed_cfg)
+    scoring.publish_call_list(cfg)
+    monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
+    return cfg, risk_api.create_app(cfg.path).test_client()
+
+
+def test_header_says_model_version_the_lists_measure_in_words_and_drift(real_list):
+    text = real_list[1].get("/").text
     assert "Model v0001, deployed" in text
-    assert re.search(r"F1 0\.\d\d on the test clients\. Of the top 100 clients called, \d+ would leave", text)
+    # Trained on every extract: no fresh labelled rows, so the test data, named and dated as such.
+    assert re.search(r"On the 300 test clients of testdata\.csv \(dated \d{4}-\d\d-\d\d, possibly of an "
+                     r"older pattern\), \d+ of the model&#39;s top 100 left \(100 calls at random would have found about \d+\); "
+                     r"it ranks a leaving client above a staying one \d+% of the time \(AUC 0\.\d\d\)", text)
+    assert "F1" not in text.split("<main>")[0]  # the operator's figure: on /operator, with its date
     assert "No drift check yet." in text
+
+
+def test_the_operator_page_keeps_f1_on_the_test_data_with_its_date(real_list):
+    text = real_list[1].get("/operator").text
+    assert re.search(r"F1 0\.\d\d on the 300 test clients of testdata\.csv \(dated \d{4}-\d\d-\d\d\)\. "
+                     r"Of the top 100 test clients, \d+ left", text)
 
 
 def test_header_shows_the_last_drift_check(client, published):
@@ -631,11 +651,18 @@ def test_a_list_remade_by_a_new_model_says_so_once_at_the_top_and_on_each_moved_
     monkeypatch.delenv(risk_api.TOKEN_ENV, raising=False)
     client = risk_api.create_app(cfg.path).test_client()
     listing = client.get("/").get_data(as_text=True)
+    compared = change["compared"]
+    assert compared["on"] == "testdata.csv" and not compared["fresh"]  # both trained on every extract
+    words = (f"{compared['new']} of the new model&#39;s top 100 left, against {compared['old']} of the old "
+             "model&#39;s top 100.")
     assert ("New model v0002</strong> since the previous list (made by v0001)" in listing
             and f"{change['top_changed']} of the top {cfg.call_capacity} changed." in listing
-            and "a better ranking on fresh labels" in listing)
+            and words in listing)
+    assert "a better ranking on fresh labels" not in listing  # the loop's reason is the operator's
+    assert "a better ranking on fresh labels" in client.get("/operator").get_data(as_text=True)
     moved = second.ranking[second.ranking["previous_rank"].notna()
                            & (second.ranking["previous_rank"] != second.ranking["rank"])].iloc[0]
     page_text = client.get(f"/client/{moved['corporation']}").get_data(as_text=True)
     assert (f"On the previous list: rank {int(moved['previous_rank']):,}" in page_text
             and f"now rank {int(moved['rank']):,}" in page_text and "remade by a new model, v0002" in page_text)
+    assert moved["moved_because"] and f"Why this client moved: {moved['moved_because']}" in html.unescape(page_text)

@@ -98,10 +98,17 @@ def test_make_report_writes_the_png_and_a_report_managers_first(deployed_cfg):
     measure = summary["list_measure"]
     assert "Are the risks honest?" in pages[-1]
     assert f"{measure['exits_in_top']} of the top {measure['k']} left" in pages[-1]
-    assert f"Calibration error (the mean distance from the diagonal) {measure['calibration_error']:.3f}" in pages[-1].replace("\n", " ")
+    last = " ".join(pages[-1].split())
+    assert f"calibration error (the mean distance from the diagonal) {measure['calibration_error']:.3f}" in last
     q = summary["quality"]
-    assert f"{q['precision_at_n']:.0%} of the 100 the model ranks riskiest did leave" in pages[0]
-    assert "base rate" in pages[0] and f"F1 {q['f1']:.3f}" in pages[0]
+    # F1 on the test data: the operator's figure, in the appendix with the test data's date, not page 1.
+    assert f"F1 {q['f1']:.3f} (the course's figure, latestscore.txt)" in last and "Test data: " in last
+    first = " ".join(pages[0].split())
+    assert "F1" not in first
+    # The headline: the list's measure (here on the test data: the model learnt from every extract).
+    head = summary["fresh_measure"]
+    assert not head["fresh"] and (f"{head['exits_in_top']} of the model's top {head['k']} left" in first)
+    assert f"On the {head['rows']:,} test clients of testdata.csv (dated" in first
     for client in ranking["corporation"].head(report_managers.TOP):
         assert client in pages[1]
     assert ranking["reasons"].iloc[0].split(";")[0][:30] in pages[1]
@@ -150,7 +157,7 @@ def test_report_shows_extracts_held_back_and_the_latest_decision_to_managers(dep
     assert "fullprocess.py --release-quarantined NAME" in managers
     assert "fine.csv" not in managers  # released
     assert "Kept v0001: a model retrained on the recent extracts was not clearly better " \
-           "(F1 0.512 against 0.498 on 1,500 recent clients" in managers
+           "on 1,500 recent clients held out of its training." in managers
     assert "d.csv has no outcomes yet: on its 3,000 clients the model's F1 is estimated at 0.51" in managers
     assert "not a change in who leaves" in managers
     # The engineers' detail: the decision table with its p-value, the window, the gate's log.
@@ -166,7 +173,7 @@ def test_report_shows_extracts_held_back_and_the_latest_decision_to_managers(dep
     ({"decision": "deploy", "rule": "challenger", "deployed_version": 2, "champion_f1": 0.35,
       "challenger_f1": 0.59, "rows": 1200},
      "Deployed v0002 in place of v0001: the model retrained on the recent extracts did clearly better "
-     "(F1 0.590 against 0.350 on 1,200 recent clients held out of its training)."),
+     "on 1,200 recent clients held out of its training."),
     ({"decision": "deploy", "rule": "drift", "deployed_version": 2, "champion_f1": None,
       "challenger_f1": None, "rows": 0, "reason": "model drift (redeploy_rule drift)"},
      "Deployed v0002 in place of v0001: model drift (redeploy_rule drift)."),

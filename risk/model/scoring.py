@@ -6,13 +6,14 @@ list's own measure (`list_measure`) is what managers act on: the exits caught
 among the top `call_capacity` clients, with AUC and the calibration error;
 F1 at 0.5 stays the course's figure in latestscore.txt.
 
-About 460 lines: F1 on the test data, the list's measure and the call list share
+About 490 lines: F1 on the test data, the list's measures and the call list share
 the model's probabilities and the band thresholds; a next split would move the
 call list's publication into a module of its own.
 """
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from sklearn.metrics import f1_score
 from risk import artifacts, config, history
 from risk.data import contract
 from risk.errors import StepError
-from risk.model import additive, measures, reasons
+from risk.model import additive, fresh, moves, reasons
+from risk.model.measures import RELIABILITY_BINS, list_measure, reliability  # noqa: F401 (scoring's names)
 
 log = logging.getLogger("scoring")
 
@@ -35,10 +37,10 @@ CALL_LIST = "call_list.json"
 BANDS = ("high", "elevated", "moderate", "low")  # riskiest first
 CHANGES = ("new", "up", "down")  # and "" for no change
 # previous_rank / previous_risk_percent: the client's place on the previous list (empty if it was not on it).
+# moved_because: why a new model moved the client (moves.py; empty when the model did not change).
 RANKING_COLUMNS = ("rank", contract.ID, "risk_percent", "band", "reasons", "change", "previous_rank",
-                   "previous_risk_percent", "probability", *contract.FEATURES)
+                   "previous_risk_percent", "moved_because", "probability", *contract.FEATURES)
 PREVIOUS = ("previous_rank", "previous_risk_percent")
-RELIABILITY_BINS = 10
 
 
 class CallListMissing(StepError):
@@ -86,36 +88,6 @@ def quality_at(probability: np.ndarray, exited: np.ndarray, n: int) -> dict[str,
         "n": n,
         "base_rate": leavers / len(exited) if len(exited) else None,
     }
-
-
-def list_measure(probability: np.ndarray, exited: np.ndarray, k: int) -> dict[str, Any]:
-    """The list's own measure on labelled rows: exits caught among the top `k`, AUC, calibration.
-
-    Keys: k (fewer if fewer rows), exits_in_top (how many of the top k left),
-    auc, calibration_error (10 equal-count bins), brier, rows.
-    """
-    k = min(k, len(exited))
-    return {
-        "k": k,
-        "exits_in_top": measures.exits_in_top(exited, probability, k),
-        "auc": measures.auc(exited, probability),
-        "calibration_error": measures.calibration_error(exited, probability, RELIABILITY_BINS),
-        "brier": measures.brier(exited, probability) if len(exited) else float("nan"),
-        "rows": len(exited),
-    }
-
-
-def reliability(probability: np.ndarray, exited: np.ndarray, bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
-    """The reliability chart's points: per equal-count bin of the probability, predicted vs observed.
-
-    Each item: predicted (mean probability), observed (share who left), rows,
-    low / high (the bin's probability range). Binned as measures.calibration_error.
-    """
-    p, y = np.asarray(probability, float), np.asarray(exited, float)
-    order = np.argsort(p, kind="stable")
-    return [{"predicted": float(p[part].mean()), "observed": float(y[part].mean()), "rows": len(part),
-             "low": float(p[part].min()), "high": float(p[part].max())}
-            for part in np.array_split(order, min(bins, len(p))) if len(part)]
 
 
 def quality_of(model: Any, frame: pd.DataFrame, n: int) -> dict[str, Any]:
@@ -260,6 +232,8 @@ def rank_clients(model: Any, clients: pd.DataFrame, previous: pd.DataFrame | Non
     previous_rank, previous_risk = previous_places(ranking, previous)
     ranking.insert(ranking.columns.get_loc("change") + 1, "previous_rank", previous_rank)
     ranking.insert(ranking.columns.get_loc("previous_rank") + 1, "previous_risk_percent", previous_risk)
+    ranking.insert(ranking.columns.get_loc("previous_risk_percent") + 1, "moved_because",
+                   pd.Series(np.full(len(ranking), "", dtype=object), **text))
     return ranking, left
 
 
@@ -346,20 +320,38 @@ def model_kind(model: Any) -> str:
     return "course" if reasons.linear_parts(model) is not None else type(model).__name__
 
 
+def file_date(path: Path) -> str | None:
+    """A file's modification time (UTC, ISO 8601): the date of a test set; None if unreadable."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(path.stat().st_mtime))
+    except OSError:
+        return None
+
+
 def labelled_measure(model: Any, frame: pd.DataFrame, k: int, source: Path) -> dict[str, Any]:
     """The list's measure of `model` on labelled `frame` (list_measure), its reliability chart and its source.
 
     `source` names the rows ("data") and their date ("data_date": the file's
     modification time, UTC), so an older test set is read as such.
     """
+    return measured(model, frame, k, source.name, file_date(source))
+
+
+def measured(model: Any, frame: pd.DataFrame, k: int, data: str, date: str | None) -> dict[str, Any]:
+    """`labelled_measure` of rows named `data`, dated `date`."""
     probability = probabilities(model, contract.feature_matrix(frame))
     exited = frame[contract.TARGET].to_numpy()
-    try:
-        dated = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(source.stat().st_mtime))
-    except OSError:
-        dated = None
-    return {**list_measure(probability, exited, k), "data": source.name, "data_date": dated,
+    return {**list_measure(probability, exited, k), "data": data, "data_date": date,
             "reliability": reliability(probability, exited)}
+
+
+def fresh_measure(cfg: config.Config, model: Any, manifest: dict[str, Any], test: pd.DataFrame,
+                  test_date: str | None) -> dict[str, Any]:
+    """The list's measure on the freshest labelled rows the model never learnt from (fresh.freshest):
+    the headline of the page and the report. `fresh` False: no such rows, the test data."""
+    rows = fresh.freshest(cfg, [manifest], test, test_date)
+    return {**measured(model, rows.frame, cfg.call_capacity, rows.source, rows.date),
+            "fresh": rows.fresh, "held_out": rows.held_out, "calibrated_on": rows.calibrated_on}
 
 
 def _carried_over(cfg: config.Config, ranking: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]] | None:
@@ -389,8 +381,12 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     model_change (model_change: null unless the list before was another model's),
     quality {f1, precision_at_n, recall_at_n, n, base_rate, exits_in_top, auc,
     calibration_error} on the test data, list_measure (labelled_measure: the
-    list's measure, reliability chart, which rows and their date),
-    reasons_available}); records the list in the run history (it is the
+    list's measure, reliability chart, which rows and their date) on the test
+    data and fresh_measure (the same on the freshest labelled rows the model
+    never learnt from, else the test data: the headline), reasons_available});
+    model_change also holds the old and new model's measure on the same fresh
+    rows (compared, compared_words) and the top's common cause (moves.py), and
+    each moved client its cause (moved_because); records the list in the run history (it is the
     previous list of the next publication, and each client's risk history).
 
     A list published again unchanged (same clients, ranks and probabilities)
@@ -401,6 +397,7 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     records = cfg.records_path if cfg.records_path.is_file() else cfg.finaldata_path
     clients = current_clients(contract.read_csv(records, require_target=False))
     test = contract.read_csv(cfg.test_data_file)
+    test_date = file_date(cfg.test_data_file)
     quality = quality_of(model, test, cfg.call_capacity)
     head, previous = previous_ranking(cfg)
     n = cfg.call_capacity
@@ -408,13 +405,17 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
     carried = _carried_over(cfg, ranking) if unchanged(ranking, previous) else None
     if carried is not None:
         before, before_summary = carried
-        for col in ("change", *PREVIOUS):
-            ranking[col] = before[col].to_numpy(object) if col == "change" else before[col].array
+        for col in ("change", *PREVIOUS, "moved_because"):
+            if col in before.columns:
+                ranking[col] = before[col].array if col in PREVIOUS else before[col].to_numpy(object)
         left = list(before_summary.get("left_since_previous", []))
         change = before_summary.get("model_change")
         log.info("the list is unchanged since the previous publication: its marks stay")
     else:
         change = model_change(head, previous, ranking, manifest, n)
+        if change is not None:
+            ranking["moved_because"] = moves.describe_change(cfg, (model, manifest), change, ranking, test,
+                                                             test_date, n)
     published_at = history.now()
     summary = artifacts.json_safe({
         "published_at": published_at,
@@ -428,7 +429,8 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
         "new_to_top": ranking.loc[ranking["change"] == "new", contract.ID].tolist(),
         "model_change": change,
         "quality": quality,
-        "list_measure": labelled_measure(model, test, n, cfg.test_data_file),
+        "list_measure": measured(model, test, n, cfg.test_data_file.name, test_date),
+        "fresh_measure": fresh_measure(cfg, model, manifest, test, test_date),
         "reasons_available": reasons.parts_of(model) is not None,
     })
     csv_path = write_ranking_csv(ranking, ranking_path(cfg))
@@ -438,14 +440,15 @@ def publish_call_list(cfg: config.Config, finished: bool = True) -> CallList:
         "run_at": published_at, "model_version": manifest["version"],
         "model_sha256": manifest["model_sha256"], "clients": len(ranking), "left_count": len(left),
         "new_count": len(summary["new_to_top"]), "n": n, "finished": int(finished),
+        "measure": json.dumps({key: value for key, value in summary["fresh_measure"].items() if key != "reliability"}),
     }, zip(ranking[contract.ID].tolist(), ranking["rank"].tolist(), ranking["probability"].tolist(),
            ranking["band"].tolist()))
     log.info("published the call list of %d current clients (model %s): %s; %d new to the top %d, "
-             "%d left since the previous list; %d exits in the top %d of %s", len(ranking),
+             "%d left since the previous list; %d exits in the top %d of %d labelled rows of %s", len(ranking),
              artifacts.version_name(manifest["version"]),
              ", ".join(f"{c} {b}" for b, c in summary["bands"].items()), len(summary["new_to_top"]),
-             n, len(left), summary["list_measure"]["exits_in_top"], summary["list_measure"]["k"],
-             cfg.test_data_file.name)
+             n, len(left), summary["fresh_measure"]["exits_in_top"], summary["fresh_measure"]["k"],
+             summary["fresh_measure"]["rows"], summary["fresh_measure"]["data"])
     return CallList(ranking, summary, csv_path, json_path)
 
 
@@ -459,7 +462,7 @@ def read_call_list(cfg: config.Config) -> tuple[pd.DataFrame, dict[str, Any]]:
         summary = artifacts.read_json(json_path)
     except artifacts.ArtifactError as exc:
         raise CallListMissing(f"{exc}; no call list published yet (run scoring.py --call-list)") from None
-    text = {contract.ID: str, "band": str, "reasons": str, "change": str}
+    text = {contract.ID: str, "band": str, "reasons": str, "change": str, "moved_because": str}
     try:
         ranking = pd.read_csv(
             csv_path, dtype={**text, "rank": "int64", "risk_percent": "int64", "probability": "float64",

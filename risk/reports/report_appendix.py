@@ -253,27 +253,38 @@ def _page_decisions(data: ReportData) -> Figure:
 
 
 def _page_reliability(data: ReportData) -> Figure:
-    """Whether "70 %" means 70 %: the deployed model's reliability chart and the list's measure."""
+    """Whether "70 %" means 70 %: the deployed model's reliability chart and the list's measure, on the
+    freshest labelled clients and on the test data (with F1 there, the course's figure, and its date)."""
     fig = draw.figure()
     top = draw.heading(fig, draw.MARGIN, "Appendix E. Are the risks honest? The list's measure")
-    measure = (data.call_list or {}).get("list_measure") or {}
-    points = measure.get("reliability") or []
-    if not points:
+    test = (data.call_list or {}).get("list_measure") or {}
+    fresh = (data.call_list or {}).get("fresh_measure") or {}
+    fresh = fresh if fresh.get("fresh") else {}
+    if not test.get("reliability"):
         draw.text(fig, top, "This list records no reliability figures (it was published before they were).")
         return fig
-    k, caught = measure.get("k"), measure.get("exits_in_top")
-    top = draw.text(fig, top, (
-        f"On {measure.get('rows', 0):,} labelled clients of {measure.get('data', 'the test data')} "
-        f"(dated {str(measure.get('data_date') or 'unknown')[:10]}), the clients were sorted by the risk the "
-        f"list shows and cut into tenths. Each point is one tenth: its mean shown risk against the share "
-        f"who really left. On the diagonal, a shown 70 % means 70 % leave. Calibration error (the mean "
-        f"distance from the diagonal) {_number(measure.get('calibration_error'), 3)}; the list's measure: "
-        f"{_number(caught)} of the top {_number(k)} left; AUC {_number(measure.get('auc'), 3)}."
-    )) + 0.3
+
+    def figures(m: dict[str, Any]) -> str:
+        return (f"calibration error (the mean distance from the diagonal) {_number(m.get('calibration_error'), 3)}; "
+                f"{_number(m.get('exits_in_top'))} of the top {_number(m.get('k'))} left; "
+                f"AUC {_number(m.get('auc'), 3)}")
+
+    lines = ["The clients were sorted by the risk the list shows and cut into tenths. Each point is one "
+             "tenth: its mean shown risk against the share who really left. On the diagonal, a shown 70 % "
+             "means 70 % leave."]
+    if fresh:
+        lines.append(f"Freshest labelled clients the model never learnt from: {fresh['rows']:,} of "
+                     f"{fresh['data']} (arrived {str(fresh.get('data_date') or 'unknown')[:10]}): {figures(fresh)}.")
+    lines.append(f"Test data: {test.get('rows', 0):,} clients of {test.get('data', 'the test data')} (dated "
+                 f"{str(test.get('data_date') or 'unknown')[:10]}, possibly of an older pattern): {figures(test)}; "
+                 f"F1 {data.f1:.3f} (the course's figure, latestscore.txt).")
+    top = draw.text(fig, top, "\n".join(lines)) + 0.3
     size = 4.6
     ax = draw.axes(fig, top, size, left=(fig.get_figwidth() - size) / 2)
-    draw.reliability_chart(ax, {f"model {artifacts.version_name(data.manifest['version'])}": points},
-                           "Risk shown against what happened")
+    name = f"model {artifacts.version_name(data.manifest['version'])}"
+    series = {**({f"{name}, fresh: {fresh['data']}": fresh["reliability"]} if fresh else {}),
+              f"{name}, test data": test["reliability"]}
+    draw.reliability_chart(ax, series, "Risk shown against what happened")
     return fig
 
 

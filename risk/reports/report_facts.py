@@ -154,20 +154,21 @@ def label_free_estimates(history_path: Path, limit: int = DECISIONS) -> list[dic
 
 
 def decision_words(d: dict[str, Any]) -> str:
-    """One champion/challenger decision as a manager reads it: what was done, and why."""
+    """One champion/challenger decision as a manager reads it: what was done, and why (no F1)."""
     champion = artifacts.version_name(d["champion_version"])
     compared = d["champion_f1"] is not None and d["challenger_f1"] is not None
-    figures = (f"F1 {d['challenger_f1']:.3f} against {d['champion_f1']:.3f} on {d['rows']:,} recent "
-               "clients held out of its training" if compared else "")
+    # Where, not the figures: the run history's are F1 (the operator's, appendix D); page 1 gives
+    # the list's measure of the model that made the list.
+    figures = f"on {d['rows']:,} recent clients held out of its training" if compared else ""
     if d["decision"] == "deploy":
         new = artifacts.version_name(d["deployed_version"]) if d["deployed_version"] else "a new model"
-        why = (f"the model retrained on the recent extracts did clearly better ({figures})"
+        why = (f"the model retrained on the recent extracts did clearly better {figures}"
                if compared and d["rule"] == "challenger" else d["reason"])
         return f"Deployed {new} in place of {champion}: {why}."
     if d["decision"] == "wait":
         return (f"Kept {champion}, no comparison yet: too few recent clients with known outcomes "
                 "to compare it fairly with a retrained model; their outcomes accumulate.")
-    why = (f"a model retrained on the recent extracts was not clearly better ({figures})"
+    why = (f"a model retrained on the recent extracts was not clearly better {figures}"
            if compared and d["rule"] == "challenger" else d["reason"])
     return f"Kept {champion}: {why}."
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from risk import artifacts
 from risk.data import contract
-from risk.model import scoring
+from risk.model import fresh, scoring
 from risk.reports import report_pdf as draw
 from risk.reports.report_facts import (
     RELEASE_COMMAND,
@@ -30,15 +30,34 @@ def _band_ranges(thresholds: tuple[float, float, float]) -> dict[str, str]:
             "moderate": f"{moderate} % to {elevated} %", "low": f"under {moderate} %"}
 
 
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
 # --- the managers' pages ------------------------------------------------------------
+
+def _measure_lines(data: ReportData) -> list[str]:
+    """The list's measure on the freshest labelled clients (the headline), in a manager's words.
+
+    F1 on the test data is the operator's figure (appendix A, with the test data's date): on a
+    test set of an older pattern it makes a better model look worse.
+    """
+    s, m = data.call_list, data.manifest
+    measure = s.get("fresh_measure") or s.get("list_measure")
+    lines = [f"• {fresh.headline(measure)}"]
+    if measure and measure.get("rows"):
+        k, rows = measure["k"], measure["rows"]
+        lines.append(f"• Those {k} calls reach {measure['exits_in_top']} of the {measure['exits']:,} clients "
+                     f"who left among those {rows:,}." if measure.get("exits") else
+                     f"• No client of those {rows:,} left.")
+    if measure and measure.get("calibration_error") is not None:
+        lines.append(f"• The risks shown are honest to within {100 * measure['calibration_error']:.1f} points "
+                     "on average there (calibration error; appendix E draws it).")
+    lines += [*([f"• {data.calling}"] if data.calling else []),
+              f"• Model {artifacts.version_name(m['version'])}, deployed {draw.when(m['deployed_at'])}, trained "
+              f"on {m.get('training', {}).get('rows', 0):,} client records."]
+    return lines
+
 
 def _page_summary(data: ReportData) -> Figure:
     fig = draw.figure()
-    s, m = data.call_list, data.manifest
+    s = data.call_list
     q = s["quality"]
     n = q["n"]
     top = draw.text(fig, draw.MARGIN, "Client attrition risk: who to call first", size=20,
@@ -63,6 +82,12 @@ def _page_summary(data: ReportData) -> Figure:
         f"gives. The whole list is {scoring.RISK_RANKING}.",
         changes,
     ]
+    change = s.get("model_change") or {}
+    if change:
+        glance.append(f"• New model {artifacts.version_name(change['to_version'])} since the previous list "
+                      f"(made by {artifacts.version_name(change['from_version'])}): {change['top_changed']} of "
+                      f"the top {change['n']} changed. " + " ".join(
+                          w for w in (change.get("compared_words"), change.get("cause")) if w))
     if s["left_count"]:
         names = ", ".join(s["left_since_previous"][:12])
         more = f" and {s['left_count'] - 12:,} more" if s["left_count"] > 12 else ""
@@ -70,19 +95,7 @@ def _page_summary(data: ReportData) -> Figure:
     top = draw.text(fig, top, "\n".join(glance), size=10.5, linespacing=1.5) + 0.15
 
     top = draw.heading(fig, top, f"If the team calls the {n} riskiest clients")
-    base = q["base_rate"] or 0.0
-    lines = [
-        f"• On {int(data.counts.sum()):,} test clients whose outcome is known, {_share(q['precision_at_n'])} "
-        f"of the {n} the model ranks riskiest did leave (precision at {n}).",
-        f"• Those {n} calls reach {_share(q['recall_at_n'])} of all the clients who left (recall at {n}).",
-        f"• Without the list, {_share(base)} of clients leave (base rate): {n} calls at random would "
-        f"find about {base * n:.0f} leavers; the list finds about {(q['precision_at_n'] or 0) * n:.0f}.",
-        *([f"• {data.calling}"] if data.calling else []),
-        f"• For the data scientist: F1 {q['f1']:.3f} on the test clients (1 is perfect). Model "
-        f"{artifacts.version_name(m['version'])}, deployed {draw.when(m['deployed_at'])}, trained on "
-        f"{m.get('training', {}).get('rows', 0):,} client records.",
-    ]
-    top = draw.text(fig, top, "\n".join(lines), size=10.5, linespacing=1.5) + 0.15
+    top = draw.text(fig, top, "\n".join(_measure_lines(data)), size=10.5, linespacing=1.5) + 0.15
 
     top = draw.heading(fig, top, "Risk bands")
     ranges = _band_ranges(data.thresholds)
@@ -198,8 +211,10 @@ def _page_confusion(data: ReportData) -> Figure:
         f"{fn:,} left without being flagged (bottom left).",
         f"• Of the {flagged:,} clients it flagged, {tp:,} did leave ({tp / max(flagged, 1):.0%}); "
         f"{fp:,} calls would not have been needed (top right).",
-        f"• F1 score {data.f1:.3f} (1 is perfect, 0 is useless). The call list ranks by risk "
-        "instead of a yes/no flag: page 1 says what calling its top clients achieves.",
+        f"• F1 score {data.f1:.3f} (1 is perfect, 0 is useless) on the test data, dated "
+        f"{str(((data.call_list or {}).get('list_measure') or {}).get('data_date') or 'unknown')[:10]}: "
+        "an older pattern of who leaves may make a newer model look worse here. The call list ranks by "
+        "risk instead of a yes/no flag: page 1 says what calling its top clients achieves on the freshest clients.",
     ]), size=10, linespacing=1.5)
     if data.loop_recorded:
         _section_held_back_and_decisions(fig, top + 0.3, data)

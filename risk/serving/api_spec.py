@@ -157,6 +157,9 @@ def _schemas() -> dict[str, dict[str, Any]]:
                                              "description": "rank on the previous list (null: not on it)"},
                            "previous_risk_percent": {"type": "integer", "nullable": True,
                                                      "description": "risk in percent on the previous list"},
+                           "moved_because": {"type": "string",
+                                             "description": "why a new model moved the client, in words "
+                                                            "(empty: the model did not change, or it did not move)"},
                            "probability": _number(minimum=0, maximum=1),
                            **{name: _number(nullable=True) for name in contract.FEATURES}},
         },

@@ -1,8 +1,9 @@
-"""Inline SVG charts for the pages: a line with dots, and bars; labels escaped, nothing fetched."""
+"""Inline SVG charts for the pages: a line with dots, bars, a reliability chart; labels escaped, nothing fetched."""
 from __future__ import annotations
 
 import math
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
@@ -84,4 +85,48 @@ def lines_chart(labels: list[str], series: dict[str, list[float | None]], unit: 
         lx = LEFT + 10 + 230 * k
         parts.append(f'<line x1="{lx}" x2="{lx + 22}" y1="{TOP + 6}" y2="{TOP + 6}" class="line series-{k}"/>'
                      f'<text x="{lx + 28}" y="{TOP + 10}" class="legend">{escape(name)}</text>')
+    return Markup("".join(parts) + "</svg>")
+
+
+RW, RH, RPAD = 420, 340, 46  # the reliability chart: square plot area, room for the axes' words
+
+
+def reliability_chart(series: dict[str, list[dict[str, Any]]]) -> Markup:
+    """Risk shown (x) against the share who left (y), 0-100 %, one line of dots per series
+    (scoring.reliability's points, as the report's appendix E draws them), beside the diagonal
+    where a shown 70 % means 70 % leave."""
+    side = RW - 2 * RPAD + 10
+    x0, y0 = RPAD, RH - RPAD
+
+    def at(p: float, o: float) -> tuple[float, float]:
+        return x0 + side * min(max(p, 0), 1), y0 - (RH - 2 * RPAD + 10) * min(max(o, 0), 1)
+
+    top_y = at(0, 1)[1]
+    parts = [f'<svg viewBox="0 0 {RW} {RH}" role="img" class="chart reliability" '
+             f'aria-label="risk shown against the share who left">']
+    for i in range(6):
+        v = i / 5
+        x, y = at(v, v)
+        parts.append(f'<line x1="{x0}" x2="{x0 + side:.1f}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                     f'<text x="{x0 - 6}" y="{y + 4:.1f}" text-anchor="end">{100 * v:.0f}</text>'
+                     f'<text x="{x:.1f}" y="{y0 + 16}" text-anchor="middle">{100 * v:.0f}</text>')
+    (dx0, dy0), (dx1, dy1) = at(0, 0), at(1, 1)
+    parts.append(f'<line x1="{dx0}" y1="{dy0}" x2="{dx1:.1f}" y2="{dy1:.1f}" class="diagonal"/>')
+    parts.append(f'<text x="{x0 + side / 2:.1f}" y="{RH - 8}" text-anchor="middle" class="unit">'
+                 f'risk shown, %</text>')
+    parts.append(f'<text x="12" y="{(top_y + y0) / 2:.1f}" text-anchor="middle" class="unit" '
+                 f'transform="rotate(-90 12 {(top_y + y0) / 2:.1f})">% who left</text>')
+    for k, (name, points) in enumerate(series.items()):
+        cls = f" series{k}"
+        coords = [at(pt["predicted"], pt["observed"]) for pt in points]
+        if coords:
+            parts.append(f'<polyline class="line{cls}" points="'
+                         + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
+        for (x, y), pt in zip(coords, points):
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" class="dot{cls}"><title>{escape(name)}: '
+                         f'shown {100 * pt["predicted"]:.0f} %, left {100 * pt["observed"]:.0f} % '
+                         f'of {pt["rows"]:,} clients</title></circle>')
+        ly = top_y + 4 + 16 * k
+        parts.append(f'<circle cx="{x0 + 12}" cy="{ly:.1f}" r="4" class="dot{cls}"/>'
+                     f'<text x="{x0 + 22}" y="{ly + 4:.1f}" class="legend">{escape(name)}</text>')
     return Markup("".join(parts) + "</svg>")

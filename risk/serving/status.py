@@ -1,12 +1,14 @@
-"""The status lines over every page: the model and list in words; for operators, quality, drift,
-held-back extracts and the loop's decisions (page.py, operator.py)."""
+"""The status lines over every page: the model, the list and its measure in words; for operators,
+drift, held-back extracts and the loop's decisions; F1 on the test data (page.py, operator.py)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import g
 
 from risk import artifacts, history
+from risk.model import fresh
 from risk.reports import report_facts
 
 
@@ -14,19 +16,31 @@ def date_of(stamp: Any) -> str:
     return str(stamp or "")[:10] or "unknown date"
 
 
-def quality_words(quality: dict[str, Any] | None) -> str:
-    """F1 and precision at N as a manager reads them."""
+def quality_words(quality: dict[str, Any] | None, measure: dict[str, Any] | None = None) -> str:
+    """F1 and precision at N on the test data, labelled with the test data's name and date: the operator's figures."""
     if not quality or quality.get("f1") is None:
-        return "No quality figures for this list."
-    words = [f"F1 {quality['f1']:.2f} on the test clients."]
+        return "No test-data figures for this list."
+    where = "the test clients"
+    if measure and measure.get("data"):
+        where = (f"the {measure.get('rows', 0):,} test clients of {measure['data']} "
+                 f"(dated {date_of(measure.get('data_date'))})")
+    words = [f"F1 {quality['f1']:.2f} on {where}."]
     n, precision = quality.get("n"), quality.get("precision_at_n")
     if n and precision is not None:
-        words.append(f"Of the top {n} clients called, {round(precision * n)} would leave")
+        words.append(f"Of the top {n} test clients, {round(precision * n)} left")
         recall = quality.get("recall_at_n")
-        words[-1] += (f", {recall:.0%} of all who leave." if recall is not None else ".")
+        words[-1] += (f", {recall:.0%} of all who left." if recall is not None else ".")
     if quality.get("base_rate") is not None:
-        words.append(f"Without the list, {quality['base_rate']:.0%} of clients leave.")
+        words.append(f"{quality['base_rate']:.0%} of the test clients left.")
     return " ".join(words)
+
+
+def headline(meta: dict[str, Any] | None) -> str | None:
+    """The list's measure on the freshest labelled clients (fresh.headline); a list published
+    before it was recorded falls back to its measure on the test data, named as such."""
+    if not meta:
+        return None
+    return fresh.headline(meta.get("fresh_measure") or meta.get("list_measure"))
 
 
 def drift_words(cfg: Any) -> tuple[str, str]:
@@ -75,8 +89,9 @@ def stale_words(deployed: int | None, listed: int | None) -> str | None:
 
 
 def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
-    """The status lines over every page: plain words for a manager; quality, drift and
-    held-back extracts too for an operator."""
+    """The status lines over every page: the model, the list and its measure on the freshest
+    labelled clients for everyone; drift and held-back extracts too for an operator (F1 on
+    the test data is on /operator, with the test data's date: operator.py)."""
     operator = getattr(g.get("who"), "operator", True)
     manifest = artifacts.read_manifest(cfg.prod_deployment_path)
     deployed = int(manifest["version"]) if manifest else None
@@ -88,7 +103,23 @@ def header(cfg: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
         "published": f"List published {date_of(meta.get('published_at'))}" if meta else None,
         "stale": stale_words(deployed, int(listed) if listed is not None else None),
         "listed_version": artifacts.version_name(int(listed)) if listed is not None else None,
-        "quality": quality_words(meta.get("quality") if meta else None) if operator else None,
+        "headline": headline(meta),
         "drift": drift if operator else None, "drift_status": drift_status,
         "held_back": held_back(cfg) if operator else [],
     }
+
+
+def deployment_measures(cfg: Any) -> list[dict[str, Any]]:
+    """Per deployed model version, newest first: its measure on the freshest labelled clients as its
+    latest published list recorded it (call_lists.measure: calibration error, exits in the top k, AUC,
+    on which rows). Versions whose lists predate the record are left out."""
+    latest: dict[int, dict[str, Any]] = {}
+    for r in history.rows(cfg.history_path, "call_lists"):
+        if r.get("measure"):
+            latest[int(r["model_version"])] = {**json.loads(r["measure"]), "published_at": r["run_at"]}
+    deployed_at: dict[int, str] = {}
+    for d in history.rows(cfg.history_path, "deployments"):
+        deployed_at.setdefault(int(d["version"]), d["run_at"])
+    return [{"version": artifacts.version_name(v), "deployed": date_of(deployed_at.get(v)), **m,
+             "measured": date_of(m["published_at"]), "when": date_of(m.get("data_date"))}
+            for v, m in sorted(latest.items(), reverse=True)]
