@@ -16,7 +16,8 @@ oracle's (the same model trained on 10,000 clients of that law alone).
 
 Before the worlds, the quality gate alone (no main job) on seeded extracts of
 2,000 clients against the bootstrap's reference: the share quarantined per
-error and size, and per legitimate shift (docs/loop.md quotes these).
+error and size, and per legitimate shift (docs/loop.md quotes these); then the
+same on a world the project never saw (bench_gate_unseen.py).
 
 Scenarios and targets (issue 12):
 - same: 12 base-law extracts. <= 5 % of extracts redeploy; <= 5 % of years
@@ -50,7 +51,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_gate_unseen  # noqa: E402
 import numpy as np  # noqa: E402
 
 import fullprocess  # noqa: E402
@@ -377,7 +380,7 @@ def measure(quick: bool, rule: str = "challenger", only: list[str] | None = None
     if only:  # some scenarios alone (the gate's rates are then left out)
         seeds = {name: n for name, n in seeds.items() if name in only}
     started = time.perf_counter()
-    gate = [] if only else gate_rates(30 if quick else 300)
+    gate = [] if only else gate_rates(30 if quick else 300) + bench_gate_unseen.gate_rates(30 if quick else 300)
     print(target_table(gate), f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     oracles: dict = {}
     rows = []
