@@ -388,17 +388,21 @@ def report_only(cfg: config.Config, run: Run) -> None:
 
 
 def outputs_stamp(cfg: config.Config) -> dict[str, Any]:
-    """What the outputs (call list, report, API answers) must describe: the live model and the data ingested.
+    """What the outputs (call list, report, API answers) must describe: the live model, the data
+    ingested and the records the call list ranks.
 
-    The ingested data, not the files handled: a tick that only holds an extract back
-    (quarantine) leaves the call list, and its changes against the previous one, as they are.
+    The ingested data and records, not the files handled: a tick that only holds an extract
+    back (quarantine) leaves the call list, and its changes against the previous one, as they
+    are; an extract without outcomes changes the records only, and its clients are listed today.
     """
     live = artifacts.read_manifest(cfg.prod_deployment_path)
     try:
         data = artifacts.read_json(cfg.ingestion_record_path).get("finaldata_sha256")
     except artifacts.ArtifactError:
         data = None
-    return {"model_sha256": live["model_sha256"] if live else None, "finaldata_sha256": data}
+    records = artifacts.sha256_file(cfg.records_path) if cfg.records_path.is_file() else None
+    return {"model_sha256": live["model_sha256"] if live else None, "finaldata_sha256": data,
+            "records_sha256": records}
 
 
 def outputs_stale(cfg: config.Config) -> bool:
