@@ -90,9 +90,8 @@ def unseen_clients(rng: np.random.Generator, n: int, shift: str = "same") -> pd.
     employees[rng.random(n) < 0.03] = np.nan
     for values in (lastmonth, lastyear):
         values[rng.random(n) < 0.005] = np.nan
-    frame = pd.DataFrame({contract.ID: generate_data.client_codes(rng, n), "lastmonth_activity": lastmonth,
-                          "lastyear_activity": lastyear, "number_of_employees": employees, contract.TARGET: exited})
-    return frame
+    return pd.DataFrame({contract.ID: generate_data.client_codes(rng, n), "lastmonth_activity": lastmonth,
+                         "lastyear_activity": lastyear, "number_of_employees": employees, contract.TARGET: exited})
 
 
 def errors() -> list[tuple[str, object]]:
@@ -119,16 +118,12 @@ def wilson_high(hits: int, n: int, z: float = 1.96) -> float:
     return min(1.0, centre + z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n))
 
 
-def why(reference: dict, frame: pd.DataFrame) -> list[str]:
-    return quality.problems(reference, frame)
-
-
 def gate_rates(seeds: int) -> list[dict]:
     """Share of seeded 2,000-row extracts of the unseen world quarantined, per error and per shift."""
     reference = quality.profile(unseen_clients(np.random.default_rng(17), REFERENCE_ROWS))
     out = []
     for name, damage in errors():
-        hits = sum(bool(why(reference, damage(rng, unseen_clients(rng, ROWS))))
+        hits = sum(bool(quality.problems(reference, damage(rng, unseen_clients(rng, ROWS))))
                    for rng in (np.random.default_rng(7000 + s) for s in range(seeds)))
         size = name.split()[0]
         goal = ">= 99 %" if size in ("x10", "x1000") and "rows" not in name else "(info)"
@@ -138,7 +133,7 @@ def gate_rates(seeds: int) -> list[dict]:
         reasons: dict[str, int] = {}
         hits = 0
         for s in range(seeds):
-            found = why(reference, unseen_clients(np.random.default_rng(8000 + s), ROWS, shift))
+            found = quality.problems(reference, unseen_clients(np.random.default_rng(8000 + s), ROWS, shift))
             hits += bool(found)
             for r in found:
                 key = r.split(":")[0][:60]
