@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_gate_unseen  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 import fullprocess  # noqa: E402
 import generate_data  # noqa: E402
@@ -114,7 +115,7 @@ def list_precision(model: object, sample: object, law: str, mix: float) -> tuple
 
 def listed_share(cfg: config.Config, path: Path) -> float:
     """Share of an extract's clients on the call list the tick published (risk_ranking.csv)."""
-    listed = set(contract.read_csv(scoring.ranking_path(cfg), require_target=False)[contract.ID])
+    listed = set(pd.read_csv(scoring.ranking_path(cfg), usecols=[contract.ID], dtype=str)[contract.ID])
     ids = contract.read_csv(path, require_target=False)[contract.ID]
     return float(ids.isin(listed).mean())
 
