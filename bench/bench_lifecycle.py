@@ -40,6 +40,7 @@ Scenarios and targets (issue 12):
   months (the month of the change itself excluded).
 
     python bench/bench_lifecycle.py [--quick] [--rule challenger|drift] [--json PATH]
+    python bench/bench_lifecycle.py --only year --worlds 12   # one scenario over more worlds
 """
 from __future__ import annotations
 
@@ -417,13 +418,14 @@ def gate_rates(seeds: int) -> list[dict]:
     return out
 
 
-def measure(quick: bool, rule: str = "challenger", only: list[str] | None = None) -> dict:
+def measure(quick: bool, rule: str = "challenger", only: list[str] | None = None,
+            worlds: int | None = None) -> dict:
     logging.getLogger().setLevel(logging.WARNING)
     seeds = ({"base_rate": 1, "broken": 1, "covariate": 1, "year": 1} if quick
              else {"same": 12, "change": 4, "base_rate": 2, "season": 2, "broken": 2, "covariate": 3,
                    "gradual": 4, "year": 4, "missed": 2})
     if only:  # some scenarios alone (the gate's rates are then left out)
-        seeds = {name: n for name, n in seeds.items() if name in only}
+        seeds = {name: worlds or n for name, n in seeds.items() if name in only}
     started = time.perf_counter()
     gate = [] if only else gate_rates(30 if quick else 300) + bench_gate_unseen.gate_rates(30 if quick else 300)
     print(target_table(gate), f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
@@ -482,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="challenger_measure of the worlds (default: the config's default)")
     p.add_argument("--min-gain", type=float, help="challenger_min_gain of the worlds")
     p.add_argument("--only", help="comma-separated scenarios to run (default: all of the mode)")
+    p.add_argument("--worlds", type=int, help="with --only: this many worlds (seeds 0..N-1) of each")
     p.add_argument("--rule", choices=config.REDEPLOY_RULES, default="challenger",
                    help="redeploy_rule of the worlds (default: challenger)")
     p.add_argument("--json", type=Path, default=Path(__file__).with_name("bench_lifecycle.json"))
@@ -491,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         SETTINGS["challenger_measure"] = args.measure
     if args.min_gain is not None:
         SETTINGS["challenger_min_gain"] = args.min_gain
-    result = measure(args.quick, args.rule, args.only.split(",") if args.only else None)
+    result = measure(args.quick, args.rule, args.only.split(",") if args.only else None, args.worlds)
     print(target_table(result["targets"]))
     print(f"({time.perf_counter() - started:.0f} s)")
     args.json.write_text(json.dumps(artifacts.json_safe(result), indent=2, default=str) + "\n")
