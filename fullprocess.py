@@ -249,7 +249,7 @@ def _handled_rows(result: Any, outcome: str, held: dict[str, tuple[str, str]]) -
 def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     """New data (or --force-retrain): gate, drift, champion vs challenger, ingest; True if redeployed."""
     from risk.data import ingestion
-    from risk.loop import deployment, loop
+    from risk.loop import loop
     from risk.model import scoring, training
     from risk.scale import engine
 
@@ -264,7 +264,6 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     # The records take every accepted extract, with outcomes or not: its clients are listed today.
     ingestion.write_records(cfg, exclude=withheld(cfg) | quarantined)
     run.outputs.append(ingestion.summary(result))
-    version = None
     if decision.deploy:
         run.decide("deploying the challenger: %s", decision.reason)
         trained = training.train(cfg, decision.training_rows, decision.trained_on)
@@ -276,33 +275,57 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         if decision.warning:
             run.warn(decision.warning)
             extra["warning"] = decision.warning
-        # Going live and its records are one recoverable step (journal.py).
-        journal.begin(cfg, trained.model_sha256, {
-            "challenger_decisions": [loop.decision_row(decision, manifest, [b.name for b in accepted], None)],
-            "handled_files": _handled_rows(result, decision.outcome, held)})
         # The challenger was judged on its own sets; --force-retrain's model meets the guard rail.
-        deployed = deployment.deploy(cfg, reason=decision.reason, extra=extra, guard=force,
-                                     accept_worse=run.accept_worse, record=False)
-        if deployed.manifest.get("warning") and not decision.warning:
-            run.warn(deployed.manifest["warning"])
-        release = journal.finish(cfg)
-        version = release.version if release else None
+        version = go_live(cfg, trained.model_sha256, journal_rows(decision, manifest, accepted, result, held),
+                          reason=decision.reason, extra=extra, guard=force, accept_worse=run.accept_worse,
+                          run=None if decision.warning else run)
         run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
         run.result = f"redeployed {artifacts.version_name(version)}: {decision.reason}" + held_words(held)
         if decision.escalation:
             run.warn(decision.escalation)
         return True
     if decision.recalibrate is not None:
-        version = recalibrate(cfg, model, manifest, decision, run)
-    else:
-        run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
-        run.result = f"kept {artifacts.version_name(manifest['version'])}: {decision.reason}"
+        # A recalibration goes live through the journal too: its records are written with it.
+        recalibrate(cfg, model, manifest, decision, journal_rows(decision, manifest, accepted, result, held), run)
+        run.result += held_words(held)
+        return True
+    run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
+    run.result = f"kept {artifacts.version_name(manifest['version'])}: {decision.reason}"
     if decision.escalation:
         run.warn(decision.escalation)
     run.result += held_words(held)
-    loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], version)
+    loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], None)
     _mark_handled(cfg, result, decision.outcome, held)
     return False
+
+
+def journal_rows(decision: Any, manifest: dict[str, Any], accepted: list[Any], result: Any,
+                 held: dict[str, tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    """The history rows a deployment (challenger or recalibration) must leave, for its journal."""
+    from risk.loop import loop
+
+    return {"challenger_decisions": [loop.decision_row(decision, manifest, [b.name for b in accepted], None)],
+            "handled_files": _handled_rows(result, decision.outcome, held)}
+
+
+def go_live(cfg: config.Config, model_sha256: str, rows: dict[str, list[dict[str, Any]]], *,
+            reason: str, extra: dict[str, Any], guard: bool, accept_worse: bool = False,
+            run: Run | None = None) -> int | None:
+    """Deploy the trained model with its history `rows` as one recoverable step (journal.py).
+
+    Journal first, then go live, then write the rows and remove the journal; a
+    run killed in between is finished by the next tick. The live version, or
+    None if the model did not go live. A guard-rail warning is told to `run`.
+    """
+    from risk.loop import deployment
+
+    journal.begin(cfg, model_sha256, rows)
+    deployed = deployment.deploy(cfg, reason=reason, extra=extra, guard=guard, accept_worse=accept_worse,
+                                 record=False)
+    if run is not None and deployed.manifest.get("warning"):
+        run.warn(deployed.manifest["warning"])
+    release = journal.finish(cfg)
+    return release.version if release else None
 
 
 def held_words(held: dict[str, tuple[str, str]]) -> str:
@@ -315,9 +338,13 @@ def held_words(held: dict[str, tuple[str, str]]) -> str:
     return words
 
 
-def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], decision: Any, run: Run) -> int:
-    """Deploy the champion with its probabilities refitted on the latest labelled rows; the new version."""
-    from risk.loop import deployment, recalibration
+def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], decision: Any,
+                rows: dict[str, list[dict[str, Any]]], run: Run) -> int | None:
+    """Deploy the champion with its probabilities refitted on the latest labelled rows; the new version.
+
+    `rows`: the history rows its going live must leave (journal_rows), written with it.
+    """
+    from risk.loop import recalibration
     from risk.model import scoring
 
     done = recalibration.recalibrate(cfg, model, manifest, decision.recalibrate)
@@ -327,12 +354,12 @@ def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], decisi
     run.decide("%s", reason)
     scored = scoring.score(cfg)
     run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
-    release = deployment.deploy(cfg, reason=reason, extra={
+    version = go_live(cfg, done.pop("model_sha256"), rows, reason=reason, extra={
         "reference": done.pop("reference"), "trained_on": manifest.get("trained_on", []),
-        "recalibrated": done})
-    run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
-    run.result = f"redeployed {artifacts.version_name(release.version)}: {reason}"
-    return release.version
+        "recalibrated": done}, guard=True, run=run)
+    run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
+    run.result = f"redeployed {artifacts.version_name(version)}: {reason}"
+    return version
 
 
 def report(cfg: config.Config, run: Run) -> None:
@@ -361,17 +388,21 @@ def report_only(cfg: config.Config, run: Run) -> None:
 
 
 def outputs_stamp(cfg: config.Config) -> dict[str, Any]:
-    """What the outputs (call list, report, API answers) must describe: the live model and the data ingested.
+    """What the outputs (call list, report, API answers) must describe: the live model, the data
+    ingested and the records the call list ranks.
 
-    The ingested data, not the files handled: a tick that only holds an extract back
-    (quarantine) leaves the call list, and its changes against the previous one, as they are.
+    The ingested data and records, not the files handled: a tick that only holds an extract
+    back (quarantine) leaves the call list, and its changes against the previous one, as they
+    are; an extract without outcomes changes the records only, and its clients are listed today.
     """
     live = artifacts.read_manifest(cfg.prod_deployment_path)
     try:
         data = artifacts.read_json(cfg.ingestion_record_path).get("finaldata_sha256")
     except artifacts.ArtifactError:
         data = None
-    return {"model_sha256": live["model_sha256"] if live else None, "finaldata_sha256": data}
+    records = artifacts.sha256_file(cfg.records_path) if cfg.records_path.is_file() else None
+    return {"model_sha256": live["model_sha256"] if live else None, "finaldata_sha256": data,
+            "records_sha256": records}
 
 
 def outputs_stale(cfg: config.Config) -> bool:

@@ -52,6 +52,7 @@ Broken extracts, for the quality gate (labels from the base law):
 - `missing`: a missing-value surge, 30 % of each feature empty.
 
 `--no-labels` leaves `exited` empty: an extract whose outcomes are not known yet.
+`--scale COLUMN FACTOR` writes one feature in another unit (e.g. employees x10).
 
 Team data (`--team-info clientinfo.csv`): for every client of `sourcedata/`,
 an account manager (anna, ben, carla, dev, eve; a few clients unassigned), an
@@ -246,9 +247,14 @@ def shipped_data(root: Path, seed: int = SEED) -> None:
     write(test, root / "testdata" / "testdata.csv")
 
 
-def extract(path: Path, rows: int, law: str, seed: int, mix: float = 0.5, labels: bool = True) -> None:
-    """Write one later extract of `rows` new clients under `law` (outcomes empty without `labels`)."""
-    frame = clients(np.random.default_rng(seed), rows, law, mix=mix)
+def extract(path: Path, rows: int, law: str, seed: int, mix: float = 0.5, labels: bool = True,
+            scale: tuple[str, float] | None = None) -> None:
+    """Write one later extract of `rows` new clients under `law` (outcomes empty without `labels`;
+    `scale` (column, factor): that column in another unit, a units error)."""
+    rng = np.random.default_rng(seed)
+    frame = clients(rng, rows, law, mix=mix)
+    if scale is not None:
+        frame = damaged(rng, frame, "scale", scale[0], scale[1])
     if not labels:
         frame[contract.TARGET] = np.nan
     write(frame, path)
@@ -329,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-labels", action="store_true",
                    help="leave exited empty: outcomes not known yet")
     p.add_argument("--rows", type=int, default=2000, help="rows of the extract (default: 2000)")
+    p.add_argument("--scale", nargs=2, metavar=("COLUMN", "FACTOR"),
+                   help="an extract with COLUMN in another unit: multiplied by a whole FACTOR (e.g. 10)")
     p.add_argument("--team-info", type=Path,
                    help="write the client info file (owner, annual value, name) of root/sourcedata here")
     p.add_argument("--seed", type=int, default=None,
@@ -337,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.rows < 1:
         p.error("--rows must be at least 1")
+    scale = None
+    if args.scale:
+        if args.scale[0] not in contract.FEATURES or not args.scale[1].isdigit() or int(args.scale[1]) < 1:
+            p.error(f"--scale needs one of {', '.join(contract.FEATURES)} and a whole factor >= 1")
+        scale = (args.scale[0], float(args.scale[1]))
     cfg = None
     if args.config is not None:
         try:
@@ -352,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         bare = cfg is not None and args.extract.parent == Path(".")
         path = (cfg.input_folder_path / args.extract) if bare else args.extract.resolve()
         extract(path, args.rows, args.law, extract_seed(path) if args.seed is None else args.seed,
-                args.mix, labels=not args.no_labels)
+                args.mix, labels=not args.no_labels, scale=scale)
         print(path)
     else:
         shipped_data(root.resolve(), SEED if args.seed is None else args.seed)

@@ -6,7 +6,9 @@ generate_data.py under the scenario's law. Each month runs the real main job
 in-process (fullprocess.recorded_run: lock-free but otherwise the cron tick's
 path: quality gate, drift, champion vs challenger, ingestion, deployment), with
 its report step (diagnostics, PDF, API calls) replaced by a no-op: it does not
-take part in any decision and would take most of the time.
+take part in any decision and would take most of the time. The covariate
+worlds publish the call list each month (only that), so that an unlabelled
+extract's clients are counted on the list managers see.
 
 Per month it prints the law, what the run decided and why, and on 5,000 fresh
 clients of that month's law: the call list's precision (share of the top
@@ -16,7 +18,8 @@ oracle's (the same model trained on 10,000 clients of that law alone).
 
 Before the worlds, the quality gate alone (no main job) on seeded extracts of
 2,000 clients against the bootstrap's reference: the share quarantined per
-error and size, and per legitimate shift (docs/loop.md quotes these).
+error and size, and per legitimate shift (docs/loop.md quotes these); then the
+same on a world the project never saw (bench_gate_unseen.py).
 
 Scenarios and targets (issue 12):
 - same: 12 base-law extracts. <= 5 % of extracts redeploy; <= 5 % of years
@@ -37,6 +40,7 @@ Scenarios and targets (issue 12):
   months (the month of the change itself excluded).
 
     python bench/bench_lifecycle.py [--quick] [--rule challenger|drift] [--json PATH]
+    python bench/bench_lifecycle.py --only year --worlds 12   # one scenario over more worlds
 """
 from __future__ import annotations
 
@@ -50,8 +54,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_gate_unseen  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 import fullprocess  # noqa: E402
 import generate_data  # noqa: E402
@@ -62,7 +69,7 @@ from risk import (
 )
 from risk.data import contract, quality  # noqa: E402
 from risk.loop import challenger  # noqa: E402
-from risk.model import measures, training  # noqa: E402
+from risk.model import measures, scoring, training  # noqa: E402
 from risk.model.scoring import f1_of  # noqa: E402
 
 MONTHS = 12
@@ -88,6 +95,8 @@ def laws(scenario: str) -> list[tuple[str, float]]:
         return [(BROKEN_MONTHS.get(m, "base"), 0.0) for m in range(MONTHS)]
     if scenario == "covariate":
         return [("covariate", 0.0)] * MONTHS
+    if scenario == "missed":
+        return [("base", 0.0)] * 2 + [("missed", 0.0)] + [("base", 0.0)] * (MONTHS - 3)
     if scenario == "gradual":
         return [("gradual", (m + 1) / MONTHS) for m in range(MONTHS)]
     if scenario == "season":
@@ -106,12 +115,19 @@ def list_precision(model: object, sample: object, law: str, mix: float) -> tuple
 
 
 def listed_share(cfg: config.Config, path: Path) -> float:
-    """Share of an extract's clients among the current clients of the records (the call list's input)."""
-    from risk.model import scoring
-    records = contract.read_csv(cfg.records_path, require_target=False)
-    listed = set(scoring.current_clients(records)[contract.ID])
+    """Share of an extract's clients on the call list the tick published (risk_ranking.csv)."""
+    listed = set(pd.read_csv(scoring.ranking_path(cfg), usecols=[contract.ID], dtype=str)[contract.ID])
     ids = contract.read_csv(path, require_target=False)[contract.ID]
     return float(ids.isin(listed).mean())
+
+
+def publish_only(cfg: config.Config, run: object) -> None:
+    """The report step reduced to publishing the call list (what managers see)."""
+    scoring.publish_call_list(cfg)
+
+
+def skip_report(cfg: config.Config, run: object) -> None:
+    """No report: no decision depends on it."""
 
 
 SETTINGS: dict = {}  # more config keys for every world (--measure, --min-gain)
@@ -157,6 +173,8 @@ def world(scenario: str, seed: int, oracles: dict, rule: str = "challenger") -> 
     """One year of one scenario; a row per month."""
     rng = np.random.default_rng(1000 + seed)
     months = []
+    # The covariate worlds publish the call list each month: its unlabelled clients are counted on it.
+    fullprocess.report = publish_only if scenario == "covariate" else skip_report
     with tempfile.TemporaryDirectory() as tmp:
         cfg = project(Path(tmp), seed, rule)
         tick(cfg)
@@ -170,10 +188,13 @@ def world(scenario: str, seed: int, oracles: dict, rule: str = "challenger") -> 
                 generate_data.extract(path, ROWS, law, extract_seed, mix, labels=False)
                 tick(cfg)
                 listed = listed_share(cfg, path)
-            generate_data.extract(path, ROWS, law, extract_seed, mix)
-            decision, reason = summary(tick(cfg))
+            if law == "missed":
+                decision, reason = missed_extract(cfg, path, extract_seed)
+            else:
+                generate_data.extract(path, ROWS, law, extract_seed, mix)
+                decision, reason = summary(tick(cfg))
             model, manifest = artifacts.load_deployed_model(cfg.prod_deployment_path)
-            truth = law if law not in generate_data.BROKEN else "base"
+            truth = law if law not in (*generate_data.BROKEN, "missed") else "base"
             sample = generate_data.clients(rng, EVAL_ROWS, truth, mix=mix)
             key = (truth, mix)
             if key not in oracles:
@@ -198,6 +219,15 @@ def world(scenario: str, seed: int, oracles: dict, rule: str = "challenger") -> 
                     row["estimated_f1"], row["realized_f1"] = estimate["estimated_f1"], estimate["f1"]
             months.append(row)
     return months
+
+
+def missed_extract(cfg: config.Config, path: Path, seed: int) -> tuple[str, str]:
+    """A broken extract (employees x10) the gate missed: quarantined, then released by the
+    operator unchecked, as if it had passed; what the tick that took it in decided."""
+    generate_data.extract(path, ROWS, "base", seed, scale=("number_of_employees", 10))
+    tick(cfg)
+    fullprocess.release_quarantined(cfg, path.name)
+    return summary(tick(cfg))
 
 
 def wilson_high(hits: int, n: int, z: float = 1.96) -> float:
@@ -250,6 +280,19 @@ def targets(rows: list[dict]) -> list[dict]:
         out.append({"target": "units / swapped / missing: quarantined; redeploys from them",
                     "value": quarantined / len(broken), "n": f"{len(broken)} broken extracts, {changed} redeploys",
                     "goal": "100 %, 0", "holds": quarantined == len(broken) and changed == 0})
+    missed = of("missed")
+    if missed:  # the broken extract arrives in month 3: before it month 2, after it month 4
+        gaps, later = [], 0
+        for s in sorted({r["seed"] for r in missed}):
+            ratio = {r["month"]: r["list_precision"] / r["ceiling"] for r in missed if r["seed"] == s}
+            gaps.append(ratio[4] - ratio[2])
+            later += sum(r["decision"] == "quarantined" for r in missed if r["seed"] == s and r["month"] > 3)
+        out.append({"target": "missed broken extract: list/ceiling one extract after minus before",
+                    "value": float(min(gaps)), "n": f"{len(gaps)} worlds: " + ", ".join(f"{g:+.3f}" for g in gaps)
+                    + f"; redeploys from it {sum(r['redeployed'] for r in missed if r['month'] == 3)}",
+                    "goal": ">= -0.05", "holds": min(gaps) >= -0.05})
+        out.append({"target": "missed broken extract: clean extracts quarantined after it", "value": later,
+                    "n": f"{sum(r['month'] > 3 for r in missed)} clean extracts", "goal": "0", "holds": later == 0})
     gradual = of("gradual")
     if gradual:  # information: the oracle is the yardstick, and no target was set
         ratios = [r["deployed_f1"] / r["oracle_f1"] for r in gradual]
@@ -269,12 +312,18 @@ def targets(rows: list[dict]) -> list[dict]:
         out.append({"target": "clients of an unlabelled extract on the call list the day it arrives",
                     "value": float(np.mean(listed)) if listed else float("nan"), "n": f"{len(listed)} extracts",
                     "goal": "100 %", "holds": bool(listed) and min(listed) == 1.0})
-        redeploys = [r for r in cov if r["redeployed"]]
+        # A recalibration keeps the ranking and moves the probabilities: judged by them, not by F1 at 0.5.
+        redeploys = [r for r in cov if r["redeployed"] and r["decision"] != "recalibrate"]
         failed = sum(r["deployed_f1"] <= r["previous_f1"] for r in redeploys)
-        out.append({"target": "covariate shift: redeploys that fail to improve F1",
+        out.append({"target": "covariate shift: challenger redeploys that fail to improve F1",
                     "value": failed / len(redeploys) if redeploys else 0.0,
                     "n": f"{len(redeploys)} redeploys of {len(cov)} extracts", "goal": "<= 5 %",
                     "holds": (failed / len(redeploys) if redeploys else 0.0) <= 0.05})
+        recal = [r for r in cov if r["decision"] == "recalibrate"]
+        if recal:
+            out.append({"target": "covariate shift: recalibrations, largest |probability - true rate| after",
+                        "value": max(abs(r["calibration_gap"]) for r in recal),
+                        "n": f"{len(recal)} of {len(cov)} extracts", "goal": "(info)", "holds": None})
         errors = [abs(r["estimated_f1"] - r["realized_f1"]) for r in cov if "estimated_f1" in r]
         out.append({"target": "label-free estimate: MAE vs realized F1 (2,000-row covariate batches)",
                     "value": float(np.mean(errors)) if errors else float("nan"),
@@ -369,21 +418,22 @@ def gate_rates(seeds: int) -> list[dict]:
     return out
 
 
-def measure(quick: bool, rule: str = "challenger", only: list[str] | None = None) -> dict:
+def measure(quick: bool, rule: str = "challenger", only: list[str] | None = None,
+            worlds: int | None = None) -> dict:
     logging.getLogger().setLevel(logging.WARNING)
     seeds = ({"base_rate": 1, "broken": 1, "covariate": 1, "year": 1} if quick
              else {"same": 12, "change": 4, "base_rate": 2, "season": 2, "broken": 2, "covariate": 3,
-                   "gradual": 4, "year": 4})
+                   "gradual": 4, "year": 4, "missed": 2})
     if only:  # some scenarios alone (the gate's rates are then left out)
-        seeds = {name: n for name, n in seeds.items() if name in only}
+        seeds = {name: worlds or n for name, n in seeds.items() if name in only}
     started = time.perf_counter()
-    gate = [] if only else gate_rates(30 if quick else 300)
+    gate = [] if only else gate_rates(30 if quick else 300) + bench_gate_unseen.gate_rates(30 if quick else 300)
     print(target_table(gate), f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     oracles: dict = {}
     rows = []
     # No report, diagnostics or API calls in the benchmark: no decision depends on them,
     # and they would take most of its time.
-    report, fullprocess.report = fullprocess.report, lambda cfg, run: None
+    report = fullprocess.report
     try:
         for scenario, n in seeds.items():
             for seed in range(n):
@@ -412,7 +462,7 @@ def table(rows: list[dict]) -> str:
 
 def value_text(t: dict) -> str:
     """A target's value as printed: a share in %, or a plain number (errors, gaps, extracts)."""
-    plain = "MAE" in t["target"] or "until the list" in t["target"] or "true rate" in t["target"]
+    plain = any(w in t["target"] for w in ("MAE", "until the list", "true rate", "missed broken"))
     return f"{t['value']:.3f}" if plain else f"{t['value']:.1%}"
 
 
@@ -434,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="challenger_measure of the worlds (default: the config's default)")
     p.add_argument("--min-gain", type=float, help="challenger_min_gain of the worlds")
     p.add_argument("--only", help="comma-separated scenarios to run (default: all of the mode)")
+    p.add_argument("--worlds", type=int, help="with --only: this many worlds (seeds 0..N-1) of each")
     p.add_argument("--rule", choices=config.REDEPLOY_RULES, default="challenger",
                    help="redeploy_rule of the worlds (default: challenger)")
     p.add_argument("--json", type=Path, default=Path(__file__).with_name("bench_lifecycle.json"))
@@ -443,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         SETTINGS["challenger_measure"] = args.measure
     if args.min_gain is not None:
         SETTINGS["challenger_min_gain"] = args.min_gain
-    result = measure(args.quick, args.rule, args.only.split(",") if args.only else None)
+    result = measure(args.quick, args.rule, args.only.split(",") if args.only else None, args.worlds)
     print(target_table(result["targets"]))
     print(f"({time.perf_counter() - started:.0f} s)")
     args.json.write_text(json.dumps(artifacts.json_safe(result), indent=2, default=str) + "\n")

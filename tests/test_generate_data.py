@@ -92,3 +92,13 @@ def test_an_extract_without_labels_leaves_exited_empty(tmp_path):
     generate_data.main(["--extract", str(path), "--rows", "50", "--no-labels"])
     frame = contract.read_csv(path, require_target=False)
     assert frame["exited"].isna().all() and len(frame) == 50
+
+
+def test_an_extract_with_one_column_in_another_unit_changes_that_column_only(tmp_path):
+    clean, scaled = tmp_path / "x.csv", tmp_path / "y.csv"
+    generate_data.main(["--extract", str(clean), "--rows", "200", "--seed", "5"])
+    generate_data.main(["--extract", str(scaled), "--rows", "200", "--seed", "5",
+                        "--scale", "number_of_employees", "10"])
+    a, b = contract.read_csv(clean), contract.read_csv(scaled)
+    assert (b["number_of_employees"].dropna() == a["number_of_employees"].dropna() * 10).all()
+    assert a.drop(columns="number_of_employees").equals(b.drop(columns="number_of_employees"))

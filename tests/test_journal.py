@@ -77,3 +77,28 @@ def test_a_run_killed_between_going_live_and_its_records_is_finished_by_the_next
     run = tick(cfg)
     assert not any(d.startswith("new data") for d in run.decisions), run.decisions
     assert artifacts.read_manifest(cfg.prod_deployment_path)["version"] == 1
+
+
+@pytest.mark.slow
+def test_a_recalibration_killed_between_going_live_and_its_records_is_finished_by_the_next_tick(project):
+    cfg = project
+    for name, seed in (("c.csv", 40), ("d.csv", 41)):  # the base rate moves twice in a row
+        (cfg.input_folder_path / name).write_bytes(client_csv(3000, seed=seed, law="base_rate"))
+        if name == "c.csv":
+            tick(cfg)
+    assert artifacts.read_manifest(cfg.prod_deployment_path)["version"] == 1
+    killed_tick(cfg, "risk.loop", "deployment", "prune")  # just after the switch, before any record
+    live = artifacts.read_manifest(cfg.prod_deployment_path)
+    assert live["version"] == 2 and live["reason"].startswith("recalibrated v0001")
+    assert [d["version"] for d in history.rows(cfg.history_path, "deployments")] == [1]
+
+    run = tick(cfg)
+
+    assert run.decisions[0].startswith("journal of a killed run finished: recorded the deployment of v0002")
+    assert not any(d.startswith("new data") for d in run.decisions), run.decisions  # d.csv is handled
+    assert [d["version"] for d in history.rows(cfg.history_path, "deployments")] == [1, 2]
+    decisions = history.rows(cfg.history_path, "challenger_decisions")
+    assert decisions[-1]["deployed_version"] == 2 and "recalibrated" in decisions[-1]["reason"]
+    assert ("d.csv", "redeployed") in {(r["name"], r["outcome"])
+                                       for r in history.rows(cfg.history_path, "handled_files")}
+    assert artifacts.read_manifest(cfg.prod_deployment_path)["version"] == 2  # not recalibrated twice

@@ -294,6 +294,17 @@ def test_a_base_rate_that_moves_twice_in_a_row_is_answered_by_a_recalibration(pr
     assert any(d.startswith("recalibrated v0001") for d in decisions)
 
 
+@pytest.mark.slow  # several ticks of the main job, end to end
+def test_one_extract_far_off_then_a_normal_one_is_no_recalibration(project):
+    cfg = project
+    add(cfg, "c.csv", "base_rate", seed=40, rows=3000)  # one month off (a season, or a missed error)
+    tick(cfg)
+    add(cfg, "d.csv", "base", seed=41, rows=3000)       # the next is as predicted on its own
+    decisions = tick(cfg)
+    assert version(cfg) == 1, decisions  # the pooled rows still hold c.csv: not a second month off
+    assert any(d.startswith("base-rate check on this run's extracts alone: as predicted") for d in decisions)
+
+
 def test_recalibration_of_a_linear_model_keeps_its_reasons_exact():
     import numpy as np
 

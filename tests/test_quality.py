@@ -147,3 +147,32 @@ def test_profile_is_plain_json(reference):
     import json
     assert json.loads(json.dumps(reference)) == reference
     assert isinstance(pd.Series(reference["features"]["lastyear_activity"]["grain"]["shares"]).sum(), float)
+
+
+# --- issue 20: the gate on a client base it was not designed on -------------------------
+
+def rounded_headcounts(seed, n=2000, tail=1.2):
+    """Clients whose headcounts above 100 are reported to the nearest 10 (a Pareto tail of `tail`)."""
+    frame = generate_data.clients(np.random.default_rng(seed), n)
+    rng = np.random.default_rng(seed + 1)
+    size = 1 + np.floor(rng.pareto(tail, n) * 8)
+    frame["number_of_employees"] = np.where(size > 100, np.round(size / 10) * 10, size)
+    return frame
+
+
+def test_more_large_clients_with_rounded_headcounts_are_not_a_unit_change():
+    reference = quality.profile(rounded_headcounts(0, 10_000))
+    for seed in (1, 2, 3):
+        heavier = rounded_headcounts(seed, tail=0.6)  # more large companies: more headcounts ending in 0
+        assert quality.problems(reference, heavier) == []
+    heavier["number_of_employees"] *= 10
+    assert "multiples of 10" in " ".join(quality.problems(reference, heavier))
+
+
+def test_a_reference_without_magnitude_bands_judges_granularity_as_a_whole(reference):
+    old = {**reference, "features": {c: {**f, "grain": {k: v for k, v in f["grain"].items() if k != "bands"}}
+                                     for c, f in reference["features"].items()}}
+    assert quality.problems(old, batch("base")) == []
+    frame = batch("base")
+    frame["number_of_employees"] *= 10
+    assert "multiples of 10" in " ".join(quality.problems(old, frame))

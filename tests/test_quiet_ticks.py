@@ -39,3 +39,22 @@ def test_a_tick_that_only_quarantines_keeps_the_list_and_its_marks_and_redoes_on
     assert report.stat().st_mtime_ns != before  # the report names what is held back
     assert any("the published call list stands" in d for d in run.decisions)
     assert any("no new data" in d for d in tick(cfg).decisions)  # and the next tick has nothing to redo
+
+
+@pytest.mark.slow
+def test_an_extract_without_outcomes_puts_its_clients_on_the_published_call_list_the_day_it_arrives(make_config):
+    from risk.data import contract
+    from risk.model import scoring
+
+    cfg = config.load(make_config(inputs={"a.csv": client_csv(1500, seed=1), "b.csv": client_csv(1500, seed=2)},
+                                  test=client_csv(2000, seed=3), extra={"min_labelled_rows": 200}))
+    tick(cfg)
+    generate_data.extract(cfg.input_folder_path / "new.csv", 500, "base", 11, labels=False)
+
+    run = tick(cfg)
+
+    assert not any("the published call list stands" in d for d in run.decisions), run.decisions
+    listed = set(contract.read_csv(scoring.ranking_path(cfg), require_target=False)[contract.ID])
+    new = contract.read_csv(cfg.input_folder_path / "new.csv", require_target=False)[contract.ID]
+    assert new.isin(listed).all()
+    assert any("no new data" in d for d in tick(cfg).decisions)  # and the next tick has nothing to redo

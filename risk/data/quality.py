@@ -12,9 +12,12 @@ the reasons below, the file left untouched.
 
 What each check sees (an error of units, order or labels, not a real shift):
 - granularity: a x2, x10 or x1000 extract is made of multiples of 2, 10 or
-  1000; a client's real figures end in any digit. The share of non-zero values
-  divisible by 2, 10 and 1000 is compared with the reference's; part of an
-  extract in other units (45 % of rows x1000) shows the same way;
+  1000; a client's real figures end in any digit, or are rounded the way
+  the reference's figures of the same size were (headcounts above 100
+  reported to the nearest 10). The share of non-zero values divisible by 2,
+  10 and 1000 is compared with the reference's at the same magnitudes (half
+  decades); part of an extract in other units (45 % of rows x1000) shows the
+  same way;
 - relations between features: last month's activity against a twelfth of last
   year's (the median ratio, and the share of rows where a month exceeds a
   year): one activity figure in other units, or the two swapped;
@@ -53,6 +56,7 @@ MIN_ROWS = 20            # fewer rows: too few to judge a column constant, a gra
 DIVISORS = (2, 10, 1000)
 GRAIN_EXCESS = 0.08      # share of values divisible by d above the reference's, at least ...
 GRAIN_SIGMAS = 5.0       # ... and this many binomial standard deviations
+BAND_MIN = 50            # reference values a magnitude band needs to have its own granularity
 RELATION_FACTOR = 3.0    # median month / (year / 12) moved this far
 MONTH_OVER_YEAR = 0.05   # share of rows with a month above the year, above the reference's
 RATE_FACTOR = 3.0
@@ -83,12 +87,37 @@ def profile(frame: pd.DataFrame) -> dict[str, Any]:
             "rows": len(frame), "relation": _relation(frame), "signals": _signals(frame)}
 
 
+def _band(values: np.ndarray) -> np.ndarray:
+    """The magnitude band of each positive value: half decades, 0 for [1, 3.16), 1 for [3.16, 10), ..."""
+    return np.floor(2 * np.log10(np.maximum(values, 1))).astype(int)
+
+
 def _grain(values: np.ndarray) -> dict[str, Any]:
-    """Share of the non-zero values divisible by each of DIVISORS, and how many there are."""
+    """Share of the non-zero values divisible by each of DIVISORS, and how many there are;
+    the same per magnitude band (bands of at least BAND_MIN values)."""
     positive = values[values > 0]
     shares = {str(d): float(np.mean(np.mod(positive, d) == 0)) if len(positive) else None
               for d in DIVISORS}
-    return {"shares": shares, "n": int(len(positive))}
+    band = _band(positive)
+    bands = {str(b): {"n": int(np.sum(band == b)),
+                      "shares": {str(d): float(np.mean(np.mod(positive[band == b], d) == 0)) for d in DIVISORS}}
+             for b in np.unique(band) if np.sum(band == b) >= BAND_MIN}
+    return {"shares": shares, "n": int(len(positive)), "bands": bands}
+
+
+def _expected_shares(ref: dict[str, Any], values: np.ndarray) -> dict[str, float] | None:
+    """The share of `values` divisible by each divisor if they had the reference's granularity at
+    their own magnitudes (a value in a band the reference lacks takes the nearest band's)."""
+    bands = ref.get("bands")
+    positive = values[values > 0]
+    if not bands or not len(positive):
+        return None
+    known = np.array(sorted(int(b) for b in bands))
+    band = _band(positive)
+    nearest = known[np.abs(band[:, None] - known[None, :]).argmin(axis=1)]
+    taken, counts = np.unique(nearest, return_counts=True)
+    return {str(d): float(sum(c * bands[str(b)]["shares"][str(d)] for b, c in zip(taken, counts)) / len(positive))
+            for d in DIVISORS}
 
 
 def _relation(frame: pd.DataFrame) -> dict[str, Any] | None:
@@ -146,17 +175,22 @@ def _swapped(ref: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _granularity(col: str, ref: dict[str, Any], new: dict[str, Any]) -> str | None:
+def _granularity(col: str, ref: dict[str, Any], new: dict[str, Any], values: np.ndarray) -> str | None:
     """The divisor whose share of values jumped past the reference's, named.
 
-    A x10 extract is also made of even numbers: of the divisors that jumped,
-    the largest whose jump is at least half the biggest one names the unit.
+    The reference's share is taken at the new values' own magnitudes (half
+    decades): companies report large headcounts rounded, so more large
+    clients bring more multiples of 10 without any change of unit, while a
+    x10 error makes multiples of 10 of small figures too. A x10 extract is
+    also made of even numbers: of the divisors that jumped, the largest whose
+    jump is at least half the biggest one names the unit.
     """
     if not ref.get("grain") or new["grain"]["n"] < MIN_ROWS:
         return None
     n, jumps = new["grain"]["n"], {}
+    expected = _expected_shares(ref["grain"], values) or ref["grain"]["shares"]
     for d in DIVISORS:
-        r, s = ref["grain"]["shares"].get(str(d)), new["grain"]["shares"][str(d)]
+        r, s = expected.get(str(d)), new["grain"]["shares"][str(d)]
         if r is None or s is None:
             continue
         sd = math.sqrt(max(r * (1 - r), 0.01 * 0.99) / n)
@@ -240,7 +274,7 @@ def problems(reference: dict[str, Any], frame: pd.DataFrame) -> list[str]:
         r, n = ref[col], now[col]
         if col in in_swap:
             continue
-        grain = _granularity(col, r, n)
+        grain = _granularity(col, r, n, frame[col].dropna().to_numpy(dtype=float))
         if grain:
             found.append(grain)
         if r["median"] is not None and n["median"] is not None:

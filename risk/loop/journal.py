@@ -1,8 +1,8 @@
 """Going live and recording it, as one recoverable step: journal first, then act, then mark done.
 
-A release going live and its history rows (the `deployments` row, the
-champion/challenger decision, the files marked handled) cannot share one
-transaction: the switch is a rename on disk, the rows are SQLite. So the main job
+A release going live - a challenger, or the champion recalibrated - and its history
+rows (the `deployments` row, the champion/challenger decision, the files marked
+handled) cannot share one transaction: the switch is a rename on disk, the rows are SQLite. So the main job
   1. writes the journal (`begin`): the rows to record, and the SHA-256 of the model
      about to go live, atomically, before anything goes live;
   2. deploys (deployment.deploy with record=False);

@@ -21,7 +21,7 @@ For the new extracts of one run:
     After a change found (step 3) the challenger needs p < drift_alpha only:
     a false redeploy then takes two false alarms in the same month.
 
-About 460 lines: the gate, the drift checks and the challenger's decision share one
+About 490 lines: the gate, the drift checks and the challenger's decision share one
 run's frames and records; recalibration lives in recalibration.py.
 """
 from __future__ import annotations
@@ -259,7 +259,8 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
         probs = challenger.probabilities(model, fresh)
         base = challenger.base_rate(fresh[contract.TARGET].to_numpy(), probs, cfg.monthly_alpha)
         run.decide("base-rate check: %s", base.describe())
-        change, rate = verdict.drift or base.shifted, base.as_dict()
+        change, rate = verdict.drift or base.shifted, {**base.as_dict(), **_new_rows_rate(
+            cfg, model, fresh, [b.name for b in accepted], base, run)}
         if change and accepted:
             # A change already found while this champion is deployed keeps its start: the
             # window then grows with each extract of the new law.
@@ -334,7 +335,7 @@ def decide(cfg: config.Config, accepted: list[Batch], model: Any, manifest: dict
                            f"{judged.challenger_f1:.4f} vs {judged.champion_f1:.4f}, gain {judged.gain:+.4f}, "
                            f"p(gain <= {cfg.challenger_min_gain})={judged.p_value:.4f}, needs < {level:.4f}"
                            if judged else "no fresh held-out rows to compare on")
-    if not decision.deploy and rule != "drift" and rate.get("shifted") and _shifted_before(cfg, manifest):
+    if not decision.deploy and rule != "drift" and _rate_moved(rate) and _shifted_before(cfg, manifest):
         decision.recalibrate = fresh.drop(columns="_file")
         decision.reason += (f"; the base rate moved twice in a row ({rate['observed']} exits observed, "
                             f"{rate['expected']:.0f} predicted): recalibrated")
@@ -362,10 +363,33 @@ def _champion_decisions(cfg: config.Config, manifest: dict[str, Any]) -> list[di
             if r["champion_version"] == manifest["version"] and json.loads(r["base_rate"] or "{}")]
 
 
+def _new_rows_rate(cfg: config.Config, model: Any, fresh: pd.DataFrame, new_names: list[str],
+                   pooled: challenger.BaseRate, run: Any) -> dict[str, Any]:
+    """The base-rate check on this run's extracts alone: {"new_shifted": bool, "new_rows": n}.
+
+    The pooled fresh rows overlap from one run to the next: one extract far off
+    (a season, or a broken extract the gate missed) makes every pooled check fire
+    while it is in the window. A recalibration needs two extracts in a row that
+    are each off on their own.
+    """
+    new = fresh[np.isin(fresh["_file"].to_numpy(), new_names)]
+    if len(new) == len(fresh) or not len(new):
+        return {"new_shifted": pooled.shifted, "new_rows": len(new)}
+    alone = challenger.base_rate(new[contract.TARGET].to_numpy(), challenger.probabilities(model, new),
+                                 cfg.monthly_alpha)
+    run.decide("base-rate check on this run's extracts alone: %s", alone.describe())
+    return {"new_shifted": alone.shifted, "new_rows": len(new)}
+
+
+def _rate_moved(rate: dict[str, Any]) -> bool:
+    """Did the base-rate check fire on a run's own extracts (older records: on the pooled rows)?"""
+    return bool(rate.get("new_shifted", rate.get("shifted")))
+
+
 def _shifted_before(cfg: config.Config, manifest: dict[str, Any]) -> bool:
-    """Did the base-rate check fire at the champion's previous test as well?"""
+    """Did the base-rate check fire on the extracts of the champion's previous test as well?"""
     before = _champion_decisions(cfg, manifest)
-    return bool(before) and bool(json.loads(before[-1]["base_rate"] or "{}").get("shifted"))
+    return bool(before) and _rate_moved(json.loads(before[-1]["base_rate"] or "{}"))
 
 
 def _escalation(cfg: config.Config, manifest: dict[str, Any]) -> str:

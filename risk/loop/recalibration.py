@@ -73,7 +73,8 @@ def recalibrated(model: Any, a: float, b: float) -> Any:
 def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], rows: pd.DataFrame) -> dict[str, Any]:
     """Fit the Platt step on `rows` (labelled), save the recalibrated model as the trained model.
 
-    Returns what was done: rows, (a, b), the rate observed, predicted before and after.
+    Returns what was done: rows, (a, b), the rate observed, predicted before and after,
+    the new version's drift reference and the saved model's SHA-256.
     """
     x, y = contract.feature_matrix(rows), rows[contract.TARGET].to_numpy(dtype=float)
     a, b = platt(log_odds(model, x), y)
@@ -90,8 +91,8 @@ def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], rows: 
     release = artifacts.release_path(cfg.prod_deployment_path, manifest["version"])
     sidecar = artifacts.read_json(release / artifacts.SIDECAR_FILE)
     meta = {k: v for k, v in sidecar.items() if k not in ("sha256", "file")}
-    artifacts.save_model(new, cfg.model_path, {**meta, "recalibrated": record})
+    digest = artifacts.save_model(new, cfg.model_path, {**meta, "recalibrated": record})
     log.info("recalibrated %s on %d rows: predicted rate %.3f -> %.3f (observed %.3f)",
              artifacts.version_name(manifest["version"]), len(rows), record["predicted_before"],
              record["predicted_after"], record["observed_rate"])
-    return record
+    return {**record, "model_sha256": digest}
