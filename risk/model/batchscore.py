@@ -121,20 +121,26 @@ def feature_columns(x: np.ndarray) -> dict[str, pa.Array]:
     return {c: pa.array(x[:, i], from_pandas=True).cast(pa.int64()) for i, c in enumerate(contract.FEATURES)}
 
 
-def ranking_csv(table: pa.Table, header: bool = True) -> bytes:
-    """A ranking as CSV bytes, written by pyarrow in C++ (pandas formats each float in Python)."""
+def needs_quotes(ids: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether an id holds what a CSV writer must quote: a comma, a double quote, a line break."""
+    import pyarrow.compute as pc
+    return len(ids) > 0 and pc.any(pc.match_substring_regex(ids, '[,"\r\n]')).as_py()
+
+
+def ranking_csv(table: pa.Table, header: bool = True, quoted: bool | None = None) -> bytes:
+    """A ranking as CSV bytes, written by pyarrow in C++ (pandas formats each float in Python).
+
+    Unquoted, as pandas writes, unless an id needs quotes: then every id is
+    quoted (the same values, read back). `quoted` makes that choice for a part
+    of a ranking written alone (Dask's ranges), so all parts agree.
+    """
     out = io.BytesIO()
     if header:  # pyarrow would quote the names; pandas doesn't
         out.write(",".join(table.column_names).encode() + b"\n")
-    try:
-        # Unquoted, as pandas writes; pyarrow refuses if a value needs quotes...
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    except pa.ArrowInvalid:
-        # ... then every string is quoted: the same values, read back.
-        out.truncate(out.seek(0))
-        if header:
-            out.write(",".join(table.column_names).encode() + b"\n")
-        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    if quoted is None:
+        quoted = needs_quotes(table[contract.ID])
+    pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False,
+                                                   quoting_style="needed" if quoted else "none"))
     return out.getvalue()
 
 
