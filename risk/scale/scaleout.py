@@ -49,7 +49,8 @@ from typing import Any, BinaryIO, Iterator, NamedTuple
 import numpy as np
 import pandas as pd
 from dask import delayed
-from distributed import Client, LocalCluster
+from distributed import CancelledError, Client, LocalCluster, wait
+from distributed.scheduler import KilledWorker
 
 from risk import artifacts, config, history
 from risk.data import contract, dbsource, ingestion, sources
@@ -61,6 +62,10 @@ log = logging.getLogger("scaleout")
 BLOCK_BYTES = 8 * 2**20  # ~250,000 client rows per task: a few hundred MB at its peak
 LOCAL_WORKERS = 2
 LOCAL_MEMORY = "1GB"  # per worker: Dask spills and pauses below it
+START_S = 60  # seconds a cluster may take to start or answer, and data to reach its workers
+WORKERLESS_S = 60  # seconds tasks may wait with no worker alive before the run gives up
+POLL_S = 2  # seconds between those checks
+SCATTER_TRIES = 3
 # A row's position, in input order: file, block, row (rows per block < 2**24).
 FILE_SHIFT, BLOCK_SHIFT = 44, 24
 RISK_SHIFT = 43  # scoring's sort key: millionths of risk from the top, then position
@@ -74,20 +79,88 @@ class ScaleoutError(StepError):
 
 @contextlib.contextmanager
 def cluster(address: str) -> Iterator[Client]:
-    """A client of the configured scheduler, or of a LocalCluster started for the while."""
+    """A client of the configured scheduler, or of a LocalCluster started for the while.
+
+    A cluster that cannot start (a worker killed as it starts, a scheduler that
+    does not answer) is one line naming what failed, within START_S seconds; a
+    LocalCluster's worker processes end with it, and with this process.
+    """
     with contextlib.ExitStack() as stack:
         try:
             if address == "local":
                 # Quiet workers: a failed task reaches the user as one line, from here (disk_errors).
-                local = stack.enter_context(LocalCluster(
+                # An HTTP port of its own on loopback (the default, 8787, warns when taken);
+                # a nanny whose worker does not start within START_S gives up.
+                local = LocalCluster(
                     n_workers=LOCAL_WORKERS, threads_per_worker=1, memory_limit=LOCAL_MEMORY,
-                    dashboard_address=None, silence_logs=logging.CRITICAL))
-                client = stack.enter_context(Client(local))
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL, death_timeout=START_S)
+                stack.callback(local.close, timeout=START_S)
+                client = stack.enter_context(Client(local, timeout=START_S))
             else:
-                client = stack.enter_context(Client(address, timeout="10s"))
-        except OSError as exc:  # distributed raises OSError (TimeoutError) for an unreachable scheduler
-            raise ScaleoutError(f"Dask scheduler {address} (key 'dask_scheduler'): {exc}") from None
+                client = stack.enter_context(Client(address, timeout=START_S))
+        except (OSError, RuntimeError) as exc:  # OSError: unreachable, timed out; RuntimeError: a worker died
+            what = "starting a local Dask cluster" if address == "local" else \
+                f"Dask scheduler {address} (key 'dask_scheduler')"
+            raise ScaleoutError(f"{what}: {_reason(exc)}") from None
         yield client
+
+
+def _reason(exc: BaseException) -> str:
+    """`exc` and its first cause in words ("Nanny failed to start (Nanny failed to start worker process)")."""
+    said = [str(e).rstrip(".") or type(e).__name__ for e in dict.fromkeys((exc, _first_cause(exc)))]
+    return said[0] if len(said) == 1 else f"{said[0]} ({said[1]})"
+
+
+def _first_cause(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+def run(client: Client, tasks: list[Any], what: str) -> list[Any]:
+    """Compute `tasks` on the cluster and return their results, in order.
+
+    Workers killed while tasks run are replaced (a LocalCluster's nannies restart
+    them; the scheduler runs their tasks again); a task that killed
+    `distributed.scheduler.allowed-failures` workers, or no worker alive for
+    WORKERLESS_S seconds, ends the run with one line naming `what`.
+    """
+    futures = client.compute(tasks)
+    alone_since: float | None = None
+    try:
+        while True:
+            try:
+                wait(futures, timeout=POLL_S)
+                break
+            except TimeoutError:  # still running: are there workers to run it?
+                if client.nthreads():
+                    alone_since = None
+                elif alone_since is None:
+                    alone_since = time.monotonic()
+                elif time.monotonic() - alone_since > WORKERLESS_S:
+                    raise ScaleoutError(f"{what}: no Dask worker alive for {WORKERLESS_S} s") from None
+        return client.gather(futures)
+    except KilledWorker as exc:
+        raise ScaleoutError(f"{what}: a task's Dask worker died {exc.allowed_failures + 1} times "
+                            "(killed, or out of memory); see the log of the workers") from None
+    except CancelledError as exc:  # e.g. a worker died holding the only copy of data they need
+        raise ScaleoutError(f"{what}: Dask cancelled the tasks ({getattr(exc, 'reason', None) or 'no reason given'}); "
+                            "a worker may have died holding data they need: run again") from None
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+
+
+def scatter(client: Client, data: Any, what: str) -> Any:
+    """`data` sent to every worker, within START_S seconds."""
+    for attempt in range(SCATTER_TRIES):
+        try:
+            return client.scatter(data, broadcast=True, hash=False, timeout=START_S)
+        except OSError as exc:  # a worker gone as it received: its nanny starts another, so again
+            said = str(_first_cause(exc)) or type(exc).__name__
+            if attempt + 1 == SCATTER_TRIES:
+                raise ScaleoutError(f"sending {what} to the Dask workers: {said}") from None
+            log.warning("sending %s to the Dask workers: %s; sending again", what, said)
+    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
@@ -237,8 +310,8 @@ def survey(client: Client, blocks: list[Block], require_target: bool, key: tuple
     With a model, each block's scored rows go to its file of `scored`.
     """
     scored = scored or [None] * len(blocks)
-    results = client.gather(client.compute(
-        [delayed(_survey)(b, require_target, key, model, path) for b, path in zip(blocks, scored)]))
+    results = run(client, [delayed(_survey)(b, require_target, key, model, path)
+                           for b, path in zip(blocks, scored)], "reading the input")
     errors: dict[int, str] = {}
     lines = 0
     for block, r in zip(blocks, results):
@@ -259,9 +332,8 @@ def dropped_positions(client: Client, blocks: list[Block], results: list[dict[st
     wanted = np.unique(every[every.duplicated(keep=False)].to_numpy())
     if not len(wanted):
         return pd.DataFrame({"_pos": np.zeros(0, np.int64)})
-    parts = client.gather(client.compute(
-        [delayed(_candidates)(b, require_target, key, wanted) for b, r in zip(blocks, results)
-         if "hashes" in r]))
+    parts = run(client, [delayed(_candidates)(b, require_target, key, wanted)
+                         for b, r in zip(blocks, results) if "hashes" in r], "comparing repeated rows")
     rows = pd.concat([p for p in parts if len(p)], ignore_index=True).sort_values("_pos", kind="stable")
     return rows[rows.duplicated(subset=list(key), keep=keep)]
 
@@ -347,8 +419,8 @@ def compile_files(client: Client, files: list[sources.Candidate], out: Path,
                              contract.COLUMNS, "first")["_pos"].to_numpy()
     with parts_folder(out) as tmp:
         parts = [tmp / f"{i:06d}.csv" for i in range(len(valid))]
-        kept = client.gather(client.compute(
-            [delayed(_write_kept)(b, drop, str(p), i == 0) for i, ((b, _), p) in enumerate(zip(valid, parts))]))
+        kept = run(client, [delayed(_write_kept)(b, drop, str(p), i == 0)
+                            for i, ((b, _), p) in enumerate(zip(valid, parts))], "writing the kept rows")
         _join_parts(parts, out)
     for (block, _), n in zip(valid, kept):
         by_name[readable[block.file].name].rows_kept += n
@@ -388,8 +460,9 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
 # --- batch scoring -----------------------------------------------------------------------
 
 def _write_range(number: int, first_rank: int, part: str, low: int, high: int, drop: np.ndarray,
-                 scored: list[str]) -> int:
-    """One range of keys [low, high): its rows from every scored block, merged in order, written as CSV."""
+                 scored: list[str], quoted: bool) -> int:
+    """One range of keys [low, high): its rows from every scored block, merged in order, written as CSV
+    (every id quoted if `quoted`: one id of the whole ranking needs it)."""
     import pyarrow as pa
 
     pieces = []
@@ -417,7 +490,7 @@ def _write_range(number: int, first_rank: int, part: str, low: int, high: int, d
         "predicted_exit": table["predicted_exit"].take(order),
         **{c: table[c].take(order) for c in contract.FEATURES},
     })
-    Path(part).write_bytes(batchscore.ranking_csv(ranking, header=number == 0))
+    Path(part).write_bytes(batchscore.ranking_csv(ranking, header=number == 0, quoted=quoted))
     return n
 
 
@@ -429,7 +502,7 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         raise ScaleoutError(f"{source}: too large for one ranking ({len(blocks)} blocks)")
     with parts_folder(out) as tmp:
         started = time.perf_counter()
-        shared = client.scatter(model, broadcast=True, hash=False)
+        shared = scatter(client, model, "the model")
         scored = [str(tmp / f"block-{b.index:06d}.arrow") for b in blocks]
         results, errors = survey(client, blocks, False, (contract.ID,), shared, scored)
         log.info("pass 1 (read, validate, score) of %d blocks: %.2f s", len(blocks), time.perf_counter() - started)
@@ -439,6 +512,8 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
             contract.read_csv(source, require_target=False)  # names the problem: header only
         listed = [(b, r, path) for b, r, path in zip(blocks, results, scored) if r["rows"]]
         drop, counts = _earlier_rows(listed)
+        # Quotes are the whole ranking's choice, as in the pandas path (kept rows hold every id).
+        quoted = any(batchscore.needs_quotes(r.pop("ids")) for _, r, _ in listed)
         # Ranges of risk holding about rows_per_partition rows each (at least two per worker),
         # highest risk first; their exact row counts give each range's first rank before any sort.
         from_top = np.cumsum(counts[::-1])
@@ -449,12 +524,12 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         offsets = [0, *(int(from_top[c - 1]) for c in cuts)]
         log.info("pass 2 (%d earlier rows of clients listed again, %d ranges): %.2f s", len(drop),
                  len(offsets), time.perf_counter() - started)
-        drop = client.scatter(drop, broadcast=True, hash=False)
+        drop = scatter(client, drop, "the rows to leave out")
         paths = [path for _, _, path in listed]
         parts = [str(tmp / f"{k:06d}.csv") for k in range(len(offsets))]
-        written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], drop, paths)
+        written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], drop, paths, quoted)
                    for k in range(len(offsets))]
-        rows = sum(client.gather(client.compute(written)))
+        rows = sum(run(client, written, "writing the ranking"))
         _join_parts([Path(p) for p in parts], out)
     log.info("pass 3 (merge and write %d ranges): %.2f s", len(offsets), time.perf_counter() - started)
     return rows
