@@ -26,9 +26,11 @@ own reader. Exactness without holding the data in one place takes passes:
 Workers must see the input and output folders (a LocalCluster does; a remote
 cluster needs them on a shared file system).
 
-Run by scaleout.py (its command line), or by risk/scale/engine.py when the config sets it.
+Run by scaleout.py (its command line), or by risk/scale/engine.py when the config sets it;
+the cluster itself (starting it, running tasks, what a dead worker does) is
+risk/scale/daskrun.py.
 
-About 490 lines: the three passes below share the block layout and the key
+About 520 lines: the three passes below share the block layout and the key
 encoding, and read best in one file; each pass is a few short functions.
 """
 from __future__ import annotations
@@ -49,127 +51,21 @@ from typing import Any, BinaryIO, Iterator, NamedTuple
 import numpy as np
 import pandas as pd
 from dask import delayed
-from distributed import CancelledError, Client, LocalCluster, wait
-from distributed.scheduler import KilledWorker
+from distributed import Client
 
 from risk import artifacts, config, history
 from risk.data import contract, dbsource, ingestion, sources
-from risk.errors import StepError
 from risk.model import batchscore
+from risk.scale.daskrun import ScaleoutError, cluster, disk_errors, run, scatter, workers
 
 log = logging.getLogger("scaleout")
 
 BLOCK_BYTES = 8 * 2**20  # ~250,000 client rows per task: a few hundred MB at its peak
-LOCAL_WORKERS = 2
-LOCAL_MEMORY = "1GB"  # per worker: Dask spills and pauses below it
-START_S = 60  # seconds a cluster may take to start or answer, and data to reach its workers
-WORKERLESS_S = 60  # seconds tasks may wait with no worker alive before the run gives up
-POLL_S = 2  # seconds between those checks
-SCATTER_TRIES = 3
 # A row's position, in input order: file, block, row (rows per block < 2**24).
 FILE_SHIFT, BLOCK_SHIFT = 44, 24
 RISK_SHIFT = 43  # scoring's sort key: millionths of risk from the top, then position
 POSITION_BITS = (1 << RISK_SHIFT) - 1
 TOP = 1_000_000
-
-
-class ScaleoutError(StepError):
-    """The Dask cluster is unreachable or a task failed."""
-
-
-@contextlib.contextmanager
-def cluster(address: str) -> Iterator[Client]:
-    """A client of the configured scheduler, or of a LocalCluster started for the while.
-
-    A cluster that cannot start (a worker killed as it starts, a scheduler that
-    does not answer) is one line naming what failed, within START_S seconds; a
-    LocalCluster's worker processes end with it, and with this process.
-    """
-    with contextlib.ExitStack() as stack:
-        try:
-            if address == "local":
-                # Quiet workers: a failed task reaches the user as one line, from here (disk_errors).
-                # An HTTP port of its own on loopback (the default, 8787, warns when taken);
-                # a nanny whose worker does not start within START_S gives up.
-                local = LocalCluster(
-                    n_workers=LOCAL_WORKERS, threads_per_worker=1, memory_limit=LOCAL_MEMORY,
-                    dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL, death_timeout=START_S)
-                stack.callback(local.close, timeout=START_S)
-                client = stack.enter_context(Client(local, timeout=START_S))
-            else:
-                client = stack.enter_context(Client(address, timeout=START_S))
-        except (OSError, RuntimeError) as exc:  # OSError: unreachable, timed out; RuntimeError: a worker died
-            what = "starting a local Dask cluster" if address == "local" else \
-                f"Dask scheduler {address} (key 'dask_scheduler')"
-            raise ScaleoutError(f"{what}: {_reason(exc)}") from None
-        yield client
-
-
-def _reason(exc: BaseException) -> str:
-    """`exc` and its first cause in words ("Nanny failed to start (Nanny failed to start worker process)")."""
-    said = [str(e).rstrip(".") or type(e).__name__ for e in dict.fromkeys((exc, _first_cause(exc)))]
-    return said[0] if len(said) == 1 else f"{said[0]} ({said[1]})"
-
-
-def _first_cause(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc
-
-
-def run(client: Client, tasks: list[Any], what: str) -> list[Any]:
-    """Compute `tasks` on the cluster and return their results, in order.
-
-    Workers killed while tasks run are replaced (a LocalCluster's nannies restart
-    them; the scheduler runs their tasks again); a task that killed
-    `distributed.scheduler.allowed-failures` workers, or no worker alive for
-    WORKERLESS_S seconds, ends the run with one line naming `what`.
-    """
-    futures = client.compute(tasks)
-    alone_since: float | None = None
-    try:
-        while True:
-            try:
-                wait(futures, timeout=POLL_S)
-                break
-            except TimeoutError:  # still running: are there workers to run it?
-                if client.nthreads():
-                    alone_since = None
-                elif alone_since is None:
-                    alone_since = time.monotonic()
-                elif time.monotonic() - alone_since > WORKERLESS_S:
-                    raise ScaleoutError(f"{what}: no Dask worker alive for {WORKERLESS_S} s") from None
-        return client.gather(futures)
-    except KilledWorker as exc:
-        raise ScaleoutError(f"{what}: a task's Dask worker died {exc.allowed_failures + 1} times "
-                            "(killed, or out of memory); see the log of the workers") from None
-    except CancelledError as exc:  # e.g. a worker died holding the only copy of data they need
-        raise ScaleoutError(f"{what}: Dask cancelled the tasks ({getattr(exc, 'reason', None) or 'no reason given'}); "
-                            "a worker may have died holding data they need: run again") from None
-    finally:
-        client.cancel([f for f in futures if not f.done()])
-
-
-def scatter(client: Client, data: Any, what: str) -> Any:
-    """`data` sent to every worker, within START_S seconds."""
-    for attempt in range(SCATTER_TRIES):
-        try:
-            return client.scatter(data, broadcast=True, hash=False, timeout=START_S)
-        except OSError as exc:  # a worker gone as it received: its nanny starts another, so again
-            said = str(_first_cause(exc)) or type(exc).__name__
-            if attempt + 1 == SCATTER_TRIES:
-                raise ScaleoutError(f"sending {what} to the Dask workers: {said}") from None
-            log.warning("sending %s to the Dask workers: %s; sending again", what, said)
-    raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def disk_errors(what: str) -> Iterator[None]:
-    """An OSError of a task (a full or read-only disk, an input gone) as one line naming `what`."""
-    try:
-        yield
-    except OSError as exc:
-        raise ScaleoutError(f"{what}: {os.strerror(exc.errno) if exc.errno else exc}") from None
 
 
 # --- blocks -------------------------------------------------------------------------
@@ -228,11 +124,18 @@ def _read(block: Block) -> tuple[bytes | None, int]:
     return (header + raw if raw.strip() else None), lines
 
 
+def _clients(raw: bytes, block: Block, require_target: bool) -> pd.DataFrame:
+    """A block's rows as the contract reads them; a file without outcomes gets the column
+    empty, as pandas' concat of it with other extracts fills it in."""
+    frame = batchscore.parse_clients(raw, block.path, require_target)
+    return frame if contract.TARGET in frame else frame.assign(**{contract.TARGET: np.nan})
+
+
 def _parse(block: Block, require_target: bool) -> pd.DataFrame | None:
     raw, _ = _read(block)
     if raw is None:
         return None
-    frame = batchscore.parse_clients(raw, block.path, require_target)
+    frame = _clients(raw, block, require_target)
     return frame.assign(_pos=block.position + np.arange(len(frame), dtype=np.int64))
 
 
@@ -243,10 +146,11 @@ def _survey(block: Block, require_target: bool, key: tuple[str, ...], model: Any
     if raw is None:
         return out
     try:
-        frame = batchscore.parse_clients(raw, block.path, require_target)
+        frame = _clients(raw, block, require_target)
     except contract.DataError as exc:
         return {**out, "error": str(exc)}
     out["rows"] = len(frame)
+    out["labelled"] = int(frame[contract.TARGET].notna().sum())
     out["hashes"] = pd.util.hash_pandas_object(frame[list(key)], index=False).to_numpy()
     if model is not None and len(frame):
         # Scoring: the ids themselves (short strings) spare a pass to compare them.
@@ -377,8 +281,8 @@ def _join_parts(parts: list[Path], out: Path) -> None:
 
 # --- ingestion -----------------------------------------------------------------------
 
-def _write_kept(block: Block, drop: np.ndarray, part: str, header: bool) -> int:
-    frame = _parse(block, True)
+def _write_kept(block: Block, drop: np.ndarray, part: str, header: bool, require_target: bool = True) -> int:
+    frame = _parse(block, require_target)
     if frame is None:
         return 0
     kept = frame[~np.isin(frame["_pos"].to_numpy(), drop)]
@@ -415,17 +319,54 @@ def compile_files(client: Client, files: list[sources.Candidate], out: Path,
     valid = [(b, r) for b, r in zip(blocks, results) if by_name[readable[b.file].name].status == "ingested"]
     if not valid:
         return records, 0, 0
-    drop = dropped_positions(client, [b for b, _ in valid], [r for _, r in valid], True,
-                             contract.COLUMNS, "first")["_pos"].to_numpy()
-    with parts_folder(out) as tmp:
-        parts = [tmp / f"{i:06d}.csv" for i in range(len(valid))]
-        kept = run(client, [delayed(_write_kept)(b, drop, str(p), i == 0)
-                            for i, ((b, _), p) in enumerate(zip(valid, parts))], "writing the kept rows")
-        _join_parts(parts, out)
+    kept = _write_unique(client, valid, out, True)
     for (block, _), n in zip(valid, kept):
         by_name[readable[block.file].name].rows_kept += n
     total = sum(kept)
     return records, total, sum(r.rows_read for r in records) - total
+
+
+def _write_unique(client: Client, valid: list[tuple[Block, dict[str, Any]]], out: Path,
+                  require_target: bool) -> list[int]:
+    """The blocks' rows less exact repeats (the first kept) written to `out`; the rows kept per block."""
+    drop = dropped_positions(client, [b for b, _ in valid], [r for _, r in valid], require_target,
+                             contract.COLUMNS, "first")["_pos"].to_numpy()
+    with parts_folder(out) as tmp:
+        parts = [tmp / f"{i:06d}.csv" for i in range(len(valid))]
+        kept = run(client, [delayed(_write_kept)(b, drop, str(p), i == 0, require_target)
+                            for i, ((b, _), p) in enumerate(zip(valid, parts))], f"writing {out.name}")
+        _join_parts(parts, out)
+    return kept
+
+
+def write_records(client: Client, files: list[sources.Candidate], out: Path,
+                  block_bytes: int | None = None) -> tuple[int, list[str]]:
+    """ingestion.write_records on the cluster: the same records.csv, byte for byte; (rows, unlabelled).
+
+    Every readable extract, labelled or not, oldest first; one with outcomes on
+    some rows only is left out; `out` is not written if no extract qualifies.
+    (Ingestion has taken one labelled extract at least, so the outcome column is
+    there; an extract without it has it empty, as in pandas' concat.)
+    """
+    readable = [c for c in files if c.problem is None]
+    blocks = blocks_of([c.path for c in readable], block_bytes)
+    results, errors = survey(client, blocks, False, contract.COLUMNS)
+    accepted, unlabelled = set(), []
+    for f, file in enumerate(readable):
+        mine = [r for b, r in zip(blocks, results) if b.file == f]
+        rows, known = sum(r["rows"] for r in mine), sum(r.get("labelled", 0) for r in mine)
+        if f in errors or rows == 0 or 0 < known < rows:
+            continue  # ingestion records why
+        accepted.add(f)
+        if not known:
+            unlabelled.append(file.name)
+    valid = [(b, r) for b, r in zip(blocks, results) if b.file in accepted]
+    if not valid:
+        return 0, []
+    total = sum(_write_unique(client, valid, out, False))
+    log.info("wrote %s: %d records of %d extract(s), %d without outcomes yet (%s) on Dask", out.name,
+             total, len(accepted), len(unlabelled), ", ".join(unlabelled) or "none")
+    return total, unlabelled
 
 
 def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> ingestion.IngestionResult:
@@ -436,24 +377,28 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
     log.info("found %d CSV file(s) in %s; on Dask (%s)", len(files), cfg.input_folder_path,
              cfg.dask_scheduler)
     cfg.finaldata_path.parent.mkdir(parents=True, exist_ok=True)
-    with cluster(cfg.dask_scheduler) as client, disk_errors(f"compiling {cfg.finaldata_path} on Dask"):
-        records, rows, dropped = compile_files(client, files, cfg.finaldata_path) if files else ([], 0, 0)
-    run_id = uuid.uuid4().hex
-    ingestion._record_history(cfg, run_id, records)
-    if not rows:
-        what = "no CSV files" if not files else "no valid CSV files"
-        raise contract.DataError(
-            f"{cfg.input_folder_path}: {what} to ingest; {cfg.finaldata_path.name} left unchanged")
-    artifacts.write_text_atomic(
-        cfg.ingestedfiles_path, "".join(f"{r.name}\n" for r in records if r.status == "ingested"))
-    artifacts.write_json_atomic(cfg.ingestion_record_path, {
-        "run_id": run_id, "ingested_at": history.now(), "input_folder": str(cfg.input_folder_path),
-        "finaldata_sha256": artifacts.sha256_file(cfg.finaldata_path), "rows": rows,
-        "duplicates_dropped": dropped, "files": [vars(r) for r in records],
-        "duration_s": round(time.perf_counter() - started, 4),
-    })
-    log.info("wrote %s: %d rows, %d duplicate rows dropped, in %.2f s on Dask",
-             cfg.finaldata_path, rows, dropped, time.perf_counter() - started)
+    with cluster(cfg.dask_scheduler) as client:
+        with disk_errors(f"compiling {cfg.finaldata_path} on Dask"):
+            records, rows, dropped = compile_files(client, files, cfg.finaldata_path) if files else ([], 0, 0)
+        run_id = uuid.uuid4().hex
+        ingestion._record_history(cfg, run_id, records)
+        if not rows:
+            what = "no CSV files" if not files else "no valid CSV files"
+            raise contract.DataError(
+                f"{cfg.input_folder_path}: {what} to ingest; {cfg.finaldata_path.name} left unchanged")
+        artifacts.write_text_atomic(
+            cfg.ingestedfiles_path, "".join(f"{r.name}\n" for r in records if r.status == "ingested"))
+        artifacts.write_json_atomic(cfg.ingestion_record_path, {
+            "run_id": run_id, "ingested_at": history.now(), "input_folder": str(cfg.input_folder_path),
+            "finaldata_sha256": artifacts.sha256_file(cfg.finaldata_path), "rows": rows,
+            "duplicates_dropped": dropped, "files": [vars(r) for r in records],
+            "duration_s": round(time.perf_counter() - started, 4),
+        })
+        log.info("wrote %s: %d rows, %d duplicate rows dropped, in %.2f s on Dask",
+                 cfg.finaldata_path, rows, dropped, time.perf_counter() - started)
+        # records.csv last, as on pandas (the call list's unlabelled clients: ingestion.write_records)
+        with disk_errors(f"writing {cfg.records_path} on Dask"):
+            write_records(client, files, cfg.records_path)
     return ingestion.IngestionResult(cfg.finaldata_path, rows, dropped, records)
 
 
@@ -517,7 +462,7 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         # Ranges of risk holding about rows_per_partition rows each (at least two per worker),
         # highest risk first; their exact row counts give each range's first rank before any sort.
         from_top = np.cumsum(counts[::-1])
-        size = min(rows_per_partition, max(1, -(-int(from_top[-1]) // (2 * _workers(client)))))
+        size = min(rows_per_partition, max(1, -(-int(from_top[-1]) // (2 * workers(client)))))
         cuts = sorted({int(np.searchsorted(from_top, k * size))
                        for k in range(1, int(from_top[-1] // size) + 1)} - {0, TOP + 1})
         bounds = [-1, *(c << RISK_SHIFT for c in cuts), np.iinfo(np.int64).max]
@@ -550,10 +495,6 @@ def _earlier_rows(listed: list[tuple[Block, dict[str, Any], str]]) -> tuple[np.n
     positions = np.concatenate([b.position + np.arange(r["rows"], dtype=np.int64) for b, r, _ in listed])
     risk = np.concatenate([r.pop("risk") for _, r, _ in listed])
     return np.sort(positions[earlier]), np.bincount(risk[~earlier], minlength=TOP + 1)
-
-
-def _workers(client: Client) -> int:
-    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 def score_csv(address: str, model: Any, source: Path, out: Path) -> int:
