@@ -2,8 +2,8 @@
 
 What can go wrong there is one line naming what failed, and never a hang: a
 LocalCluster that cannot start gives up within START_S seconds (a worker killed
-as it starts, a port taken); data sent to the workers is sent again when one of
-them closes (SCATTER_TRIES); tasks whose worker dies are run again by another
+as it starts, a port taken); data scattered to the workers is sent again when one of
+them goes (SCATTER_TRIES); tasks whose worker dies are run again by another
 (the nannies start new workers) until one has killed
 `distributed.scheduler.allowed-failures` + 1 workers, and tasks with no worker
 alive for WORKERLESS_S seconds end the run. A LocalCluster's worker processes
@@ -114,7 +114,9 @@ def scatter(client: Client, data: Any, what: str) -> Any:
     for attempt in range(SCATTER_TRIES):
         try:
             return client.scatter(data, broadcast=True, hash=False, timeout=START_S)
-        except OSError as exc:  # a worker gone as it received: its nanny starts another, so again
+        # A worker gone as it received (OSError), or as the scheduler copied the data to the
+        # others (a KeyError naming the worker): its nanny starts another, so again.
+        except (OSError, KeyError) as exc:
             said = str(_first_cause(exc)) or type(exc).__name__
             if attempt + 1 == SCATTER_TRIES:
                 raise ScaleoutError(f"sending {what} to the Dask workers: {said}") from None

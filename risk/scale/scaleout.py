@@ -447,7 +447,9 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         raise ScaleoutError(f"{source}: too large for one ranking ({len(blocks)} blocks)")
     with parts_folder(out) as tmp:
         started = time.perf_counter()
-        shared = scatter(client, model, "the model")
+        # The model as a task of the graph, not scattered: if the workers holding it die, the
+        # scheduler makes it again (scattered data would be lost, and the tasks cancelled).
+        shared = delayed(model, name=f"model-{uuid.uuid4().hex}", traverse=False)
         scored = [str(tmp / f"block-{b.index:06d}.arrow") for b in blocks]
         results, errors = survey(client, blocks, False, (contract.ID,), shared, scored)
         log.info("pass 1 (read, validate, score) of %d blocks: %.2f s", len(blocks), time.perf_counter() - started)
