@@ -1,12 +1,14 @@
-"""The Dask cluster under scaleout.py: starting it, sending it data, running tasks on it.
+"""The Dask cluster under scaleout.py: starting it and running tasks on it.
 
 What can go wrong there is one line naming what failed, and never a hang: a
 LocalCluster that cannot start gives up within START_S seconds (a worker killed
-as it starts, a port taken); data scattered to the workers is sent again when one of
-them goes (SCATTER_TRIES); tasks whose worker dies are run again by another
+as it starts, a port taken); tasks whose worker dies are run again by another
 (the nannies start new workers) until one has killed
 `distributed.scheduler.allowed-failures` + 1 workers, and tasks with no worker
-alive for WORKERLESS_S seconds end the run. A LocalCluster's worker processes
+alive for WORKERLESS_S seconds end the run. Nothing is scattered: a scatter
+whose worker is killed as it copies hung the run (`Client.scatter`'s timeout
+does not cover the copy), so data goes to the workers in the task graph or in
+files beside the output. A LocalCluster's worker processes
 end with it, and with this process (multiprocessing watches the parent).
 """
 from __future__ import annotations
@@ -29,7 +31,6 @@ LOCAL_MEMORY = "1GB"  # per worker: Dask spills and pauses below it
 START_S = 60  # seconds a cluster may take to start or answer, and data to reach its workers
 WORKERLESS_S = 60  # seconds tasks may wait with no worker alive before the run gives up
 POLL_S = 2  # seconds between those checks
-SCATTER_TRIES = 3
 
 
 class ScaleoutError(StepError):
@@ -107,21 +108,6 @@ def run(client: Client, tasks: list[Any], what: str) -> list[Any]:
                             "a worker may have died holding data they need: run again") from None
     finally:
         client.cancel([f for f in futures if not f.done()])
-
-
-def scatter(client: Client, data: Any, what: str) -> Any:
-    """`data` sent to every worker, within START_S seconds."""
-    for attempt in range(SCATTER_TRIES):
-        try:
-            return client.scatter(data, broadcast=True, hash=False, timeout=START_S)
-        # A worker gone as it received (OSError), or as the scheduler copied the data to the
-        # others (a KeyError naming the worker): its nanny starts another, so again.
-        except (OSError, KeyError) as exc:
-            said = str(_first_cause(exc)) or type(exc).__name__
-            if attempt + 1 == SCATTER_TRIES:
-                raise ScaleoutError(f"sending {what} to the Dask workers: {said}") from None
-            log.warning("sending %s to the Dask workers: %s; sending again", what, said)
-    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager

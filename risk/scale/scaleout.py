@@ -56,7 +56,7 @@ from distributed import Client
 from risk import artifacts, config, history
 from risk.data import contract, dbsource, ingestion, sources
 from risk.model import batchscore
-from risk.scale.daskrun import ScaleoutError, cluster, disk_errors, run, scatter, workers
+from risk.scale.daskrun import ScaleoutError, cluster, disk_errors, run, workers
 
 log = logging.getLogger("scaleout")
 
@@ -404,11 +404,14 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
 
 # --- batch scoring -----------------------------------------------------------------------
 
-def _write_range(number: int, first_rank: int, part: str, low: int, high: int, drop: np.ndarray,
+def _write_range(number: int, first_rank: int, part: str, low: int, high: int, dropped: str,
                  scored: list[str], quoted: bool) -> int:
     """One range of keys [low, high): its rows from every scored block, merged in order, written as CSV
-    (every id quoted if `quoted`: one id of the whole ranking needs it)."""
+    (every id quoted if `quoted`: one id of the whole ranking needs it). `dropped`: a .npy file of
+    the sorted positions to leave out."""
     import pyarrow as pa
+
+    drop = np.load(dropped, mmap_mode="r")
 
     pieces = []
     for path in scored:
@@ -447,8 +450,9 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         raise ScaleoutError(f"{source}: too large for one ranking ({len(blocks)} blocks)")
     with parts_folder(out) as tmp:
         started = time.perf_counter()
-        # The model as a task of the graph, not scattered: if the workers holding it die, the
-        # scheduler makes it again (scattered data would be lost, and the tasks cancelled).
+        # The model (tens of KB) as a task of the graph, not scattered: a scatter whose worker is
+        # killed as it copies can hang, and scattered data dies with its workers; the scheduler
+        # makes a task's result again.
         shared = delayed(model, name=f"model-{uuid.uuid4().hex}", traverse=False)
         scored = [str(tmp / f"block-{b.index:06d}.arrow") for b in blocks]
         results, errors = survey(client, blocks, False, (contract.ID,), shared, scored)
@@ -471,10 +475,13 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         offsets = [0, *(int(from_top[c - 1]) for c in cuts)]
         log.info("pass 2 (%d earlier rows of clients listed again, %d ranges): %.2f s", len(drop),
                  len(offsets), time.perf_counter() - started)
-        drop = scatter(client, drop, "the rows to leave out")
+        # To the workers as a file beside the parts, not scattered: a scatter whose worker is
+        # killed as it copies can hang; a file is there for whichever worker runs the task.
+        dropped = str(tmp / "dropped.npy")
+        np.save(dropped, drop)
         paths = [path for _, _, path in listed]
         parts = [str(tmp / f"{k:06d}.csv") for k in range(len(offsets))]
-        written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], drop, paths, quoted)
+        written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], dropped, paths, quoted)
                    for k in range(len(offsets))]
         rows = sum(run(client, written, "writing the ranking"))
         _join_parts([Path(p) for p in parts], out)
