@@ -99,3 +99,13 @@ def test_dask_ingestion_is_the_pandas_bytes_when_ids_need_quotes(tmp_path, dask_
     scaleout.compile_files(dask_client, files, out, block_bytes=4_000)
     assert out.read_bytes() == expected
     assert set(HOSTILE_IDS) <= set(contract.read_csv(out)[contract.ID])  # read back the same
+
+
+def test_needs_quotes_reads_only_the_ids_of_each_chunk():
+    import pyarrow as pa
+    ids = pa.array(["plain", "acme, inc", "other"])
+    assert batchscore.needs_quotes(ids)
+    assert not batchscore.needs_quotes(pa.chunked_array([ids.slice(0, 1), ids.slice(2, 1)]))  # beside a comma
+    assert batchscore.needs_quotes(pa.array(["cr\rco"], pa.large_string()))
+    assert not batchscore.needs_quotes(pa.array(["", "=1+2", "\ttab"]))
+    assert not batchscore.needs_quotes(pa.chunked_array([], pa.string()))
