@@ -8,7 +8,7 @@ one warm-up on the cluster:
     scaleout.rank_file (read, validate, keep each client's last row,
     probabilities, rank, write) on 1 M and 10 M rows, and
     scaleout.compile_files (read, validate, drop duplicate rows, write
-    finaldata.csv) on 10 M rows;
+    finaldata.csv) and scaleout.write_records (records.csv) on 10 M rows;
 and reports rows per second, the cost per row from 1 M to 10 M, and each
 worker's peak resident memory (ru_maxrss in the worker; the cluster must
 end with the workers it started: a worker over its limit would be restarted).
@@ -105,12 +105,14 @@ def measure(quick: bool = False) -> dict:
             final = Path(tmp) / "finaldata.csv"
             big = [c for c in sources.candidates(Path(tmp)) if c.path == files[SIZES[-1]]]
             ingest_s = timed(lambda: scaleout.compile_files(client, big, final), 1)
+            records_s = timed(lambda: scaleout.write_records(client, big, Path(tmp) / "records.csv"), 1)
             out["worker_peak_mb"] = sorted(worker_peaks_mb(client).values())
             out["workers_restarted"] = sorted(client.scheduler_info()["workers"]) != workers
     for n in SIZES:
         out[f"dask_score_{n}_s"] = statistics.median(score[n])
     big, small = SIZES[-1], SIZES[0]
     out["dask_ingest_10m_s"] = ingest_s[0]
+    out["dask_records_10m_s"] = records_s[0]
     out["pandas_1m_rows_per_s"] = small / out["pandas_1m_s"]
     out["dask_score_10m_rows_per_s"] = big / out[f"dask_score_{big}_s"]
     out["dask_score_1m_rows_per_s"] = small / out[f"dask_score_{small}_s"]
@@ -132,6 +134,8 @@ def table(r: dict) -> str:
         f"{r['dask_score_10m_rows_per_s']:>12,.0f} rows/s; cost per row x{r['cost_per_row_10m_vs_1m']:.2f} of 1 M",
         f"Dask compile_files, {big:,} rows     {r['dask_ingest_10m_s']:7.2f} s  "
         f"{r['dask_ingest_10m_rows_per_s']:>12,.0f} rows/s",
+        f"Dask write_records, {big:,} rows     {r['dask_records_10m_s']:7.2f} s  "
+        f"{big / r['dask_records_10m_s']:>12,.0f} rows/s (records.csv: ingestion's second product)",
         f"worker peak RSS {', '.join(f'{m:.0f}' for m in r['worker_peak_mb'])} MB "
         f"(limit {r['memory_limit']}; restarted: {r['workers_restarted']}): "
         f"{'holds' if r['holds_memory'] else 'MISSED'}",

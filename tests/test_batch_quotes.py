@@ -44,3 +44,68 @@ def test_dask_ingestion_keeps_ids_with_quoted_line_breaks_across_its_blocks(tmp_
     out.parent.mkdir()
     scaleout.compile_files(dask_client, files, out, block_bytes=4_000)
     assert out.read_bytes() == expected
+
+
+HOSTILE_IDS = ["acme, inc", 'the "best" co', "line\nbreak", "cr\rco", "=1+2", "+cmd", "-2", "@sum(a1)", "\ttab"]
+
+
+def hostile(n: int = 4_000, labelled: bool = False) -> bytes:
+    """n generated clients, a few with ids that need quotes or start like a formula, some listed twice."""
+    import numpy as np
+    import pandas as pd
+
+    import generate_data
+    frame = generate_data.clients(np.random.default_rng(21), n)
+    for k, name in enumerate(HOSTILE_IDS):
+        frame.loc[(k * 997) % n, contract.ID] = name
+    again = frame.iloc[::7].assign(lastmonth_activity=0.0)  # listed again: the last row counts
+    frame = pd.concat([frame, again], ignore_index=True)
+    return contract.write_csv(frame if labelled else frame.assign(exited=np.nan))
+
+
+@pytest.fixture(scope="module")
+def model():
+    import numpy as np
+
+    import generate_data
+    from risk.model import training
+    return training.train_model(generate_data.clients(np.random.default_rng(5), 2_000))
+
+
+def test_dask_ranking_is_the_pandas_bytes_when_ids_need_quotes(tmp_path, dask_client, model):
+    from risk.scale import scaleout
+    source = tmp_path / "clients.csv"
+    source.write_bytes(hostile())
+    pandas_out, dask_out = tmp_path / "pandas.csv", tmp_path / "dask.csv"
+    rows = batchscore.score_csv(model, source, pandas_out)
+    assert scaleout.rank_file(dask_client, model, source, dask_out, block_bytes=4_000,
+                              rows_per_partition=300) == rows
+    assert dask_out.read_bytes() == pandas_out.read_bytes()
+    assert b'"acme, inc"' in pandas_out.read_bytes()
+
+
+def test_dask_ingestion_is_the_pandas_bytes_when_ids_need_quotes(tmp_path, dask_client):
+    from risk.data import ingestion, sources
+    from risk.scale import scaleout
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_bytes(hostile(labelled=True))
+    (tmp_path / "in" / "b.csv").write_bytes(b"corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\n"
+                                            + b"plain,1,2,3,0\n" * 5 + b'"acme, inc",1,2,3,1\n')
+    files = sources.candidates(tmp_path / "in")
+    frames, records = ingestion.read_files(files)
+    assert [r.status for r in records] == ["ingested", "ingested"]
+    expected = contract.write_csv(ingestion.compile_dataset(frames, records))
+    out = tmp_path / "finaldata.csv"
+    scaleout.compile_files(dask_client, files, out, block_bytes=4_000)
+    assert out.read_bytes() == expected
+    assert set(HOSTILE_IDS) <= set(contract.read_csv(out)[contract.ID])  # read back the same
+
+
+def test_needs_quotes_reads_only_the_ids_of_each_chunk():
+    import pyarrow as pa
+    ids = pa.array(["plain", "acme, inc", "other"])
+    assert batchscore.needs_quotes(ids)
+    assert not batchscore.needs_quotes(pa.chunked_array([ids.slice(0, 1), ids.slice(2, 1)]))  # beside a comma
+    assert batchscore.needs_quotes(pa.array(["cr\rco"], pa.large_string()))
+    assert not batchscore.needs_quotes(pa.array(["", "=1+2", "\ttab"]))
+    assert not batchscore.needs_quotes(pa.chunked_array([], pa.string()))

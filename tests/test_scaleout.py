@@ -210,3 +210,33 @@ def test_a_full_disk_under_dask_scoring_is_one_line_and_leaves_nothing(tmp_path,
         assert str(error.value) == f"ranking {source} into {out / 'ranked.csv'} on Dask: No space left on device"
         assert (out / "ranked.csv").read_bytes() == b"the last good ranking\n"
         assert sorted(p.name for p in out.iterdir()) == [".filler", "ranked.csv"]
+
+
+def test_dask_ingestion_writes_the_records_pandas_writes(tmp_path, make_config, monkeypatch, client):
+    """records.csv (every accepted extract, labelled or not: the call list's clients) is pandas' bytes."""
+    from risk.scale import engine, scaleout
+    rng = np.random.default_rng(12)
+    labelled = generate_data.clients(rng, 1200)
+    unlabelled = pd.concat([generate_data.clients(rng, 700), labelled.iloc[:90]], ignore_index=True)
+    unlabelled.loc[5, contract.ID] = "acme, inc"
+    partly = generate_data.clients(rng, 300)
+    partly.loc[partly.index[::2], contract.TARGET] = np.nan
+    no_outcome_column = contract.write_csv(generate_data.clients(rng, 400).drop(columns=contract.TARGET))
+    inputs = {
+        "a.csv": contract.write_csv(pd.concat([labelled, labelled.iloc[:40]], ignore_index=True)),
+        "b.csv": contract.write_csv(unlabelled.assign(exited=np.nan)),  # outcomes not known yet
+        "c.csv": contract.write_csv(partly),  # outcomes on some rows only: left out
+        "d.csv": no_outcome_column,
+        "e.csv": contract.write_csv(labelled.iloc[100:300]),  # repeats a.csv's rows
+    }
+    cfg = config.load(make_config(inputs=inputs, extra={"dask_scheduler": client.scheduler_info()["address"]}))
+    monkeypatch.setattr(scaleout, "BLOCK_BYTES", BLOCK)
+    engine.ingest(cfg)
+    dask_records, dask_data = cfg.records_path.read_bytes(), cfg.finaldata_path.read_bytes()
+    cfg.records_path.unlink()
+    ingestion.ingest(cfg._replace(dask_scheduler=""))
+    assert dask_records == cfg.records_path.read_bytes()
+    assert dask_data == cfg.finaldata_path.read_bytes()
+    ids = set(contract.read_csv(cfg.records_path, require_target=False)[contract.ID])
+    assert "acme, inc" in ids and not ids & set(partly[contract.ID]) - set(labelled[contract.ID])
+

@@ -10,6 +10,7 @@ with a one-line reason naming the file, the column and the line.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import logging
 import warnings
@@ -265,9 +266,24 @@ def write_csv(frame: pd.DataFrame) -> bytes:
         pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), data,
                         pacsv.WriteOptions(include_header=False, quoting_style="none"))
     except pa.ArrowInvalid:
-        # ... then pandas writes it, quoting only those values.
-        return out.to_csv(index=False, lineterminator="\n").encode()
+        # ... then pandas writes it, quoting only those values; but it leaves a carriage
+        # return unquoted (read back, the row would end there), so rows with one are written
+        # one by one, quoted as a line break (rare: a few per million at worst).
+        if not out[ID].astype("string").str.contains("\r", regex=False).any():
+            return out.to_csv(index=False, lineterminator="\n").encode()
+        return _csv_quoting_carriage_returns(out)
     return data.getvalue()
+
+
+def _csv_quoting_carriage_returns(frame: pd.DataFrame) -> bytes:
+    """The frame as pandas writes it, with every value holding a carriage return quoted."""
+    lines = [",".join(frame.columns)]
+    for row in frame.astype(object).where(frame.notna(), "").itertuples(index=False):
+        buffer = io.StringIO()
+        # A line end of "\r\n" makes the writer quote both; each row's own end is cut off.
+        csv.writer(buffer, lineterminator="\r\n").writerow(row)
+        lines.append(buffer.getvalue()[:-2])
+    return ("\n".join(lines) + "\n").encode()
 
 
 def is_feature_value(value: object) -> bool:

@@ -26,9 +26,11 @@ own reader. Exactness without holding the data in one place takes passes:
 Workers must see the input and output folders (a LocalCluster does; a remote
 cluster needs them on a shared file system).
 
-Run by scaleout.py (its command line), or by risk/scale/engine.py when the config sets it.
+Run by scaleout.py (its command line), or by risk/scale/engine.py when the config sets it;
+the cluster itself (starting it, running tasks, what a dead worker does) is
+risk/scale/daskrun.py.
 
-About 490 lines: the three passes below share the block layout and the key
+About 520 lines: the three passes below share the block layout and the key
 encoding, and read best in one file; each pass is a few short functions.
 """
 from __future__ import annotations
@@ -49,54 +51,21 @@ from typing import Any, BinaryIO, Iterator, NamedTuple
 import numpy as np
 import pandas as pd
 from dask import delayed
-from distributed import Client, LocalCluster
+from distributed import Client
 
 from risk import artifacts, config, history
 from risk.data import contract, dbsource, ingestion, sources
-from risk.errors import StepError
 from risk.model import batchscore
+from risk.scale.daskrun import ScaleoutError, cluster, disk_errors, run, workers
 
 log = logging.getLogger("scaleout")
 
 BLOCK_BYTES = 8 * 2**20  # ~250,000 client rows per task: a few hundred MB at its peak
-LOCAL_WORKERS = 2
-LOCAL_MEMORY = "1GB"  # per worker: Dask spills and pauses below it
 # A row's position, in input order: file, block, row (rows per block < 2**24).
 FILE_SHIFT, BLOCK_SHIFT = 44, 24
 RISK_SHIFT = 43  # scoring's sort key: millionths of risk from the top, then position
 POSITION_BITS = (1 << RISK_SHIFT) - 1
 TOP = 1_000_000
-
-
-class ScaleoutError(StepError):
-    """The Dask cluster is unreachable or a task failed."""
-
-
-@contextlib.contextmanager
-def cluster(address: str) -> Iterator[Client]:
-    """A client of the configured scheduler, or of a LocalCluster started for the while."""
-    with contextlib.ExitStack() as stack:
-        try:
-            if address == "local":
-                # Quiet workers: a failed task reaches the user as one line, from here (disk_errors).
-                local = stack.enter_context(LocalCluster(
-                    n_workers=LOCAL_WORKERS, threads_per_worker=1, memory_limit=LOCAL_MEMORY,
-                    dashboard_address=None, silence_logs=logging.CRITICAL))
-                client = stack.enter_context(Client(local))
-            else:
-                client = stack.enter_context(Client(address, timeout="10s"))
-        except OSError as exc:  # distributed raises OSError (TimeoutError) for an unreachable scheduler
-            raise ScaleoutError(f"Dask scheduler {address} (key 'dask_scheduler'): {exc}") from None
-        yield client
-
-
-@contextlib.contextmanager
-def disk_errors(what: str) -> Iterator[None]:
-    """An OSError of a task (a full or read-only disk, an input gone) as one line naming `what`."""
-    try:
-        yield
-    except OSError as exc:
-        raise ScaleoutError(f"{what}: {os.strerror(exc.errno) if exc.errno else exc}") from None
 
 
 # --- blocks -------------------------------------------------------------------------
@@ -155,11 +124,18 @@ def _read(block: Block) -> tuple[bytes | None, int]:
     return (header + raw if raw.strip() else None), lines
 
 
+def _clients(raw: bytes, block: Block, require_target: bool) -> pd.DataFrame:
+    """A block's rows as the contract reads them; a file without outcomes gets the column
+    empty, as pandas' concat of it with other extracts fills it in."""
+    frame = batchscore.parse_clients(raw, block.path, require_target)
+    return frame if contract.TARGET in frame else frame.assign(**{contract.TARGET: np.nan})
+
+
 def _parse(block: Block, require_target: bool) -> pd.DataFrame | None:
     raw, _ = _read(block)
     if raw is None:
         return None
-    frame = batchscore.parse_clients(raw, block.path, require_target)
+    frame = _clients(raw, block, require_target)
     return frame.assign(_pos=block.position + np.arange(len(frame), dtype=np.int64))
 
 
@@ -170,10 +146,11 @@ def _survey(block: Block, require_target: bool, key: tuple[str, ...], model: Any
     if raw is None:
         return out
     try:
-        frame = batchscore.parse_clients(raw, block.path, require_target)
+        frame = _clients(raw, block, require_target)
     except contract.DataError as exc:
         return {**out, "error": str(exc)}
     out["rows"] = len(frame)
+    out["labelled"] = int(frame[contract.TARGET].notna().sum())
     out["hashes"] = pd.util.hash_pandas_object(frame[list(key)], index=False).to_numpy()
     if model is not None and len(frame):
         # Scoring: the ids themselves (short strings) spare a pass to compare them.
@@ -237,8 +214,8 @@ def survey(client: Client, blocks: list[Block], require_target: bool, key: tuple
     With a model, each block's scored rows go to its file of `scored`.
     """
     scored = scored or [None] * len(blocks)
-    results = client.gather(client.compute(
-        [delayed(_survey)(b, require_target, key, model, path) for b, path in zip(blocks, scored)]))
+    results = run(client, [delayed(_survey)(b, require_target, key, model, path)
+                           for b, path in zip(blocks, scored)], "reading the input")
     errors: dict[int, str] = {}
     lines = 0
     for block, r in zip(blocks, results):
@@ -259,9 +236,8 @@ def dropped_positions(client: Client, blocks: list[Block], results: list[dict[st
     wanted = np.unique(every[every.duplicated(keep=False)].to_numpy())
     if not len(wanted):
         return pd.DataFrame({"_pos": np.zeros(0, np.int64)})
-    parts = client.gather(client.compute(
-        [delayed(_candidates)(b, require_target, key, wanted) for b, r in zip(blocks, results)
-         if "hashes" in r]))
+    parts = run(client, [delayed(_candidates)(b, require_target, key, wanted)
+                         for b, r in zip(blocks, results) if "hashes" in r], "comparing repeated rows")
     rows = pd.concat([p for p in parts if len(p)], ignore_index=True).sort_values("_pos", kind="stable")
     return rows[rows.duplicated(subset=list(key), keep=keep)]
 
@@ -305,8 +281,8 @@ def _join_parts(parts: list[Path], out: Path) -> None:
 
 # --- ingestion -----------------------------------------------------------------------
 
-def _write_kept(block: Block, drop: np.ndarray, part: str, header: bool) -> int:
-    frame = _parse(block, True)
+def _write_kept(block: Block, drop: np.ndarray, part: str, header: bool, require_target: bool = True) -> int:
+    frame = _parse(block, require_target)
     if frame is None:
         return 0
     kept = frame[~np.isin(frame["_pos"].to_numpy(), drop)]
@@ -343,17 +319,54 @@ def compile_files(client: Client, files: list[sources.Candidate], out: Path,
     valid = [(b, r) for b, r in zip(blocks, results) if by_name[readable[b.file].name].status == "ingested"]
     if not valid:
         return records, 0, 0
-    drop = dropped_positions(client, [b for b, _ in valid], [r for _, r in valid], True,
-                             contract.COLUMNS, "first")["_pos"].to_numpy()
-    with parts_folder(out) as tmp:
-        parts = [tmp / f"{i:06d}.csv" for i in range(len(valid))]
-        kept = client.gather(client.compute(
-            [delayed(_write_kept)(b, drop, str(p), i == 0) for i, ((b, _), p) in enumerate(zip(valid, parts))]))
-        _join_parts(parts, out)
+    kept = _write_unique(client, valid, out, True)
     for (block, _), n in zip(valid, kept):
         by_name[readable[block.file].name].rows_kept += n
     total = sum(kept)
     return records, total, sum(r.rows_read for r in records) - total
+
+
+def _write_unique(client: Client, valid: list[tuple[Block, dict[str, Any]]], out: Path,
+                  require_target: bool) -> list[int]:
+    """The blocks' rows less exact repeats (the first kept) written to `out`; the rows kept per block."""
+    drop = dropped_positions(client, [b for b, _ in valid], [r for _, r in valid], require_target,
+                             contract.COLUMNS, "first")["_pos"].to_numpy()
+    with parts_folder(out) as tmp:
+        parts = [tmp / f"{i:06d}.csv" for i in range(len(valid))]
+        kept = run(client, [delayed(_write_kept)(b, drop, str(p), i == 0, require_target)
+                            for i, ((b, _), p) in enumerate(zip(valid, parts))], f"writing {out.name}")
+        _join_parts(parts, out)
+    return kept
+
+
+def write_records(client: Client, files: list[sources.Candidate], out: Path,
+                  block_bytes: int | None = None) -> tuple[int, list[str]]:
+    """ingestion.write_records on the cluster: the same records.csv, byte for byte; (rows, unlabelled).
+
+    Every readable extract, labelled or not, oldest first; one with outcomes on
+    some rows only is left out; `out` is not written if no extract qualifies.
+    (Ingestion has taken one labelled extract at least, so the outcome column is
+    there; an extract without it has it empty, as in pandas' concat.)
+    """
+    readable = [c for c in files if c.problem is None]
+    blocks = blocks_of([c.path for c in readable], block_bytes)
+    results, errors = survey(client, blocks, False, contract.COLUMNS)
+    accepted, unlabelled = set(), []
+    for f, file in enumerate(readable):
+        mine = [r for b, r in zip(blocks, results) if b.file == f]
+        rows, known = sum(r["rows"] for r in mine), sum(r.get("labelled", 0) for r in mine)
+        if f in errors or rows == 0 or 0 < known < rows:
+            continue  # ingestion records why
+        accepted.add(f)
+        if not known:
+            unlabelled.append(file.name)
+    valid = [(b, r) for b, r in zip(blocks, results) if b.file in accepted]
+    if not valid:
+        return 0, []
+    total = sum(_write_unique(client, valid, out, False))
+    log.info("wrote %s: %d records of %d extract(s), %d without outcomes yet (%s) on Dask", out.name,
+             total, len(accepted), len(unlabelled), ", ".join(unlabelled) or "none")
+    return total, unlabelled
 
 
 def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> ingestion.IngestionResult:
@@ -364,33 +377,41 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
     log.info("found %d CSV file(s) in %s; on Dask (%s)", len(files), cfg.input_folder_path,
              cfg.dask_scheduler)
     cfg.finaldata_path.parent.mkdir(parents=True, exist_ok=True)
-    with cluster(cfg.dask_scheduler) as client, disk_errors(f"compiling {cfg.finaldata_path} on Dask"):
-        records, rows, dropped = compile_files(client, files, cfg.finaldata_path) if files else ([], 0, 0)
-    run_id = uuid.uuid4().hex
-    ingestion._record_history(cfg, run_id, records)
-    if not rows:
-        what = "no CSV files" if not files else "no valid CSV files"
-        raise contract.DataError(
-            f"{cfg.input_folder_path}: {what} to ingest; {cfg.finaldata_path.name} left unchanged")
-    artifacts.write_text_atomic(
-        cfg.ingestedfiles_path, "".join(f"{r.name}\n" for r in records if r.status == "ingested"))
-    artifacts.write_json_atomic(cfg.ingestion_record_path, {
-        "run_id": run_id, "ingested_at": history.now(), "input_folder": str(cfg.input_folder_path),
-        "finaldata_sha256": artifacts.sha256_file(cfg.finaldata_path), "rows": rows,
-        "duplicates_dropped": dropped, "files": [vars(r) for r in records],
-        "duration_s": round(time.perf_counter() - started, 4),
-    })
-    log.info("wrote %s: %d rows, %d duplicate rows dropped, in %.2f s on Dask",
-             cfg.finaldata_path, rows, dropped, time.perf_counter() - started)
+    with cluster(cfg.dask_scheduler) as client:
+        with disk_errors(f"compiling {cfg.finaldata_path} on Dask"):
+            records, rows, dropped = compile_files(client, files, cfg.finaldata_path) if files else ([], 0, 0)
+        run_id = uuid.uuid4().hex
+        ingestion._record_history(cfg, run_id, records)
+        if not rows:
+            what = "no CSV files" if not files else "no valid CSV files"
+            raise contract.DataError(
+                f"{cfg.input_folder_path}: {what} to ingest; {cfg.finaldata_path.name} left unchanged")
+        artifacts.write_text_atomic(
+            cfg.ingestedfiles_path, "".join(f"{r.name}\n" for r in records if r.status == "ingested"))
+        artifacts.write_json_atomic(cfg.ingestion_record_path, {
+            "run_id": run_id, "ingested_at": history.now(), "input_folder": str(cfg.input_folder_path),
+            "finaldata_sha256": artifacts.sha256_file(cfg.finaldata_path), "rows": rows,
+            "duplicates_dropped": dropped, "files": [vars(r) for r in records],
+            "duration_s": round(time.perf_counter() - started, 4),
+        })
+        log.info("wrote %s: %d rows, %d duplicate rows dropped, in %.2f s on Dask",
+                 cfg.finaldata_path, rows, dropped, time.perf_counter() - started)
+        # records.csv last, as on pandas (the call list's unlabelled clients: ingestion.write_records)
+        with disk_errors(f"writing {cfg.records_path} on Dask"):
+            write_records(client, files, cfg.records_path)
     return ingestion.IngestionResult(cfg.finaldata_path, rows, dropped, records)
 
 
 # --- batch scoring -----------------------------------------------------------------------
 
-def _write_range(number: int, first_rank: int, part: str, low: int, high: int, drop: np.ndarray,
-                 scored: list[str]) -> int:
-    """One range of keys [low, high): its rows from every scored block, merged in order, written as CSV."""
+def _write_range(number: int, first_rank: int, part: str, low: int, high: int, dropped: str,
+                 scored: list[str], quoted: bool) -> int:
+    """One range of keys [low, high): its rows from every scored block, merged in order, written as CSV
+    (every id quoted if `quoted`: one id of the whole ranking needs it). `dropped`: a .npy file of
+    the sorted positions to leave out."""
     import pyarrow as pa
+
+    drop = np.load(dropped, mmap_mode="r")
 
     pieces = []
     for path in scored:
@@ -417,7 +438,7 @@ def _write_range(number: int, first_rank: int, part: str, low: int, high: int, d
         "predicted_exit": table["predicted_exit"].take(order),
         **{c: table[c].take(order) for c in contract.FEATURES},
     })
-    Path(part).write_bytes(batchscore.ranking_csv(ranking, header=number == 0))
+    Path(part).write_bytes(batchscore.ranking_csv(ranking, header=number == 0, quoted=quoted))
     return n
 
 
@@ -429,7 +450,10 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
         raise ScaleoutError(f"{source}: too large for one ranking ({len(blocks)} blocks)")
     with parts_folder(out) as tmp:
         started = time.perf_counter()
-        shared = client.scatter(model, broadcast=True, hash=False)
+        # The model (tens of KB) as a task of the graph, not scattered: a scatter whose worker is
+        # killed as it copies can hang, and scattered data dies with its workers; the scheduler
+        # makes a task's result again.
+        shared = delayed(model, name=f"model-{uuid.uuid4().hex}", traverse=False)
         scored = [str(tmp / f"block-{b.index:06d}.arrow") for b in blocks]
         results, errors = survey(client, blocks, False, (contract.ID,), shared, scored)
         log.info("pass 1 (read, validate, score) of %d blocks: %.2f s", len(blocks), time.perf_counter() - started)
@@ -439,22 +463,27 @@ def rank_file(client: Client, model: Any, source: Path, out: Path, block_bytes: 
             contract.read_csv(source, require_target=False)  # names the problem: header only
         listed = [(b, r, path) for b, r, path in zip(blocks, results, scored) if r["rows"]]
         drop, counts = _earlier_rows(listed)
+        # Quotes are the whole ranking's choice, as in the pandas path (kept rows hold every id).
+        quoted = any(batchscore.needs_quotes(r.pop("ids")) for _, r, _ in listed)
         # Ranges of risk holding about rows_per_partition rows each (at least two per worker),
         # highest risk first; their exact row counts give each range's first rank before any sort.
         from_top = np.cumsum(counts[::-1])
-        size = min(rows_per_partition, max(1, -(-int(from_top[-1]) // (2 * _workers(client)))))
+        size = min(rows_per_partition, max(1, -(-int(from_top[-1]) // (2 * workers(client)))))
         cuts = sorted({int(np.searchsorted(from_top, k * size))
                        for k in range(1, int(from_top[-1] // size) + 1)} - {0, TOP + 1})
         bounds = [-1, *(c << RISK_SHIFT for c in cuts), np.iinfo(np.int64).max]
         offsets = [0, *(int(from_top[c - 1]) for c in cuts)]
         log.info("pass 2 (%d earlier rows of clients listed again, %d ranges): %.2f s", len(drop),
                  len(offsets), time.perf_counter() - started)
-        drop = client.scatter(drop, broadcast=True, hash=False)
+        # To the workers as a file beside the parts, not scattered: a scatter whose worker is
+        # killed as it copies can hang; a file is there for whichever worker runs the task.
+        dropped = str(tmp / "dropped.npy")
+        np.save(dropped, drop)
         paths = [path for _, _, path in listed]
         parts = [str(tmp / f"{k:06d}.csv") for k in range(len(offsets))]
-        written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], drop, paths)
+        written = [delayed(_write_range)(k, offsets[k], parts[k], bounds[k], bounds[k + 1], dropped, paths, quoted)
                    for k in range(len(offsets))]
-        rows = sum(client.gather(client.compute(written)))
+        rows = sum(run(client, written, "writing the ranking"))
         _join_parts([Path(p) for p in parts], out)
     log.info("pass 3 (merge and write %d ranges): %.2f s", len(offsets), time.perf_counter() - started)
     return rows
@@ -475,10 +504,6 @@ def _earlier_rows(listed: list[tuple[Block, dict[str, Any], str]]) -> tuple[np.n
     positions = np.concatenate([b.position + np.arange(r["rows"], dtype=np.int64) for b, r, _ in listed])
     risk = np.concatenate([r.pop("risk") for _, r, _ in listed])
     return np.sort(positions[earlier]), np.bincount(risk[~earlier], minlength=TOP + 1)
-
-
-def _workers(client: Client) -> int:
-    return max(1, len(client.scheduler_info().get("workers", {})))
 
 
 def score_csv(address: str, model: Any, source: Path, out: Path) -> int:
