@@ -190,8 +190,7 @@ def withdraw(cfg: config.Config, name: str, run: Run) -> None:
         "name": name, "sha256": digest, "action": "withdrawn",
         "reason": "withdrawn by the operator: found broken or wrong after it was accepted"}])
     run.decide("withdrew %s: out of the records, the training rows and the training window", name)
-    result = engine.ingest(cfg, exclude=held_back(cfg))
-    ingestion.write_records(cfg, exclude=withheld(cfg))
+    result = engine.ingest(cfg, exclude=held_back(cfg), records_exclude=withheld(cfg))
     run.outputs.append(ingestion.summary(result))
     live = artifacts.read_manifest(cfg.prod_deployment_path)
     if live and name in {f["name"] for f in live.get("source_files", [])}:
@@ -214,7 +213,7 @@ def bootstrap(cfg: config.Config, run: Run) -> None:
     run.decide("bootstrap: nothing deployed in %s yet", cfg.prod_deployment_path)
     if run.dry_run:
         return
-    result = engine.ingest(cfg, exclude=held_back(cfg))
+    result = engine.ingest(cfg, exclude=held_back(cfg), records_exclude=withheld(cfg))
     run.outputs.append(ingestion.summary(result))
     names = [f.name for f in result.ingested]
     trained = training.train(cfg, trained_on={
@@ -227,7 +226,6 @@ def bootstrap(cfg: config.Config, run: Run) -> None:
     release = deployment.deploy(cfg, reason="bootstrap: nothing was deployed", extra={
         "reference": reference, "trained_on": names})
     run.outputs.append(f"deployed {artifacts.version_name(release.version)} -> {cfg.prod_deployment_path}")
-    ingestion.write_records(cfg, exclude=withheld(cfg))
     if not cfg.quality_reference_path.is_file():
         quality.write_reference(cfg, contract.read_csv(cfg.finaldata_path),
                                 "bootstrap: " + _rows_of(result.rows, names))
@@ -260,9 +258,8 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         run.decide("would ingest%s", " and deploy the challenger" if decision.deploy else "")
         return False
     quarantined = {n for n, (_, why) in held.items() if why == "quarantined"}
-    result = engine.ingest(cfg, exclude=held_back(cfg) | set(held))
     # The records take every accepted extract, with outcomes or not: its clients are listed today.
-    ingestion.write_records(cfg, exclude=withheld(cfg) | quarantined)
+    result = engine.ingest(cfg, exclude=held_back(cfg) | set(held), records_exclude=withheld(cfg) | quarantined)
     run.outputs.append(ingestion.summary(result))
     if decision.deploy:
         run.decide("deploying the challenger: %s", decision.reason)

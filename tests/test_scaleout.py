@@ -17,7 +17,7 @@ from conftest import ROOT, client_csv
 from test_reliability import fill, small_disk
 
 import generate_data
-from risk import config
+from risk import artifacts, config
 from risk.data import contract, ingestion, sources
 from risk.model import batchscore, scoring, training
 
@@ -232,10 +232,14 @@ def test_dask_ingestion_writes_the_records_pandas_writes(tmp_path, make_config, 
     cfg = config.load(make_config(inputs=inputs, extra={"dask_scheduler": client.scheduler_info()["address"]}))
     monkeypatch.setattr(scaleout, "BLOCK_BYTES", BLOCK)
     engine.ingest(cfg)
+    index = cfg.records_path.with_name(artifacts.RECORDS_EXTRACTS_FILE)
     dask_records, dask_data = cfg.records_path.read_bytes(), cfg.finaldata_path.read_bytes()
+    dask_index = index.read_bytes()
     cfg.records_path.unlink()
+    index.unlink()
     ingestion.ingest(cfg._replace(dask_scheduler=""))
     assert dask_records == cfg.records_path.read_bytes()
+    assert dask_index == index.read_bytes()  # which extract each row came from: the client's figures
     assert dask_data == cfg.finaldata_path.read_bytes()
     ids = set(contract.read_csv(cfg.records_path, require_target=False)[contract.ID])
     assert "acme, inc" in ids and not ids & set(partly[contract.ID]) - set(labelled[contract.ID])

@@ -83,11 +83,14 @@ def compile_dataset(frames: list[pd.DataFrame], records: list[FileRecord]) -> pd
     return combined.drop(columns="_source").reset_index(drop=True)
 
 
-def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> IngestionResult:
+def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset(),
+           records_exclude: frozenset[str] | set[str] | None = None) -> IngestionResult:
     """Run ingestion as configured; raise DataError if no file holds valid data.
 
     Files named in `exclude` are left out as if absent (fullprocess.py: extracts
-    the quality gate quarantined, and extracts without outcomes yet).
+    the quality gate quarantined, and extracts without outcomes yet). records.csv
+    is written last, leaving out `records_exclude` (default: `exclude`): an
+    extract without outcomes is out of the training rows but in the records.
     """
     started = time.perf_counter()
     files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
@@ -125,7 +128,7 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
         cfg.finaldata_path, len(data), len(frames), dropped, time.perf_counter() - started,
     )
     log.info("wrote %s and %s", cfg.ingestedfiles_path.name, cfg.ingestion_record_path.name)
-    write_records(cfg, exclude)
+    write_records(cfg, exclude if records_exclude is None else records_exclude)
     return IngestionResult(cfg.finaldata_path, len(data), dropped, records)
 
 
@@ -157,13 +160,19 @@ def write_records(cfg: config.Config, exclude: frozenset[str] | set[str] = froze
         return 0, []
     data = pd.concat(frames, ignore_index=True).drop_duplicates(subset=list(contract.COLUMNS), keep="first")
     artifacts.write_atomic(cfg.records_path, contract.write_csv(data))
-    # Which extract each row came from (rows stay in extract order): a client's figures over time.
     counts = data["_extract"].value_counts()
-    artifacts.write_json_atomic(cfg.records_path.with_name(artifacts.RECORDS_EXTRACTS_FILE), {
-        "rows": len(data), "extracts": [{"name": n, "rows": int(counts.get(i, 0))} for i, n in enumerate(names)]})
+    write_records_index(cfg.records_path, [(n, int(counts.get(i, 0))) for i, n in enumerate(names)])
     log.info("wrote %s: %d records of %d extract(s), %d without outcomes yet (%s)", cfg.records_path.name,
              len(data), len(frames), len(unlabelled), ", ".join(unlabelled) or "none")
     return len(data), unlabelled
+
+
+def write_records_index(records_path: Path, extracts: list[tuple[str, int]]) -> None:
+    """records_extracts.json beside records.csv: the extract each run of rows came from, in order
+    (rows stay in extract order), so a client's page can show its figures over time."""
+    artifacts.write_json_atomic(records_path.with_name(artifacts.RECORDS_EXTRACTS_FILE), {
+        "rows": sum(rows for _, rows in extracts),
+        "extracts": [{"name": name, "rows": rows} for name, rows in extracts]})
 
 
 def _record_history(cfg: config.Config, run_id: str, records: list[FileRecord]) -> None:

@@ -14,14 +14,16 @@ from risk.data import ingestion
 from risk.model import batchscore
 
 
-def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> ingestion.IngestionResult:
-    """Ingest the input folder (and database extracts) with the configured engine."""
+def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset(),
+           records_exclude: frozenset[str] | set[str] | None = None) -> ingestion.IngestionResult:
+    """Ingest the input folder (and database extracts) with the configured engine; records.csv
+    leaves out `records_exclude` (default: `exclude`)."""
     if cfg.dask_scheduler:
         from risk.scale import (
             scaleout,  # Dask costs seconds to import: only a cluster's user pays it
         )
-        return scaleout.ingest(cfg, exclude)
-    return ingestion.ingest(cfg, exclude)
+        return scaleout.ingest(cfg, exclude, records_exclude)
+    return ingestion.ingest(cfg, exclude, records_exclude)
 
 
 def score_csv(cfg: config.Config, model: Any, source: Path, out: Path) -> int:

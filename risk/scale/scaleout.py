@@ -363,13 +363,17 @@ def write_records(client: Client, files: list[sources.Candidate], out: Path,
     valid = [(b, r) for b, r in zip(blocks, results) if b.file in accepted]
     if not valid:
         return 0, []
-    total = sum(_write_unique(client, valid, out, False))
+    kept = _write_unique(client, valid, out, False)
+    total = sum(kept)
+    ingestion.write_records_index(out, [
+        (readable[f].name, sum(k for (b, _), k in zip(valid, kept) if b.file == f)) for f in sorted(accepted)])
     log.info("wrote %s: %d records of %d extract(s), %d without outcomes yet (%s) on Dask", out.name,
              total, len(accepted), len(unlabelled), ", ".join(unlabelled) or "none")
     return total, unlabelled
 
 
-def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset()) -> ingestion.IngestionResult:
+def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset(),
+           records_exclude: frozenset[str] | set[str] | None = None) -> ingestion.IngestionResult:
     """ingestion.ingest on the Dask cluster of `dask_scheduler`: the same outputs and records."""
     started = time.perf_counter()
     files = [c for c in sources.candidates(cfg.input_folder_path) if c.name not in exclude]
@@ -398,7 +402,10 @@ def ingest(cfg: config.Config, exclude: frozenset[str] | set[str] = frozenset())
                  cfg.finaldata_path, rows, dropped, time.perf_counter() - started)
         # records.csv last, as on pandas (the call list's unlabelled clients: ingestion.write_records)
         with disk_errors(f"writing {cfg.records_path} on Dask"):
-            write_records(client, files, cfg.records_path)
+            skip = exclude if records_exclude is None else records_exclude
+            write_records(client, [c for c in (*sources.candidates(cfg.input_folder_path),
+                                               *dbsource.extract_candidates(cfg)) if c.name not in skip],
+                          cfg.records_path)
     return ingestion.IngestionResult(cfg.finaldata_path, rows, dropped, records)
 
 
