@@ -7,7 +7,7 @@ keys and wrong types are rejected with a message naming the key.
 
 Standard library only: the cron tick that finds no new data imports this.
 
-Long (~540 lines) on purpose: every key is defined here once — its type, default,
+Long (~570 lines) on purpose: every key is defined here once — its type, default,
 check and the sentence the manual shows (KEY_DOCS) — so nothing about a key lives elsewhere.
 """
 from __future__ import annotations
