@@ -439,3 +439,9 @@ def switch(prod_path: Path, release: Path) -> None:
 def _now() -> str:
     import time
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def deployment_row(version: int, manifest: dict[str, Any], release: Path) -> dict[str, Any]:
+    """The run history's `deployments` row of a release that went live."""
+    return {"action": "deploy", "version": version, "model_sha256": manifest["model_sha256"],
+            "f1": manifest["score"], "release_path": str(release)}

@@ -108,12 +108,6 @@ def _sources(cfg: config.Config) -> dict[str, Path]:
     }
 
 
-def deployment_row(version: int, manifest: dict[str, Any], release: Path) -> dict[str, Any]:
-    """The run history's `deployments` row of a release that went live."""
-    return {"action": "deploy", "version": version, "model_sha256": manifest["model_sha256"],
-            "f1": manifest["score"], "release_path": str(release)}
-
-
 def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None = None,
            guard: bool = True, accept_worse: bool = False, record: bool = True) -> Release:
     """Deploy the trained model, score and ingestion record as one new live release.
@@ -184,7 +178,7 @@ def deploy(cfg: config.Config, *, reason: str = "", extra: dict[str, Any] | None
         raise
     artifacts.switch(prod, final)
     if record:
-        history.record(cfg.history_path, "deployments", [deployment_row(version, manifest, final)])
+        history.record(cfg.history_path, "deployments", [artifacts.deployment_row(version, manifest, final)])
     log.info("deployed release %s (F1 %.4f) to %s%s", final.name, manifest["score"], prod,
              f": {reason}" if reason else "")
     prune(prod, cfg.keep_deployments)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from risk import artifacts, config, history
-from risk.loop import deployment
 
 log = logging.getLogger("journal")
 
@@ -46,7 +45,7 @@ def _live_release(cfg: config.Config, model_sha256: str) -> artifacts.Release | 
     """The newest release of this model that went live (or is live: killed before its mark)."""
     prod = cfg.prod_deployment_path
     current = artifacts.current_release(prod)
-    for release in reversed(deployment.releases(prod)):
+    for release in reversed(artifacts.releases(prod)):
         if release.manifest.get("model_sha256") != model_sha256:
             continue
         if artifacts.was_live(release.path) or (current is not None and release.path.resolve() == current):
@@ -63,7 +62,7 @@ def finish(cfg: config.Config) -> artifacts.Release | None:
         for row in rows.get("challenger_decisions", []):
             row["deployed_version"] = release.version
         manifest = release.manifest
-        rows["deployments"] = [deployment.deployment_row(release.version, manifest, release.path)]
+        rows["deployments"] = [artifacts.deployment_row(release.version, manifest, release.path)]
         history.record_all(cfg.history_path, rows)
     path(cfg).unlink()
     return release
