@@ -58,3 +58,28 @@ def test_an_extract_without_outcomes_puts_its_clients_on_the_published_call_list
     new = contract.read_csv(cfg.input_folder_path / "new.csv", require_target=False)[contract.ID]
     assert new.isin(listed).all()
     assert any("no new data" in d for d in tick(cfg).decisions)  # and the next tick has nothing to redo
+
+
+@pytest.mark.slow
+def test_a_tick_with_no_new_data_imports_no_model_mail_or_http_code(make_config):
+    """Cron runs the tick every 10 minutes: with nothing new it must stay a few standard-library
+    imports (a run journal that imported the deployment code once made it 120x python -c pass)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    cfg_path = make_config(inputs={"a.csv": client_csv(800, seed=1)}, test=client_csv(400, seed=3))
+    subprocess.run([sys.executable, str(ROOT / "fullprocess.py"), "--config", str(cfg_path)],
+                   check=True, capture_output=True)
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['fullprocess.py', '--config', {str(cfg_path)!r}]\n"
+            "try:\n"
+            f"    runpy.run_path({str(ROOT / 'fullprocess.py')!r}, run_name='__main__')\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            "heavy = ('pandas', 'numpy', 'sklearn', 'matplotlib', 'flask', 'sqlalchemy', 'smtplib',\n"
+            "         'urllib.request', 'dataclasses', 'risk.loop.deployment', 'risk.model.training')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT)
+    assert "no new data" in out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
