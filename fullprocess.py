@@ -247,7 +247,7 @@ def _handled_rows(result: Any, outcome: str, held: dict[str, tuple[str, str]]) -
 def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     """New data (or --force-retrain): gate, drift, champion vs challenger, ingest; True if redeployed."""
     from risk.data import ingestion
-    from risk.loop import loop
+    from risk.loop import deployment, loop
     from risk.model import scoring, training
     from risk.scale import engine
 
@@ -273,9 +273,12 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
             run.warn(decision.warning)
             extra["warning"] = decision.warning
         # The challenger was judged on its own sets; --force-retrain's model meets the guard rail.
-        version = go_live(cfg, trained.model_sha256, journal_rows(decision, manifest, accepted, result, held),
-                          reason=decision.reason, extra=extra, guard=force, accept_worse=run.accept_worse,
-                          run=None if decision.warning else run)
+        rows = loop.journal_rows(decision, manifest, [b.name for b in accepted],
+                                 _handled_rows(result, decision.outcome, held))
+        version, warning = deployment.go_live(cfg, trained.model_sha256, rows, reason=decision.reason,
+                                              extra=extra, guard=force, accept_worse=run.accept_worse)
+        if warning and not decision.warning:
+            run.warn(warning)
         run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
         run.result = f"redeployed {artifacts.version_name(version)}: {decision.reason}" + held_words(held)
         if decision.escalation:
@@ -283,7 +286,8 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
         return True
     if decision.recalibrate is not None:
         # A recalibration goes live through the journal too: its records are written with it.
-        recalibrate(cfg, model, manifest, decision, journal_rows(decision, manifest, accepted, result, held), run)
+        recalibrate(cfg, model, manifest, decision, loop.journal_rows(
+            decision, manifest, [b.name for b in accepted], _handled_rows(result, decision.outcome, held)), run)
         run.result += held_words(held)
         return True
     run.decide("keeping deployed %s: %s", artifacts.version_name(manifest["version"]), decision.reason)
@@ -294,35 +298,6 @@ def update(cfg: config.Config, new: list[Path], force: bool, run: Run) -> bool:
     loop.record_decision(cfg, decision, manifest, [b.name for b in accepted], None)
     _mark_handled(cfg, result, decision.outcome, held)
     return False
-
-
-def journal_rows(decision: Any, manifest: dict[str, Any], accepted: list[Any], result: Any,
-                 held: dict[str, tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
-    """The history rows a deployment (challenger or recalibration) must leave, for its journal."""
-    from risk.loop import loop
-
-    return {"challenger_decisions": [loop.decision_row(decision, manifest, [b.name for b in accepted], None)],
-            "handled_files": _handled_rows(result, decision.outcome, held)}
-
-
-def go_live(cfg: config.Config, model_sha256: str, rows: dict[str, list[dict[str, Any]]], *,
-            reason: str, extra: dict[str, Any], guard: bool, accept_worse: bool = False,
-            run: Run | None = None) -> int | None:
-    """Deploy the trained model with its history `rows` as one recoverable step (journal.py).
-
-    Journal first, then go live, then write the rows and remove the journal; a
-    run killed in between is finished by the next tick. The live version, or
-    None if the model did not go live. A guard-rail warning is told to `run`.
-    """
-    from risk.loop import deployment
-
-    journal.begin(cfg, model_sha256, rows)
-    deployed = deployment.deploy(cfg, reason=reason, extra=extra, guard=guard, accept_worse=accept_worse,
-                                 record=False)
-    if run is not None and deployed.manifest.get("warning"):
-        run.warn(deployed.manifest["warning"])
-    release = journal.finish(cfg)
-    return release.version if release else None
 
 
 def held_words(held: dict[str, tuple[str, str]]) -> str:
@@ -339,9 +314,9 @@ def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], decisi
                 rows: dict[str, list[dict[str, Any]]], run: Run) -> int | None:
     """Deploy the champion with its probabilities refitted on the latest labelled rows; the new version.
 
-    `rows`: the history rows its going live must leave (journal_rows), written with it.
+    `rows`: the history rows its going live must leave (loop.journal_rows), written with it.
     """
-    from risk.loop import recalibration
+    from risk.loop import deployment, recalibration
     from risk.model import scoring
 
     done = recalibration.recalibrate(cfg, model, manifest, decision.recalibrate)
@@ -351,9 +326,11 @@ def recalibrate(cfg: config.Config, model: Any, manifest: dict[str, Any], decisi
     run.decide("%s", reason)
     scored = scoring.score(cfg)
     run.outputs.append(f"F1 score {scored.f1:.4f} on {scored.rows} test rows -> {scored.score_path}")
-    version = go_live(cfg, done.pop("model_sha256"), rows, reason=reason, extra={
+    version, warning = deployment.go_live(cfg, done.pop("model_sha256"), rows, reason=reason, extra={
         "reference": done.pop("reference"), "trained_on": manifest.get("trained_on", []),
-        "recalibrated": done}, guard=True, run=run)
+        "recalibrated": done}, guard=True)
+    if warning:
+        run.warn(warning)
     run.outputs.append(f"deployed {artifacts.version_name(version)} -> {cfg.prod_deployment_path}")
     run.result = f"redeployed {artifacts.version_name(version)}: {reason}"
     return version

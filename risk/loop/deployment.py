@@ -15,7 +15,7 @@ from risk import artifacts, config, history
 from risk.artifacts import ArtifactError, Release, releases
 from risk.data import contract
 from risk.errors import StepError
-from risk.loop import challenger, loop
+from risk.loop import challenger, journal, loop
 
 log = logging.getLogger("deployment")
 
@@ -292,3 +292,18 @@ def _version_arg(text: str) -> int:
         import argparse
         raise argparse.ArgumentTypeError(f"not a release version: {text!r} (say v0003 or 3)")
     return version
+
+
+def go_live(cfg: config.Config, model_sha256: str, rows: dict[str, list[dict[str, Any]]], *,
+            reason: str, extra: dict[str, Any], guard: bool,
+            accept_worse: bool = False) -> tuple[int | None, str | None]:
+    """Deploy the trained model with its history `rows` as one recoverable step (journal.py).
+
+    Journal first, then go live, then write the rows and remove the journal; a
+    run killed in between is finished by the next tick. Returns the live
+    version (None if the model did not go live) and the guard rail's warning, if any.
+    """
+    journal.begin(cfg, model_sha256, rows)
+    deployed = deploy(cfg, reason=reason, extra=extra, guard=guard, accept_worse=accept_worse, record=False)
+    release = journal.finish(cfg)
+    return (release.version if release else None), deployed.manifest.get("warning")

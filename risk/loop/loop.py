@@ -471,6 +471,13 @@ def record_decision(cfg: config.Config, d: Decision, manifest: dict[str, Any],
     history.record(cfg.history_path, "challenger_decisions", [decision_row(d, manifest, new_names, version)])
 
 
+def journal_rows(d: Decision, manifest: dict[str, Any], new_names: list[str],
+                 handled: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The history rows a deployment (challenger or recalibration) must leave, for its journal
+    (journal.py adds the `deployments` row and the deployed version once it is live)."""
+    return {"challenger_decisions": [decision_row(d, manifest, new_names, None)], "handled_files": handled}
+
+
 def decision_row(d: Decision, manifest: dict[str, Any], new_names: list[str],
                  version: int | None) -> dict[str, Any]:
     """The run history's `challenger_decisions` row of decision `d`."""
