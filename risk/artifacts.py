@@ -445,3 +445,12 @@ def deployment_row(version: int, manifest: dict[str, Any], release: Path) -> dic
     """The run history's `deployments` row of a release that went live."""
     return {"action": "deploy", "version": version, "model_sha256": manifest["model_sha256"],
             "f1": manifest["score"], "release_path": str(release)}
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time in ns, size) of a file, None if it is absent: has it changed since?"""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size

@@ -16,6 +16,7 @@ Standard library only.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -76,6 +77,17 @@ def post_webhook(url: str, event: Event, timeout_s: float) -> None:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - the operator's URL
         response.read()
+
+
+def run_all(jobs: list[tuple[str, Callable[[], None]]], timeout_s: float) -> None:
+    """Run each (thread name, job) in a daemon thread of its own and wait at most `timeout_s`
+    for them all: a receiver that hangs is left behind and never blocks the tick."""
+    threads = [threading.Thread(target=job, daemon=True, name=name) for name, job in jobs]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout_s
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
 
 
 def send_mail(cfg: config.Config, to: str, subject: str, text: str, timeout_s: float) -> None:
@@ -146,18 +158,14 @@ def send(cfg: config.Config, events: list[Event]) -> list[str]:
     told = {r["key"] for r in history.rows(cfg.history_path, "notifications")}
     fresh = [e for e in events if e.key not in told]
     results: list[tuple[Event, dict[str, str]]] = []
-    threads = []
+    jobs: list[tuple[str, Callable[[], None]]] = []
     for event in fresh:
         done: dict[str, str] = {}
         results.append((event, done))
         for name, route in routes.items():
-            t = threading.Thread(target=_attempt, args=(name, route, event, cfg.notify_timeout_s, done),
-                                 daemon=True, name=f"notify-{name}")
-            t.start()
-            threads.append(t)
-    deadline = time.monotonic() + cfg.notify_timeout_s
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
+            jobs.append((f"notify-{name}", functools.partial(
+                _attempt, name, route, event, cfg.notify_timeout_s, done)))
+    run_all(jobs, cfg.notify_timeout_s)
     lines = []
     rows: list[dict[str, Any]] = []
     for event, done in results:

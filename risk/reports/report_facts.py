@@ -17,7 +17,7 @@ from sklearn.metrics import confusion_matrix
 
 from risk import artifacts, config, history
 from risk.data import clientinfo, contract
-from risk.model import scoring
+from risk.model import fresh, scoring
 from risk.reports import diagnostics, effect
 from risk.teamdb import TeamDb
 
@@ -81,27 +81,20 @@ def extract_attrition(cfg: config.Config, data: pd.DataFrame) -> list[dict[str, 
     order, `rows_kept` rows each; when the record does not describe this
     finaldata.csv, there is no trend rather than a wrong one.
     """
-    try:
-        record = artifacts.read_json(cfg.ingestion_record_path)
-    except artifacts.ArtifactError:
+    blocks = fresh.extract_blocks(cfg, data)
+    if not blocks:
         return []
-    files = [f for f in record.get("files", []) if f.get("status") == "ingested"]
-    if (record.get("finaldata_sha256") != artifacts.sha256_file(cfg.finaldata_path)
-            or sum(f["rows_kept"] for f in files) != len(data)):
-        return []
+    ingested_at = artifacts.read_json(cfg.ingestion_record_path)["ingested_at"]
     arrived: dict[tuple[str, str], str] = {}
     for r in history.rows(cfg.history_path, "ingestions"):
         if r["status"] == "ingested":
             arrived.setdefault((r["file"], r["sha256"]), r["run_at"])
-    exited = data[contract.TARGET].to_numpy(dtype=float)
-    out, start = [], 0
-    for f in files:
-        block = exited[start:start + f["rows_kept"]]
-        start += f["rows_kept"]
-        if f["rows_kept"]:
-            out.append({"file": f["name"], "rows": int(f["rows_kept"]),
-                        "arrived_at": arrived.get((f["name"], f["sha256"]), record["ingested_at"]),
-                        "attrition": float(np.nanmean(block)) if np.isfinite(block).any() else None})
+    out = []
+    for name, sha256, rows in blocks:
+        exited = rows[contract.TARGET].to_numpy(dtype=float)
+        if len(rows):
+            out.append({"file": name, "rows": len(rows), "arrived_at": arrived.get((name, sha256), ingested_at),
+                        "attrition": float(np.nanmean(exited)) if np.isfinite(exited).any() else None})
     return out
 
 

@@ -31,17 +31,9 @@ class Records:
     rows_of: dict[str, np.ndarray]  # corporation -> its row positions, oldest first
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
 def stamp(cfg: config.Config) -> tuple[Any, ...]:
     path = cfg.records_path
-    return _stamp(path), _stamp(path.with_name(artifacts.RECORDS_EXTRACTS_FILE))
+    return artifacts.file_stamp(path), artifacts.file_stamp(path.with_name(artifacts.RECORDS_EXTRACTS_FILE))
 
 
 def extract_names(path: Path, rows: int) -> list[str]:

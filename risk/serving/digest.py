@@ -18,10 +18,9 @@ recorded, not sent.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import threading
-import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -115,16 +114,8 @@ def send_digests(cfg: config.Config, list_key: str) -> list[str]:
             return []
     due = [d for d in found if len(d.entered)]
     done: dict[str, str] = {}
-    threads = []
-    for d in due:
-        subject, body = words(cfg, d, list_key)
-        t = threading.Thread(target=_send, args=(cfg, d, subject, body, done), daemon=True,
-                             name=f"digest-{d.manager}")
-        t.start()
-        threads.append(t)
-    deadline = time.monotonic() + cfg.notify_timeout_s
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
+    notify.run_all([(f"digest-{d.manager}", functools.partial(_send, cfg, d, *words(cfg, d, list_key), done))
+                    for d in due], cfg.notify_timeout_s)
     lines = []
     with TeamDb(cfg.team_db_path) as db:
         for d in due:

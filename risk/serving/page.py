@@ -45,7 +45,6 @@ import math
 import secrets
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -126,18 +125,10 @@ def _accounts() -> accounts.Accounts:
     return current_app.extensions["risk"].accounts
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
 def call_list(cfg: Any) -> CallList:
     """The published call list, parsed again only when its files changed."""
     state: PageState = current_app.extensions["page"]
-    key = (_stamp(scoring.ranking_path(cfg)), _stamp(scoring.call_list_path(cfg)))
+    key = (artifacts.file_stamp(scoring.ranking_path(cfg)), artifacts.file_stamp(scoring.call_list_path(cfg)))
     cached = state.cache.get("call_list")
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -525,7 +516,7 @@ def attrition_by_extract(cfg: Any) -> list[tuple[str, float]]:
     out = []
     for name in names:
         path = cfg.input_folder_path / name
-        key = ("attrition", name, _stamp(path))
+        key = ("attrition", name, artifacts.file_stamp(path))
         if key[2] is None:
             continue
         if key not in state.cache:
