@@ -15,9 +15,10 @@ Standard library only.
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from risk.history import HistoryError, now
 
@@ -148,16 +149,21 @@ class TeamDb:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed to disk on leaving; rolled back, as a TeamDbError, on failure."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            cur = self.conn.execute(sql, list(params))
+            yield self.conn
             self.conn.execute("COMMIT")
-            return cur
         except (sqlite3.Error, OSError) as exc:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise TeamDbError(f"{exc} writing {self.path}") from exc
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._transaction() as conn:
+            return conn.execute(sql, list(params))
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         try:
@@ -262,19 +268,13 @@ class TeamDb:
         row = {"at": now(), **row}
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            action_id = int(self.conn.execute(f"INSERT INTO actions ({names}) VALUES ({marks})",
-                                              list(row.values())).lastrowid)
+        with self._transaction() as conn:
+            action_id = int(conn.execute(f"INSERT INTO actions ({names}) VALUES ({marks})",
+                                         list(row.values())).lastrowid)
             if audit_detail is not None:
-                self.conn.execute("INSERT INTO audit (at, who, what, target, detail) VALUES (?, ?, 'action', ?, ?)",
-                                  (row["at"], row["by"], row["corporation"][:200], audit_detail[:500]))
-            self.conn.execute("COMMIT")
-            return action_id
-        except (sqlite3.Error, OSError) as exc:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise TeamDbError(f"{exc} writing {self.path}") from exc
+                conn.execute("INSERT INTO audit (at, who, what, target, detail) VALUES (?, ?, 'action', ?, ?)",
+                             (row["at"], row["by"], row["corporation"][:200], audit_detail[:500]))
+        return action_id
 
     def actions_of(self, corporation: str) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM actions WHERE corporation = ? ORDER BY id DESC", (corporation,))
@@ -325,16 +325,10 @@ class TeamDb:
         if not rows:
             return
         stamp = now()
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany(
+        with self._transaction() as conn:
+            conn.executemany(
                 "INSERT OR IGNORE INTO holdout (corporation, list_key, band, held_out, assigned_at)"
                 " VALUES (?, ?, ?, ?, ?)", [(*r, stamp) for r in rows])
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise TeamDbError(f"{exc} writing {self.path}") from exc
 
     def holdout(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM holdout ORDER BY assigned_at, corporation")
@@ -347,19 +341,13 @@ class TeamDb:
         """Mark `list_key`'s digests as done and record (manager, top, entered, status) for each,
         in one transaction; False (nothing written) if another run claimed them first."""
         stamp = now()
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            claimed = self.conn.execute("INSERT OR IGNORE INTO digest_lists (list_key, done_at) VALUES (?, ?)",
-                                        (list_key, stamp)).rowcount == 1
+        with self._transaction() as conn:
+            claimed = conn.execute("INSERT OR IGNORE INTO digest_lists (list_key, done_at) VALUES (?, ?)",
+                                   (list_key, stamp)).rowcount == 1
             if claimed:
-                self.conn.executemany("INSERT INTO digests (list_key, manager, top, entered, status, at)"
-                                      " VALUES (?, ?, ?, ?, ?, ?)", [(list_key, *r, stamp) for r in rows])
-            self.conn.execute("COMMIT")
-            return claimed
-        except sqlite3.Error as exc:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise TeamDbError(f"{exc} writing {self.path}") from exc
+                conn.executemany("INSERT INTO digests (list_key, manager, top, entered, status, at)"
+                                 " VALUES (?, ?, ?, ?, ?, ?)", [(list_key, *r, stamp) for r in rows])
+        return claimed
 
     def digest_status(self, list_key: str, manager: str, status: str) -> None:
         self._write("UPDATE digests SET status = ?, at = ? WHERE list_key = ? AND manager = ?",
